@@ -1,0 +1,25 @@
+//! The state model of statewell.
+//!
+//! Items are JSON values stored under a `(group, key)` pair. Every backend
+//! (memory, embedded on disk, Redis) implements [`Store`]; callers talk to a
+//! [`State`], which validates input once, in one place, before any backend
+//! sees it.
+//!
+//! This crate knows nothing of sockets, HTTP or on-disk formats.
+#![deny(clippy::unwrap_used)]
+
+mod error;
+mod event;
+mod model;
+mod mutation;
+mod state;
+pub mod store;
+pub mod update;
+
+pub use error::{ErrorCode, StateError};
+pub use event::{ChangeEvent, EventKind};
+pub use model::{Item, Limits, Page, PageRequest, Versioned};
+pub use mutation::{Applied, Mutation, MutationOutcome, apply_mutation, change_event};
+pub use state::{SetOutcome, State, UpdateOutcome};
+pub use store::{Store, StoreStats};
+pub use update::{OpError, Path, UpdateOp};

@@ -1,0 +1,122 @@
+//! Groups, keys, values and the limits that bound them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::StateError;
+
+/// Bounds on what one item may hold. Checked by [`crate::State`] before a
+/// backend sees the request, and by [`crate::apply_mutation`] for values an
+/// update produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest group id, in UTF-8 bytes.
+    pub max_group_bytes: usize,
+    /// Longest key, in UTF-8 bytes.
+    pub max_key_bytes: usize,
+    /// Largest value, as compact JSON, in bytes.
+    pub max_value_bytes: usize,
+    /// Largest page `list_items` returns.
+    pub max_page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_group_bytes: 1024,
+            max_key_bytes: 1024,
+            max_value_bytes: 1024 * 1024,
+            max_page_size: 1000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn check_group(&self, group: &str) -> Result<(), StateError> {
+        check_name("group", group, self.max_group_bytes)
+    }
+
+    pub fn check_key(&self, key: &str) -> Result<(), StateError> {
+        check_name("key", key, self.max_key_bytes)
+    }
+
+    /// Checks a value's encoded size. Callers that already hold the encoding
+    /// pass its length to [`Limits::check_value_len`] instead of encoding twice.
+    pub fn check_value(&self, value: &Value) -> Result<(), StateError> {
+        // Counting bytes through a sink avoids allocating the encoding.
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, value)
+            .map_err(|e| StateError::invalid("value", e.to_string()))?;
+        self.check_value_len(counter.0)
+    }
+
+    pub fn check_value_len(&self, len: usize) -> Result<(), StateError> {
+        if len > self.max_value_bytes {
+            return Err(StateError::ValueTooLarge {
+                size: len,
+                limit: self.max_value_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn check_name(field: &'static str, name: &str, max: usize) -> Result<(), StateError> {
+    if name.is_empty() {
+        return Err(StateError::invalid(field, "must not be empty"));
+    }
+    if name.len() > max {
+        return Err(StateError::invalid(
+            field,
+            format!("is {} bytes, longer than the limit of {max}", name.len()),
+        ));
+    }
+    Ok(())
+}
+
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A stored value and the revision that last wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned {
+    pub value: Value,
+    pub version: u64,
+}
+
+/// One item of a paged listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub key: String,
+    pub value: Value,
+    pub version: u64,
+}
+
+/// Which page of a group to list: keys starting with `prefix`, strictly after
+/// the key `after` (the previous page's cursor), at most `limit` of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A page of items in key order; `next` is the cursor for the following page,
+/// `None` on the last one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    pub items: Vec<Item>,
+    pub next: Option<String>,
+}

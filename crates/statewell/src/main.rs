@@ -1,0 +1,34 @@
+//! The `statewell` binary: `serve` runs the engine; the other verbs talk to a
+//! running engine; `bench` measures one.
+
+mod bench;
+mod cli;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "statewell", version, about = "A durable state engine for event-driven backends")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine.
+    Serve(serve::ServeArgs),
+    /// Drive a running engine (or one it starts) with load and print figures.
+    Bench(bench::BenchArgs),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match args.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Client(command) => cli::run(command),
+    }
+}
