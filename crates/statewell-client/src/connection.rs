@@ -1,0 +1,341 @@
+//! One WebSocket to the engine, shared by every request.
+//!
+//! Requests are multiplexed: each carries a fresh `invocation_id`, and a
+//! reader task routes each `invocationresult` to the waiting caller through a
+//! oneshot channel, so any number of requests may be in flight at once and
+//! replies may come back in any order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::ClientError;
+
+type Reply = Result<Option<Value>, ClientError>;
+type Pending = HashMap<String, oneshot::Sender<Reply>>;
+
+/// How long a request waits for its reply unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Frames waiting to be written; bounded so a stalled socket pushes back on
+/// callers instead of buffering without limit.
+const OUTGOING_CAPACITY: usize = 1024;
+
+/// A connection to a statewell engine. Cheap to clone: clones share the one
+/// WebSocket. The connection closes when the last clone is dropped.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    /// Set (before `pending` is drained) once the reader has stopped, so a
+    /// request registered afterwards fails at once instead of timing out.
+    closed: AtomicBool,
+    outgoing: mpsc::Sender<Message>,
+    worker_id: Mutex<Option<String>>,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(reader) = lock(&self.reader).take() {
+            reader.abort();
+        }
+    }
+}
+
+/// A poisoned lock only means another caller panicked while holding it; the
+/// map itself is still consistent (every operation on it is one call).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Accepts `ws://`, `wss://`, and for convenience `http://`/`https://`
+/// (the engine serves both on one port).
+pub fn websocket_url(url: &str) -> Result<String, ClientError> {
+    let invalid = |reason: &str| ClientError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid("expected ws://HOST:PORT"))?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        _ => return Err(invalid("the scheme must be ws, wss, http or https")),
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("no host"));
+    }
+    let rest = if rest.contains('/') {
+        rest.to_owned()
+    } else {
+        format!("{rest}/")
+    };
+    Ok(format!("{scheme}://{rest}"))
+}
+
+impl Client {
+    /// Opens the WebSocket and announces this process as a worker. With a
+    /// token, the upgrade carries `Authorization: Bearer <token>`.
+    pub async fn connect(url: &str, token: Option<&str>) -> Result<Client, ClientError> {
+        let url = websocket_url(url)?;
+        let mut request =
+            url.as_str()
+                .into_client_request()
+                .map_err(|e| ClientError::InvalidUrl {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+        if let Some(token) = token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ClientError::InvalidUrl {
+                    url: url.clone(),
+                    reason: "the token holds characters a header cannot carry".into(),
+                }
+            })?;
+            request.headers_mut().insert("authorization", value);
+        }
+        let connect = tokio_tungstenite::connect_async(request);
+        let (socket, _) = match tokio::time::timeout(DEFAULT_TIMEOUT, connect).await {
+            Err(_) => {
+                return Err(ClientError::Connect {
+                    url,
+                    reason: "timed out".into(),
+                });
+            }
+            Ok(Err(tungstenite::Error::Http(response))) if response.status() == 401 => {
+                return Err(ClientError::Unauthorized);
+            }
+            Ok(Err(e)) => {
+                return Err(ClientError::Connect {
+                    url,
+                    reason: e.to_string(),
+                });
+            }
+            Ok(Ok(connected)) => connected,
+        };
+        let (mut sink, mut stream) = socket.split();
+        let (outgoing, mut queue) = mpsc::channel::<Message>(OUTGOING_CAPACITY);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            outgoing,
+            worker_id: Mutex::new(None),
+            reader: Mutex::new(None),
+        });
+
+        // Writer: ends when every sender is gone (the client was dropped),
+        // closing the socket politely.
+        tokio::spawn(async move {
+            while let Some(message) = queue.recv().await {
+                if sink.send(message).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sink.close().await;
+        });
+
+        // Reader: holds only a weak reference so dropping the client ends it.
+        let weak = Arc::downgrade(&shared);
+        let reader = tokio::spawn(async move {
+            let reason = loop {
+                let message = match stream.next().await {
+                    None => break "the engine closed the connection".to_owned(),
+                    Some(Err(e)) => break e.to_string(),
+                    Some(Ok(message)) => message,
+                };
+                let Some(shared) = weak.upgrade() else { return };
+                match message {
+                    Message::Text(text) => shared.dispatch(text.as_str()),
+                    Message::Close(frame) => {
+                        break match frame {
+                            Some(frame) => format!("closed by the engine: {}", frame.reason),
+                            None => "closed by the engine".to_owned(),
+                        };
+                    }
+                    // Pings are answered by tungstenite itself.
+                    _ => {}
+                }
+            };
+            if let Some(shared) = weak.upgrade() {
+                shared.fail_all(&reason);
+            }
+        });
+        *lock(&shared.reader) = Some(reader);
+
+        let client = Client {
+            shared,
+            timeout: DEFAULT_TIMEOUT,
+        };
+        client
+            .send(json!({
+                "type": "invokefunction",
+                "function_id": "engine::workers::register",
+                "data": {
+                    "runtime": "rust",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "name": "statewell-client",
+                    "os": std::env::consts::OS,
+                    "pid": std::process::id(),
+                },
+                "action": {"type": "void"},
+            }))
+            .await?;
+        Ok(client)
+    }
+
+    /// The same connection with another request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The worker id the engine assigned (once its greeting has arrived).
+    pub fn worker_id(&self) -> Option<String> {
+        lock(&self.shared.worker_id).clone()
+    }
+
+    /// Invokes `function_id` with `data` and waits for the reply: `Ok(None)`
+    /// when the engine omitted `result` (a missing item), `Ok(Some(v))`
+    /// otherwise. The untyped door used by the typed methods and by tests
+    /// that compare raw protocol behaviour.
+    pub async fn call(&self, function_id: &str, data: Value) -> Result<Option<Value>, ClientError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (reply, wait) = oneshot::channel();
+        lock(&self.shared.pending).insert(id.clone(), reply);
+        if self.shared.closed.load(Ordering::SeqCst) {
+            lock(&self.shared.pending).remove(&id);
+            return Err(ClientError::Closed("the connection is closed".into()));
+        }
+        let frame = json!({
+            "type": "invokefunction",
+            "invocation_id": id,
+            "function_id": function_id,
+            "data": data,
+        });
+        if let Err(e) = self.send(frame).await {
+            lock(&self.shared.pending).remove(&id);
+            return Err(e);
+        }
+        match tokio::time::timeout(self.timeout, wait).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(ClientError::Closed("the connection is closed".into())),
+            Err(_) => {
+                lock(&self.shared.pending).remove(&id);
+                Err(ClientError::Timeout {
+                    function_id: function_id.to_owned(),
+                    after: self.timeout,
+                })
+            }
+        }
+    }
+
+    async fn send(&self, frame: Value) -> Result<(), ClientError> {
+        self.shared
+            .outgoing
+            .send(Message::text(frame.to_string()))
+            .await
+            .map_err(|_| ClientError::Closed("the connection is closed".into()))
+    }
+}
+
+impl Shared {
+    /// Routes one frame from the engine. Frames this client has no use for
+    /// (function invocations, trigger results) are ignored, as the protocol
+    /// says unknown input must be.
+    fn dispatch(&self, text: &str) {
+        let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+            tracing::warn!("ignoring a frame that is not a JSON object");
+            return;
+        };
+        match frame.get("type").and_then(Value::as_str) {
+            Some("workerregistered") => {
+                if let Some(id) = frame.get("worker_id").and_then(Value::as_str) {
+                    *lock(&self.worker_id) = Some(id.to_owned());
+                }
+            }
+            Some("invocationresult") => {
+                let Some(id) = frame.get("invocation_id").and_then(Value::as_str) else {
+                    return;
+                };
+                let Some(waiter) = lock(&self.pending).remove(id) else {
+                    // The caller timed out and left.
+                    return;
+                };
+                let reply = match frame.get("error") {
+                    Some(error) if !error.is_null() => Err(engine_error(error)),
+                    _ => Ok(frame.get("result").cloned()),
+                };
+                let _ = waiter.send(reply);
+            }
+            _ => {}
+        }
+    }
+
+    fn fail_all(&self, reason: &str) {
+        self.closed.store(true, Ordering::SeqCst);
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        for (_, waiter) in pending {
+            let _ = waiter.send(Err(ClientError::Closed(reason.to_owned())));
+        }
+    }
+}
+
+fn engine_error(error: &Value) -> ClientError {
+    let field = |name: &str| {
+        error
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    ClientError::Engine {
+        code: field("code"),
+        message: field("message"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websocket_url;
+
+    #[test]
+    fn maps_http_to_ws_and_adds_the_root_path() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:1").ok().as_deref(),
+            Some("ws://127.0.0.1:1/")
+        );
+        assert_eq!(
+            websocket_url("HTTPS://h/x").ok().as_deref(),
+            Some("wss://h/x")
+        );
+        assert_eq!(
+            websocket_url("ws://h:2/").ok().as_deref(),
+            Some("ws://h:2/")
+        );
+    }
+
+    #[test]
+    fn refuses_other_schemes_and_missing_hosts() {
+        for bad in ["127.0.0.1:1", "ftp://h", "ws://", "ws:///x"] {
+            let err = websocket_url(bad).err().map(|e| e.code().to_owned());
+            assert_eq!(err.as_deref(), Some("invalid_url"), "{bad}");
+        }
+    }
+}
