@@ -1,0 +1,339 @@
+"""The asyncio client: ``AsyncClient`` and ``connect_async``."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import inspect
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Self
+
+from ._config import DEFAULT_TIMEOUT, resolve_token, resolve_url
+from ._connection import Connection
+from .errors import StateError
+from .types import ItemsPage, SetResult, StateEvent, UpdateOp, UpdateResult
+
+log = logging.getLogger("statewell")
+
+#: A function handler: takes the payload, returns a JSON-able result (or an
+#: awaitable of one). Plain functions run in a worker thread so that they
+#: never block the connection.
+Handler = Callable[[Any], Any]
+#: A state-change handler; receives a ``StateEvent``.
+StateHandler = Callable[[StateEvent], Any]
+#: A trigger condition; the handler runs only when it returns a truthy value.
+Condition = Callable[[StateEvent], Any]
+#: Returned by ``register_function`` and ``on_state_change``: undoes them.
+AsyncUnsubscribe = Callable[[], Coroutine[Any, Any, None]]
+
+
+class AsyncClient:
+    """A connection to a statewell engine, for asyncio code.
+
+    >>> async with AsyncClient() as sw:                       # doctest: +SKIP
+    ...     await sw.set("orders", "o-1", {"status": "new"})
+
+    Every method may be called concurrently: one socket carries all calls.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._conn = Connection(resolve_url(url), resolve_token(token), timeout, self._on_invoke)
+        self._functions: dict[str, Handler] = {}
+        self._opened = False
+
+    # --- lifecycle ---------------------------------------------------------
+
+    async def connect(self) -> Self:
+        """Open the connection (idempotent). Raises ``ConnectError`` or
+        ``AuthenticationError`` when the engine cannot be reached or refuses the token."""
+        if not self._opened:
+            await self._conn.open()
+            self._opened = True
+        return self
+
+    async def close(self) -> None:
+        """Close the connection; calls still in flight fail with ``ClientClosedError``."""
+        await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def state(self) -> Self:
+        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        return self
+
+    @property
+    def url(self) -> str:
+        return self._conn.url
+
+    @property
+    def connected(self) -> bool:
+        return self._conn.connected
+
+    @property
+    def connections(self) -> int:
+        """How many sockets were opened so far (grows by one per reconnection)."""
+        return self._conn.connections
+
+    # --- state -------------------------------------------------------------
+
+    async def set(self, group_id: str, key: str, value: Any) -> SetResult:
+        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new)."""
+        result = await self._result("state::set", {"scope": group_id, "key": key, "value": value})
+        return _as_set_result(result)
+
+    async def get(self, group_id: str, key: str) -> Any:
+        """The stored value, or ``None`` when the key is missing."""
+        return await self._result("state::get", {"scope": group_id, "key": key})
+
+    async def delete(self, group_id: str, key: str) -> Any:
+        """Remove one item; returns the value it had, or ``None`` when it was missing."""
+        return await self._result("state::delete", {"scope": group_id, "key": key})
+
+    async def list(self, group_id: str) -> list[Any]:
+        """Every value of the group, in key order (``[]`` for an unknown group)."""
+        result = await self._result("state::list", {"scope": group_id})
+        return list(result) if isinstance(result, list) else []
+
+    async def list_items(
+        self,
+        group_id: str,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> ItemsPage:
+        """One page of ``{key, value, version}`` items in key order.
+
+        Pass the page's ``next`` as ``after`` to get the following page;
+        ``next`` is ``None`` on the last page.
+        """
+        data: dict[str, Any] = {"scope": group_id}
+        if prefix is not None:
+            data["prefix"] = prefix
+        if after is not None:
+            data["after"] = after
+        if limit is not None:
+            data["limit"] = limit
+        result = await self._result("state::list_items", data)
+        return _as_items_page(result)
+
+    async def clear(self, group_id: str) -> int:
+        """Remove every item of the group; returns how many were removed."""
+        result = await self._result("state::clear", {"scope": group_id})
+        deleted = result.get("deleted") if isinstance(result, dict) else None
+        if not isinstance(deleted, int):
+            raise StateError("unexpected_response", f"state::clear answered {result!r}")
+        return deleted
+
+    async def list_groups(self) -> builtins.list[str]:
+        """The names of every group that holds at least one item, sorted."""
+        result = await self._result("state::list_groups", {})
+        groups = result.get("groups") if isinstance(result, dict) else None
+        if not isinstance(groups, list):
+            raise StateError("unexpected_response", f"state::list_groups answered {result!r}")
+        return [str(g) for g in groups]
+
+    async def update(self, group_id: str, key: str, ops: Sequence[UpdateOp]) -> UpdateResult:
+        """Apply ``ops`` atomically, in order. An op that fails is skipped and
+        reported in ``errors``; the others still apply."""
+        result = await self._result(
+            "state::update", {"scope": group_id, "key": key, "ops": [dict(op) for op in ops]}
+        )
+        return _as_update_result(result)
+
+    # --- functions and triggers -------------------------------------------
+
+    async def invoke(self, function_id: str, payload: Any = None, timeout: float | None = None) -> Any:
+        """Call any function the engine knows (another worker's, or a ``state::`` one)."""
+        reply = await self._conn.call(function_id, payload, timeout)
+        return reply.get("result")
+
+    async def invoke_void(self, function_id: str, payload: Any = None) -> None:
+        """Fire and forget: the engine sends no answer, errors are not reported."""
+        await self._conn.send_void(function_id, payload)
+
+    async def register_function(
+        self, function_id: str, handler: Handler, description: str | None = None
+    ) -> AsyncUnsubscribe:
+        """Make ``handler`` callable by every worker as ``function_id``.
+
+        The handler gets the payload and returns a JSON-able result; it may be
+        ``async``. An exception it raises goes back to the caller as a
+        function error (code ``invocation_failed``, or the ``code`` of a
+        ``StateError``). Registrations are replayed after a reconnection.
+        Returns an async function that unregisters it.
+        """
+        if not isinstance(function_id, str) or not function_id:
+            raise StateError("invalid_argument", "function_id must be a non-empty string")
+        frame: dict[str, Any] = {"type": "registerfunction", "id": function_id}
+        if description is not None:
+            frame["description"] = description
+        self._functions[function_id] = handler
+        await self._conn.register(("function", function_id), frame)
+
+        async def unregister() -> None:
+            await self.unregister_function(function_id)
+
+        return unregister
+
+    async def unregister_function(self, function_id: str) -> None:
+        self._functions.pop(function_id, None)
+        await self._conn.unregister(("function", function_id), {"type": "unregisterfunction", "id": function_id})
+
+    async def on_state_change(
+        self,
+        handler: StateHandler,
+        *,
+        group_id: str | None = None,
+        key: str | None = None,
+        condition: Condition | None = None,
+    ) -> AsyncUnsubscribe:
+        """Run ``handler(event)`` after every committed change in ``group_id``
+        (and ``key``, when given; every group when neither is given).
+
+        ``condition(event)`` is asked first when given; the handler runs only
+        when it returns a truthy value. Returns an async unsubscribe function.
+        """
+        tag = uuid.uuid4().hex
+        handler_id = f"statewell::on_state_change::{tag}"
+        await self.register_function(handler_id, handler)
+        config: dict[str, Any] = {}
+        if group_id is not None:
+            config["scope"] = group_id
+        if key is not None:
+            config["key"] = key
+        condition_id: str | None = None
+        if condition is not None:
+            condition_id = f"statewell::condition::{tag}"
+            await self.register_function(condition_id, _as_bool(condition))
+            config["condition_function_id"] = condition_id
+        trigger_id = str(uuid.uuid4())
+        await self._conn.register(
+            ("trigger", trigger_id),
+            {
+                "type": "registertrigger",
+                "id": trigger_id,
+                "trigger_type": "state",
+                "function_id": handler_id,
+                "config": config,
+            },
+        )
+
+        async def unsubscribe() -> None:
+            await self._conn.unregister(
+                ("trigger", trigger_id),
+                {"type": "unregistertrigger", "id": trigger_id, "trigger_type": "state"},
+            )
+            await self.unregister_function(handler_id)
+            if condition_id is not None:
+                await self.unregister_function(condition_id)
+
+        return unsubscribe
+
+    # --- internals ---------------------------------------------------------
+
+    async def _result(self, function_id: str, data: dict[str, Any]) -> Any:
+        if not self._opened:
+            await self.connect()
+        reply = await self._conn.call(function_id, data)
+        return reply.get("result")
+
+    async def _on_invoke(self, frame: dict[str, Any]) -> None:
+        """Run a handler for an ``invokefunction`` the engine forwarded to us."""
+        function_id = frame.get("function_id")
+        invocation_id = frame.get("invocation_id")
+        action = frame.get("action")
+        wants_reply = isinstance(invocation_id, str) and not (
+            isinstance(action, dict) and action.get("type") == "void"
+        )
+        handler = self._functions.get(function_id) if isinstance(function_id, str) else None
+        reply: dict[str, Any] = {
+            "type": "invocationresult",
+            "invocation_id": invocation_id,
+            "function_id": function_id,
+        }
+        if handler is None:
+            reply["error"] = {"code": "function_not_found", "message": f"Function {function_id} not found"}
+        else:
+            try:
+                result = await _call_handler(handler, frame.get("data"))
+                if result is not None:
+                    reply["result"] = result
+            except Exception as exc:
+                log.warning("statewell: handler %s failed: %r", function_id, exc)
+                reply["error"] = {
+                    "code": exc.code if isinstance(exc, StateError) else "invocation_failed",
+                    "message": str(exc) if not isinstance(exc, StateError) else exc.message,
+                    "stacktrace": "".join(traceback.format_exception(exc)),
+                }
+        if wants_reply:
+            try:
+                await self._conn.send_frame(reply)
+            except StateError as exc:  # e.g. a result that is not JSON
+                reply.pop("result", None)
+                reply["error"] = {"code": exc.code, "message": exc.message}
+                await self._conn.send_frame(reply)
+
+
+async def _call_handler(handler: Handler, data: Any) -> Any:
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+        return await handler(data)
+    # A plain function may block (or call the synchronous Client): keep it
+    # off the event loop that carries the connection.
+    result = await asyncio.to_thread(handler, data)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _as_bool(condition: Condition) -> Handler:
+    async def check(event: Any) -> bool:
+        return bool(await _call_handler(condition, event))
+
+    return check
+
+
+def _as_set_result(result: Any) -> SetResult:
+    if not isinstance(result, dict) or "new_value" not in result:
+        raise StateError("unexpected_response", f"state::set answered {result!r}")
+    return {"old_value": result.get("old_value"), "new_value": result["new_value"]}
+
+
+def _as_update_result(result: Any) -> UpdateResult:
+    if not isinstance(result, dict) or "new_value" not in result:
+        raise StateError("unexpected_response", f"state::update answered {result!r}")
+    errors = result.get("errors")
+    return {
+        "old_value": result.get("old_value"),
+        "new_value": result["new_value"],
+        "errors": list(errors) if isinstance(errors, list) else [],
+    }
+
+
+def _as_items_page(result: Any) -> ItemsPage:
+    if not isinstance(result, dict) or not isinstance(result.get("items"), list):
+        raise StateError("unexpected_response", f"state::list_items answered {result!r}")
+    nxt = result.get("next")
+    return {"items": result["items"], "next": nxt if isinstance(nxt, str) else None}
+
+
+async def connect_async(
+    url: str | None = None,
+    token: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> AsyncClient:
+    """Connect an ``AsyncClient``. ``url`` defaults to ``$STATEWELL_URL`` or
+    ``ws://127.0.0.1:49134``; ``token`` to ``$STATEWELL_TOKEN``."""
+    return await AsyncClient(url, token, timeout).connect()

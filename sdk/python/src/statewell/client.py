@@ -1,0 +1,199 @@
+"""The synchronous client: ``Client`` and ``connect``.
+
+It drives an ``AsyncClient`` on an event loop of its own, in a daemon thread,
+so that one socket still carries every call — calls made from many threads at
+once are multiplexed exactly as in asyncio code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import threading
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Self, TypeVar
+
+from ._config import DEFAULT_TIMEOUT
+from .aio import AsyncClient, Condition, Handler, StateHandler
+from .types import ItemsPage, SetResult, UpdateOp, UpdateResult
+
+T = TypeVar("T")
+
+#: Returned by ``register_function`` and ``on_state_change``: undoes them.
+Unsubscribe = Callable[[], None]
+
+
+class Client:
+    """A connection to a statewell engine, for ordinary (blocking) code.
+
+    >>> with Client() as sw:                                   # doctest: +SKIP
+    ...     sw.set("orders", "o-1", {"status": "new"})
+
+    Connects when constructed; raises ``ConnectError`` / ``AuthenticationError``
+    when the engine cannot be reached or refuses the token. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="statewell-loop", daemon=True)
+        self._thread.start()
+        self._closed = False
+        self._async = AsyncClient(url, token, timeout)
+        try:
+            self._run(self._async.connect())
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection and stop the background thread (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._run(self._async.close())
+        finally:
+            self._stop_loop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def state(self) -> Self:
+        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        return self
+
+    @property
+    def url(self) -> str:
+        return self._async.url
+
+    @property
+    def connected(self) -> bool:
+        return self._async.connected
+
+    @property
+    def connections(self) -> int:
+        """How many sockets were opened so far (grows by one per reconnection)."""
+        return self._async.connections
+
+    # --- state -------------------------------------------------------------
+
+    def set(self, group_id: str, key: str, value: Any) -> SetResult:
+        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new)."""
+        return self._run(self._async.set(group_id, key, value))
+
+    def get(self, group_id: str, key: str) -> Any:
+        """The stored value, or ``None`` when the key is missing."""
+        return self._run(self._async.get(group_id, key))
+
+    def delete(self, group_id: str, key: str) -> Any:
+        """Remove one item; returns the value it had, or ``None`` when it was missing."""
+        return self._run(self._async.delete(group_id, key))
+
+    def list(self, group_id: str) -> list[Any]:
+        """Every value of the group, in key order (``[]`` for an unknown group)."""
+        return self._run(self._async.list(group_id))
+
+    def list_items(
+        self,
+        group_id: str,
+        prefix: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> ItemsPage:
+        """One page of ``{key, value, version}`` items; pass ``next`` as ``after`` for the next page."""
+        return self._run(self._async.list_items(group_id, prefix=prefix, after=after, limit=limit))
+
+    def clear(self, group_id: str) -> int:
+        """Remove every item of the group; returns how many were removed."""
+        return self._run(self._async.clear(group_id))
+
+    def list_groups(self) -> builtins.list[str]:
+        """The names of every group that holds at least one item, sorted."""
+        return self._run(self._async.list_groups())
+
+    def update(self, group_id: str, key: str, ops: Sequence[UpdateOp]) -> UpdateResult:
+        """Apply ``ops`` atomically, in order; failed ops are skipped and reported in ``errors``."""
+        return self._run(self._async.update(group_id, key, ops))
+
+    # --- functions and triggers -------------------------------------------
+
+    def invoke(self, function_id: str, payload: Any = None, timeout: float | None = None) -> Any:
+        """Call any function the engine knows (another worker's, or a ``state::`` one)."""
+        return self._run(self._async.invoke(function_id, payload, timeout))
+
+    def invoke_void(self, function_id: str, payload: Any = None) -> None:
+        """Fire and forget: the engine sends no answer."""
+        self._run(self._async.invoke_void(function_id, payload))
+
+    def register_function(self, function_id: str, handler: Handler, description: str | None = None) -> Unsubscribe:
+        """Make ``handler`` callable by every worker as ``function_id``.
+
+        Plain-function handlers run in a worker thread and may call this
+        client. Returns a function that unregisters it.
+        """
+        undo = self._run(self._async.register_function(function_id, handler, description))
+        return lambda: self._run(undo())
+
+    def unregister_function(self, function_id: str) -> None:
+        self._run(self._async.unregister_function(function_id))
+
+    def on_state_change(
+        self,
+        handler: StateHandler,
+        *,
+        group_id: str | None = None,
+        key: str | None = None,
+        condition: Condition | None = None,
+    ) -> Unsubscribe:
+        """Run ``handler(event)`` after every committed change in ``group_id``
+        (and ``key``); returns an unsubscribe function."""
+        undo = self._run(
+            self._async.on_state_change(handler, group_id=group_id, key=key, condition=condition)
+        )
+        return lambda: self._run(undo())
+
+    # --- internals ---------------------------------------------------------
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError(
+                "a synchronous statewell.Client was called from its own event loop; "
+                "use plain (non-async) handlers with Client, or use AsyncClient"
+            )
+        if self._closed and not self._loop.is_running():
+            coro.close()
+            from .errors import ClientClosedError
+
+            raise ClientClosedError()
+        # Every call carries its own timeout inside, so this wait is bounded.
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def _stop_loop(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._loop.is_running():
+            self._loop.close()
+
+
+def connect(
+    url: str | None = None,
+    token: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Client:
+    """Connect a synchronous ``Client``. ``url`` defaults to ``$STATEWELL_URL``
+    or ``ws://127.0.0.1:49134``; ``token`` to ``$STATEWELL_TOKEN``; ``timeout``
+    (seconds) bounds every call, waiting for a reconnection included."""
+    return Client(url, token, timeout)
