@@ -1,42 +1,96 @@
 //! Atomic update operations (`state::update`): set, merge, increment,
-//! decrement, append and remove at a path, with the exact semantics and error
-//! codes recorded in PROTOCOL.md.
+//! decrement, append and remove at a path, with the semantics and error codes
+//! recorded in PROTOCOL.md (statewell column of its edge-case table).
 //!
-//! PLACEHOLDER: the op semantics are being written; see the ops work item.
+//! The rules, in short (docs/update-ops.md has the full table):
+//! - A path string is ONE literal top-level field; `""` (or `[]`, or no path
+//!   for merge/append) is the whole value; an array of strings is a nested
+//!   path, for every op. Missing intermediate objects are created; a null one
+//!   counts as missing; anything else in the way is `<op>.target_not_object`.
+//! - A missing key starts from `{}`, except that ops on the whole value see
+//!   nothing there (increment `""` gives `by`, append gives `[v]`). If no op
+//!   produced a value (all failed), the key is created holding `{}`.
+//! - Ops apply in order; a failing op changes nothing and is reported with its
+//!   index, the others still apply.
+//! - Integers stay exact over i64 ∪ u64; leaving that range is
+//!   `increment.overflow` / `decrement.overflow`, never a wrap or a float.
+
+mod apply;
+mod limits;
+mod number;
+mod path;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
-/// Where an op applies. A string is ONE literal top-level field (`"a.b"` is
-/// the field named `a.b`); `""` is the whole value; an array is a nested path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Path {
-    Field(String),
-    Nested(Vec<String>),
-}
+pub use limits::{
+    FORBIDDEN_KEYS, MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES,
+};
+pub use path::Path;
 
+/// One op of `state::update`, as it travels on the wire (tagged by `type`).
+/// An unknown `type`, a missing required field (`path` of set, increment,
+/// decrement and remove; `value`; `by`) or a `by` that is not a number fails
+/// deserialization, so the whole call is refused before anything changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum UpdateOp {
-    Set { path: Path, value: Value },
+    Set {
+        path: Path,
+        value: Value,
+    },
     Merge {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<Path>,
         value: Value,
     },
-    Increment { path: Path, by: Number },
-    Decrement { path: Path, by: Number },
+    Increment {
+        path: Path,
+        by: Number,
+    },
+    Decrement {
+        path: Path,
+        by: Number,
+    },
     Append {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<Path>,
         value: Value,
     },
-    Remove { path: Path },
+    Remove {
+        path: Path,
+    },
+}
+
+impl UpdateOp {
+    /// The op's wire name, which is also the first part of its error codes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            UpdateOp::Set { .. } => "set",
+            UpdateOp::Merge { .. } => "merge",
+            UpdateOp::Increment { .. } => "increment",
+            UpdateOp::Decrement { .. } => "decrement",
+            UpdateOp::Append { .. } => "append",
+            UpdateOp::Remove { .. } => "remove",
+        }
+    }
+
+    /// The path given, `None` for merge/append without one (the whole value).
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            UpdateOp::Set { path, .. }
+            | UpdateOp::Increment { path, .. }
+            | UpdateOp::Decrement { path, .. }
+            | UpdateOp::Remove { path } => Some(path),
+            UpdateOp::Merge { path, .. } | UpdateOp::Append { path, .. } => path.as_ref(),
+        }
+    }
 }
 
 /// One op that failed and was skipped; the others still applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `code` is `<op>.<reason>` (e.g. `increment.not_number`); `message` is for
+/// people and may change; `doc_url` is omitted when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpError {
     pub op_index: usize,
     pub code: String,
@@ -48,6 +102,21 @@ pub struct OpError {
 /// Applies `ops` in order to `current` (`None`: the key is missing) and
 /// returns the resulting value and the errors of the ops that were skipped.
 pub fn apply_ops(current: Option<&Value>, ops: &[UpdateOp]) -> (Value, Vec<OpError>) {
-    let _ = ops;
-    (current.cloned().unwrap_or(Value::Object(Default::default())), Vec::new())
+    let mut root = current.cloned();
+    let mut errors = Vec::new();
+    for (op_index, op) in ops.iter().enumerate() {
+        if let Err(failure) = apply::apply_op(&mut root, op) {
+            errors.push(OpError {
+                op_index,
+                code: format!("{}.{}", op.name(), failure.suffix),
+                message: failure.message,
+                doc_url: None,
+            });
+        }
+    }
+    // Updating a missing key creates it; with no value produced, it is `{}`.
+    (root.unwrap_or_else(|| Value::Object(Map::new())), errors)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! Bounds on what one op may ask for. They keep a single request from
+//! building pathological values (deep recursion in every client that reads
+//! them back) and keep names that would reach JavaScript prototypes out.
+
+/// Most segments a path may have.
+pub const MAX_PATH_DEPTH: usize = 32;
+/// Longest path segment, in UTF-8 bytes.
+pub const MAX_SEGMENT_BYTES: usize = 256;
+/// Deepest nesting of a merge value (an object of scalars is 1 level deep).
+pub const MAX_MERGE_DEPTH: usize = 32;
+/// Most top-level keys a merge value may carry.
+pub const MAX_MERGE_KEYS: usize = 1000;
+/// Field names refused in paths and merge values: JavaScript clients read
+/// these values back, and a naive deep merge there would reach the prototype.
+pub const FORBIDDEN_KEYS: [&str; 3] = ["__proto__", "constructor", "prototype"];
+
+pub(crate) fn is_forbidden_key(name: &str) -> bool {
+    FORBIDDEN_KEYS.contains(&name)
+}
