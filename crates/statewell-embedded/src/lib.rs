@@ -1,1 +1,32 @@
-//! placeholder
+//! The durable embedded store of statewell: the default backend.
+//!
+//! A data directory on disk holds one redb file. Every write goes through
+//! one commit loop (a std thread) that batches all waiting mutations into
+//! one transaction and one sync — group commit — then answers every waiter
+//! and publishes the change events in commit order. Reads go straight to
+//! redb from the caller.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), statewell_core::StateError> {
+//! use statewell_core::{Mutation, Store};
+//! use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
+//!
+//! let store = EmbeddedStore::open(std::path::Path::new("./.statewell"), EmbeddedOptions::default())?;
+//! store
+//!     .write(Mutation::Set { group: "g".into(), key: "k".into(), value: serde_json::json!(1) })
+//!     .await?; // returns once synced to disk
+//! assert_eq!(store.get("g", "k").await?.map(|v| v.value), Some(serde_json::json!(1)));
+//! # Ok(()) }
+//! ```
+#![deny(clippy::unwrap_used)]
+
+mod codec;
+mod dir;
+mod options;
+mod read;
+mod store;
+mod tables;
+mod writer;
+
+pub use options::{Durability, EmbeddedOptions};
+pub use store::{EmbeddedStats, EmbeddedStore};

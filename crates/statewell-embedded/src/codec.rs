@@ -1,0 +1,129 @@
+//! The on-disk encoding of items.
+//!
+//! Item key: `group length (u32, big-endian) ‖ group ‖ key`. All items of a
+//! group share one prefix, and within it keys sort by their UTF-8 bytes —
+//! the same order as Rust's `str`, so listings come out in key order with a
+//! plain range scan.
+//!
+//! Item value: `version (u64, little-endian) ‖ compact JSON`. JSON keeps
+//! integers exact (serde_json reads them back as i64/u64, never as floats).
+
+use serde_json::Value;
+use statewell_core::StateError;
+
+const VERSION_BYTES: usize = 8;
+
+/// The prefix every key of `group` starts with.
+pub(crate) fn group_prefix(group: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + group.len());
+    push_group(&mut out, group);
+    out
+}
+
+pub(crate) fn item_key(group: &str, key: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + group.len() + key.len());
+    push_group(&mut out, group);
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+fn push_group(out: &mut Vec<u8>, group: &str) {
+    // Groups are bounded by `Limits` (1 KiB by default); a length that does
+    // not fit u32 cannot reach the store, but saturate rather than wrap.
+    let len = u32::try_from(group.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(group.as_bytes());
+}
+
+/// The smallest byte string greater than every string starting with
+/// `prefix`, or `None` when there is none (all bytes 0xFF).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The item key without its group prefix.
+pub(crate) fn key_of(stored_key: &[u8], prefix_len: usize) -> Result<String, StateError> {
+    let raw = stored_key
+        .get(prefix_len..)
+        .ok_or_else(|| corrupt("item key shorter than its group prefix"))?;
+    String::from_utf8(raw.to_vec()).map_err(|_| corrupt("item key is not UTF-8"))
+}
+
+pub(crate) fn encode_value(version: u64, value: &Value) -> Result<Vec<u8>, StateError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&version.to_le_bytes());
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| StateError::Storage(format!("cannot encode value: {e}")))?;
+    Ok(out)
+}
+
+pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
+    let (version, json) = split_version(bytes)?;
+    let value = serde_json::from_slice(json)
+        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    Ok((version, value))
+}
+
+fn split_version(bytes: &[u8]) -> Result<(u64, &[u8]), StateError> {
+    if bytes.len() < VERSION_BYTES {
+        return Err(corrupt("stored value shorter than its version"));
+    }
+    let (head, json) = bytes.split_at(VERSION_BYTES);
+    let mut version = [0u8; VERSION_BYTES];
+    version.copy_from_slice(head);
+    Ok((u64::from_le_bytes(version), json))
+}
+
+fn corrupt(what: &str) -> StateError {
+    StateError::Storage(format!("corrupt data: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_of_a_group_sort_in_key_order_and_stay_inside_the_prefix() {
+        let prefix = group_prefix("g");
+        let end = prefix_end(&prefix).expect("a UTF-8 group never ends in 0xFF");
+        let mut keys: Vec<Vec<u8>> = ["b", "a", "é", "a/b", "ab", "\u{0}"]
+            .iter()
+            .map(|k| item_key("g", k))
+            .collect();
+        keys.sort();
+        let decoded: Vec<String> = keys
+            .iter()
+            .map(|k| key_of(k, prefix.len()).expect("valid key"))
+            .collect();
+        assert_eq!(decoded, ["\u{0}", "a", "a/b", "ab", "b", "é"]);
+        for k in &keys {
+            assert!(k.as_slice() >= prefix.as_slice() && k.as_slice() < end.as_slice());
+        }
+        // A group that is a prefix of another group does not share its keys.
+        let other = item_key("gg", "a");
+        assert!(!other.starts_with(&prefix));
+    }
+
+    #[test]
+    fn values_round_trip_with_exact_integers() {
+        let value = json!({"big": u64::MAX, "neg": i64::MIN, "f": 1.5, "s": "x"});
+        let bytes = encode_value(42, &value).expect("encodable");
+        assert_eq!(decode_value(&bytes).expect("decodable"), (42, value));
+    }
+
+    #[test]
+    fn truncated_values_are_reported_not_panicked() {
+        assert!(decode_value(&[1, 2, 3]).is_err());
+        let mut bytes = encode_value(1, &json!({"a": 1})).expect("encodable");
+        bytes.truncate(bytes.len() - 1);
+        assert!(decode_value(&bytes).is_err());
+    }
+}

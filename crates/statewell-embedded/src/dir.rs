@@ -1,0 +1,220 @@
+//! The data directory: its lock, its format marker and its redb file.
+//!
+//! Layout: `LOCK` (held with an exclusive flock while a store has the
+//! directory open), `FORMAT` (the format number of the files, written once),
+//! `data.redb`. Opening refuses — with `data_directory` and a reason — a
+//! directory locked by another store, a file redb finds corrupt, a format
+//! newer than this build, a missing data file, and a directory holding
+//! files that are not ours (so that a mistyped `--data` never scribbles in
+//! someone's home directory).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, StorageError};
+use statewell_core::StateError;
+
+use crate::tables::{GROUPS, ITEMS, META, META_FORMAT, META_REVISION};
+
+/// The format this build writes. Bump it when the encoding changes.
+pub(crate) const FORMAT: u64 = 1;
+
+const LOCK_FILE: &str = "LOCK";
+const FORMAT_FILE: &str = "FORMAT";
+const FORMAT_TMP: &str = "FORMAT.tmp";
+pub(crate) const DATA_FILE: &str = "data.redb";
+
+/// An open data directory. The lock is released when this (its `lock` file)
+/// is dropped, so the store keeps it alive as long as the database.
+pub(crate) struct OpenDir {
+    pub db: Database,
+    pub lock: File,
+    pub data_path: PathBuf,
+    pub revision: u64,
+    pub items: u64,
+}
+
+pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
+    let refuse = |reason: String| StateError::DataDirectory {
+        path: dir.display().to_string(),
+        reason,
+    };
+    fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot create it: {e}")))?;
+    let lock = lock(dir).map_err(&refuse)?;
+
+    let data_path = dir.join(DATA_FILE);
+    let marker = read_marker(dir).map_err(&refuse)?;
+    let data_exists = data_path.exists();
+    if let Some(format) = marker {
+        if format > FORMAT {
+            return Err(refuse(format!(
+                "written in format {format} by a newer statewell; this build reads format {FORMAT} and older"
+            )));
+        }
+        if !data_exists {
+            return Err(refuse(format!(
+                "{FORMAT_FILE} is present but {DATA_FILE} is missing; refusing to start empty"
+            )));
+        }
+    } else if !data_exists {
+        check_only_ours(dir).map_err(&refuse)?;
+    }
+
+    let db = open_redb(&data_path, data_exists).map_err(&refuse)?;
+    let fresh = marker.is_none() && !data_exists;
+    if fresh {
+        init_tables(&db).map_err(|e| refuse(format!("cannot initialise {DATA_FILE}: {e}")))?;
+    }
+    let (format, revision, items) = read_meta(&db).map_err(&refuse)?;
+    if format > FORMAT {
+        return Err(refuse(format!(
+            "{DATA_FILE} is in format {format}, newer than this build's {FORMAT}"
+        )));
+    }
+    if marker.is_none() {
+        // Either fresh, or a crash hit between creating the file and writing
+        // the marker; in both cases the file's own format record is valid.
+        write_marker(dir, format)
+            .map_err(|e| refuse(format!("cannot write {FORMAT_FILE}: {e}")))?;
+    }
+    Ok(OpenDir {
+        db,
+        lock,
+        data_path,
+        revision,
+        items,
+    })
+}
+
+fn lock(dir: &Path) -> Result<File, String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(LOCK_FILE))
+        .map_err(|e| format!("cannot open {LOCK_FILE}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "already open by another statewell process (it holds the lock on {LOCK_FILE})"
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {LOCK_FILE}: {e}")),
+    }
+}
+
+fn read_marker(dir: &Path) -> Result<Option<u64>, String> {
+    let text = match fs::read_to_string(dir.join(FORMAT_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read {FORMAT_FILE}: {e}")),
+    };
+    text.lines()
+        .find_map(|line| line.strip_prefix("format "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| format!("{FORMAT_FILE} is unreadable (no `format N` line)"))
+}
+
+/// Writes the marker atomically: a crash leaves either no marker or a whole one.
+fn write_marker(dir: &Path, format: u64) -> std::io::Result<()> {
+    let tmp = dir.join(FORMAT_TMP);
+    let mut file = File::create(&tmp)?;
+    writeln!(file, "statewell-embedded data directory\nformat {format}")?;
+    file.sync_all()?;
+    fs::rename(&tmp, dir.join(FORMAT_FILE))?;
+    File::open(dir)?.sync_all()
+}
+
+fn check_only_ours(dir: &Path) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read it: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read it: {e}"))?;
+        let name = entry.file_name();
+        if ![LOCK_FILE, FORMAT_TMP].iter().any(|ours| name == *ours) {
+            return Err(format!(
+                "not a statewell data directory: it holds {:?} but no {FORMAT_FILE}",
+                name
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn open_redb(path: &Path, exists: bool) -> Result<Database, String> {
+    let mut builder = Database::builder();
+    // Verify every page's checksum at open: a damaged file is refused here
+    // with a clear reason instead of failing (or panicking) on a later read.
+    builder.set_check_integrity_on_open(true);
+    // redb documents that a plain open of an altered file "may panic"; a
+    // panic here must become a refusal, never a crash of the engine.
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        if exists {
+            builder.open(path)
+        } else {
+            builder.create(path)
+        }
+    }));
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(DatabaseError::DatabaseAlreadyOpen)) => {
+            Err(format!("{DATA_FILE} is already open by another process"))
+        }
+        Ok(Err(DatabaseError::Storage(StorageError::Corrupted(why)))) => {
+            Err(format!("{DATA_FILE} is corrupt: {why}"))
+        }
+        Ok(Err(e)) => Err(format!("cannot open {DATA_FILE}: {e}")),
+        Err(_) => Err(format!(
+            "{DATA_FILE} is corrupt (the storage engine could not read it)"
+        )),
+    }
+}
+
+fn init_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        txn.open_table(ITEMS)?;
+        txn.open_table(GROUPS)?;
+        let mut meta = txn.open_table(META)?;
+        meta.insert(META_FORMAT, FORMAT)?;
+        meta.insert(META_REVISION, 0)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Reads the format, the revision and the item count; refuses a file that
+/// lacks statewell's tables rather than treating it as an empty store.
+fn read_meta(db: &Database) -> Result<(u64, u64, u64), String> {
+    let missing = |e: redb::TableError| match e {
+        redb::TableError::TableDoesNotExist(name) => {
+            format!("{DATA_FILE} is not a statewell file (no `{name}` table)")
+        }
+        other => format!("cannot read {DATA_FILE}: {other}"),
+    };
+    let read = |e: redb::StorageError| format!("cannot read {DATA_FILE}: {e}");
+    let txn = db
+        .begin_read()
+        .map_err(|e| format!("cannot read {DATA_FILE}: {e}"))?;
+    let meta = txn.open_table(META).map_err(missing)?;
+    let format = meta
+        .get(META_FORMAT)
+        .map_err(read)?
+        .map(|v| v.value())
+        .ok_or_else(|| format!("{DATA_FILE} has no format record"))?;
+    let revision = meta
+        .get(META_REVISION)
+        .map_err(read)?
+        .map(|v| v.value())
+        .unwrap_or(0);
+    txn.open_table(ITEMS).map_err(missing)?;
+    let groups = txn.open_table(GROUPS).map_err(missing)?;
+    let mut items = 0u64;
+    for row in groups.iter().map_err(read)? {
+        let (_, count) = row.map_err(read)?;
+        items = items.saturating_add(count.value());
+    }
+    Ok((format, revision, items))
+}

@@ -1,0 +1,205 @@
+//! `EmbeddedStore`: the handle callers hold. Writes go to the commit loop
+//! over a channel and wait for its answer; reads go straight to redb.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use redb::Database;
+use serde_json::Value;
+use statewell_core::store::EVENT_CHANNEL_CAPACITY;
+use statewell_core::{
+    ChangeEvent, Mutation, MutationOutcome, Page, StateError, Store, StoreStats, Versioned,
+};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::writer::{Command, Counters, Writer};
+use crate::{Durability, EmbeddedOptions, dir, read};
+
+/// The durable store: a data directory on disk. See the crate docs.
+pub struct EmbeddedStore {
+    /// `None` once closing: dropping the sender is what stops the writer.
+    commands: Option<mpsc::Sender<Command>>,
+    writer: Option<JoinHandle<Result<(), StateError>>>,
+    db: Arc<Database>,
+    events: broadcast::Sender<Arc<ChangeEvent>>,
+    counters: Arc<Counters>,
+    durability: Durability,
+    data_path: PathBuf,
+    /// Declared after `db` so that the lock is released only once the
+    /// database is closed.
+    _lock: File,
+}
+
+/// Figures of the commit loop beyond [`StoreStats`], for benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmbeddedStats {
+    pub store: StoreStats,
+    /// Largest batch committed since open.
+    pub max_batch_size: u64,
+    /// Commands committed since open; divided by `store.commits` it gives
+    /// the average batch size.
+    pub batched_commands: u64,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating it if missing) the data directory `dir`.
+    ///
+    /// Refused with [`StateError::DataDirectory`] when the directory is
+    /// already open (in this or another process), corrupt, from a newer
+    /// format, or holds files that are not a statewell data directory.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StateError> {
+        let opened = dir::open(dir)?;
+        let db = Arc::new(opened.db);
+        let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
+        let counters = Arc::new(Counters::default());
+        counters.revision.store(opened.revision, Ordering::Relaxed);
+        counters.items.store(opened.items, Ordering::Relaxed);
+        let (commands, rx) = mpsc::channel();
+        let writer = Writer {
+            db: db.clone(),
+            rx,
+            events: events.clone(),
+            limits: options.limits,
+            durability: options.durability,
+            counters: counters.clone(),
+            revision: opened.revision,
+            items: opened.items,
+            unsynced_since: None,
+        };
+        let writer = std::thread::Builder::new()
+            .name("statewell-commit".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StateError::Storage(format!("cannot start the commit thread: {e}")))?;
+        Ok(EmbeddedStore {
+            commands: Some(commands),
+            writer: Some(writer),
+            db,
+            events,
+            counters,
+            durability: options.durability,
+            data_path: opened.data_path,
+            _lock: opened.lock,
+        })
+    }
+
+    /// Stops the commit loop after it has committed everything queued,
+    /// syncs, and closes the directory. Dropping the store does the same but
+    /// can only log a failure of that last sync.
+    pub fn close(mut self) -> Result<(), StateError> {
+        self.stop()
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    pub fn embedded_stats(&self) -> EmbeddedStats {
+        EmbeddedStats {
+            store: self.stats(),
+            max_batch_size: self.counters.max_batch.load(Ordering::Relaxed),
+            batched_commands: self.counters.batched.load(Ordering::Relaxed),
+        }
+    }
+
+    fn stop(&mut self) -> Result<(), StateError> {
+        drop(self.commands.take());
+        match self.writer.take() {
+            Some(writer) => writer
+                .join()
+                .map_err(|_| StateError::Storage("the commit thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+
+    fn send(&self, command: Command) -> Result<(), StateError> {
+        self.commands
+            .as_ref()
+            .ok_or_else(closed)?
+            .send(command)
+            .map_err(|_| closed())
+    }
+}
+
+fn closed() -> StateError {
+    StateError::Unavailable("the embedded store's commit loop has stopped".into())
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if let Err(err) = self.stop() {
+            tracing::error!(%err, "closing the embedded store failed");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
+        read::get(&self.db, group, key)
+    }
+
+    async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Write { mutation, reply })?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    async fn clear(&self, group: &str) -> Result<u64, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Clear {
+            group: group.to_owned(),
+            reply,
+        })?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    async fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
+        read::list(&self.db, group)
+    }
+
+    async fn list_items(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StateError> {
+        read::list_items(&self.db, group, prefix, after, limit)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>, StateError> {
+        read::list_groups(&self.db)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
+        self.events.subscribe()
+    }
+
+    async fn sync(&self) -> Result<(), StateError> {
+        // In `always` mode every acknowledged write is already synced.
+        if self.durability == Durability::Always {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Sync { reply })?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    fn stats(&self) -> StoreStats {
+        let c = &self.counters;
+        StoreStats {
+            items: c.items.load(Ordering::Relaxed),
+            bytes: std::fs::metadata(&self.data_path)
+                .map(|m| m.len())
+                .unwrap_or(0),
+            last_batch_size: c.last_batch.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            revision: c.revision.load(Ordering::Relaxed),
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The commit loop: the only code that writes to the database.
+//!
+//! One std thread (redb's write transactions are blocking and there is one
+//! writer at a time anyway) blocks for the first waiting command, drains
+//! whatever else is already waiting (at most [`MAX_BATCH`]), applies the
+//! whole batch in arrival order inside ONE write transaction, commits with
+//! ONE sync, then publishes the change events and answers every waiter.
+//! Throughput therefore grows with the number of concurrent writers: the
+//! cost of a sync is shared by the whole batch.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use redb::{Database, ReadableTable, Table};
+use statewell_core::{
+    ChangeEvent, Limits, Mutation, MutationOutcome, StateError, apply_mutation, change_event,
+};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::Durability;
+use crate::codec::{decode_value, encode_value, group_prefix, item_key, key_of, prefix_end};
+use crate::tables::{GROUPS, ITEMS, META, META_REVISION, storage};
+
+/// Largest batch committed at once: bounds the latency a batch adds and the
+/// memory it holds, while being far above what a sync's worth of concurrent
+/// writers usually queues.
+pub(crate) const MAX_BATCH: usize = 4096;
+
+pub(crate) enum Command {
+    Write {
+        mutation: Mutation,
+        reply: oneshot::Sender<Result<MutationOutcome, StateError>>,
+    },
+    Clear {
+        group: String,
+        reply: oneshot::Sender<Result<u64, StateError>>,
+    },
+    /// Forces the batch it lands in to be synced (for `batched` mode).
+    Sync {
+        reply: oneshot::Sender<Result<(), StateError>>,
+    },
+}
+
+impl Command {
+    fn fail(self, err: StateError) {
+        // A waiter that went away (its task was cancelled) needs no answer.
+        match self {
+            Command::Write { reply, .. } => drop(reply.send(Err(err))),
+            Command::Clear { reply, .. } => drop(reply.send(Err(err))),
+            Command::Sync { reply } => drop(reply.send(Err(err))),
+        }
+    }
+}
+
+/// Figures shared with the store for `stats()`; written only by the writer.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub revision: AtomicU64,
+    pub items: AtomicU64,
+    pub commits: AtomicU64,
+    pub last_batch: AtomicU64,
+    pub max_batch: AtomicU64,
+    /// Commands committed, across all batches (for the average batch size).
+    pub batched: AtomicU64,
+}
+
+pub(crate) struct Writer {
+    pub db: Arc<Database>,
+    pub rx: Receiver<Command>,
+    pub events: broadcast::Sender<Arc<ChangeEvent>>,
+    pub limits: Limits,
+    pub durability: Durability,
+    pub counters: Arc<Counters>,
+    pub revision: u64,
+    pub items: u64,
+    /// When the oldest commit not yet synced was made (`batched` mode).
+    pub unsynced_since: Option<Instant>,
+}
+
+/// What one command of a batch produced, before the commit decides its fate.
+enum Done {
+    Write(Result<MutationOutcome, StateError>),
+    Clear(u64),
+    Sync,
+}
+
+/// The state a batch builds up inside its transaction.
+struct Batch {
+    revision: u64,
+    events: Vec<ChangeEvent>,
+    /// Change of each group's item count, applied once at the end of the batch.
+    group_deltas: HashMap<String, i64>,
+    want_events: bool,
+}
+
+impl Writer {
+    /// Runs until every sender is gone and the queue is drained; then syncs
+    /// whatever is not yet synced. Returns the error of that last sync.
+    pub(crate) fn run(mut self) -> Result<(), StateError> {
+        while let Some(first) = self.next_command() {
+            let mut batch = Vec::with_capacity(64);
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+        }
+        if self.unsynced_since.is_some() {
+            self.sync_now()?;
+        }
+        Ok(())
+    }
+
+    /// Blocks for the next command; in `batched` mode wakes up in time to
+    /// sync commits older than the interval. `None`: the store is closed.
+    fn next_command(&mut self) -> Option<Command> {
+        loop {
+            let (Durability::Batched { interval }, Some(since)) =
+                (self.durability, self.unsynced_since)
+            else {
+                return self.rx.recv().ok();
+            };
+            let deadline = since + interval;
+            let now = Instant::now();
+            if now >= deadline {
+                if let Err(err) = self.sync_now() {
+                    tracing::error!(%err, "background sync failed; retrying after the interval");
+                    self.unsynced_since = Some(now);
+                }
+                continue;
+            }
+            match self.rx.recv_timeout(deadline - now) {
+                Ok(command) => return Some(command),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// An empty durable commit: makes every earlier non-durable commit durable.
+    fn sync_now(&mut self) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        self.unsynced_since = None;
+        Ok(())
+    }
+
+    fn commit(&mut self, batch: Vec<Command>) {
+        let durable = match self.durability {
+            Durability::Always => true,
+            Durability::Batched { interval } => {
+                batch.iter().any(|c| matches!(c, Command::Sync { .. }))
+                    || self
+                        .unsynced_since
+                        .is_some_and(|since| since.elapsed() >= interval)
+            }
+        };
+        let (done, batch_state) = match self.apply(&batch, durable) {
+            Ok(result) => result,
+            Err(err) => {
+                // Nothing of the batch was committed: every waiter is told.
+                tracing::error!(%err, size = batch.len(), "commit failed");
+                for command in batch {
+                    command.fail(err.clone());
+                }
+                return;
+            }
+        };
+
+        let delta: i64 = batch_state.group_deltas.values().sum();
+        self.items = self.items.saturating_add_signed(delta);
+        self.revision = batch_state.revision;
+        if durable {
+            self.unsynced_since = None;
+        } else if self.unsynced_since.is_none() {
+            self.unsynced_since = Some(Instant::now());
+        }
+        let size = batch.len() as u64;
+        let c = &self.counters;
+        c.revision.store(self.revision, Ordering::Relaxed);
+        c.items.store(self.items, Ordering::Relaxed);
+        c.commits.fetch_add(1, Ordering::Relaxed);
+        c.last_batch.store(size, Ordering::Relaxed);
+        c.max_batch.fetch_max(size, Ordering::Relaxed);
+        c.batched.fetch_add(size, Ordering::Relaxed);
+
+        // Events first, so that a waiter that reads the stream after its
+        // answer finds its own event there. One thread publishes, in the
+        // order the batch applied: commit order.
+        for event in batch_state.events {
+            // No receiver is not an error: nobody is listening.
+            let _ = self.events.send(Arc::new(event));
+        }
+        for (command, done) in batch.into_iter().zip(done) {
+            match (command, done) {
+                (Command::Write { reply, .. }, Done::Write(result)) => drop(reply.send(result)),
+                (Command::Clear { reply, .. }, Done::Clear(n)) => drop(reply.send(Ok(n))),
+                (Command::Sync { reply }, Done::Sync) => drop(reply.send(Ok(()))),
+                (command, _) => command.fail(StateError::Storage(
+                    "internal: batch results out of step with commands".into(),
+                )),
+            }
+        }
+    }
+
+    /// Applies the batch in one transaction and commits it. On error the
+    /// transaction is dropped, which aborts it: nothing is half-applied.
+    fn apply(&self, batch: &[Command], durable: bool) -> Result<(Vec<Done>, Batch), StateError> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        txn.set_durability(if durable {
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        })
+        .map_err(storage)?;
+        let mut state = Batch {
+            revision: self.revision,
+            events: Vec::new(),
+            group_deltas: HashMap::new(),
+            want_events: self.events.receiver_count() > 0,
+        };
+        let mut done = Vec::with_capacity(batch.len());
+        {
+            let mut items = txn.open_table(ITEMS).map_err(storage)?;
+            for command in batch {
+                done.push(match command {
+                    Command::Write { mutation, .. } => {
+                        Done::Write(self.apply_write(&mut items, mutation, &mut state)?)
+                    }
+                    Command::Clear { group, .. } => {
+                        Done::Clear(apply_clear(&mut items, group, &mut state)?)
+                    }
+                    Command::Sync { .. } => Done::Sync,
+                });
+            }
+            let mut groups = txn.open_table(GROUPS).map_err(storage)?;
+            for (group, delta) in &state.group_deltas {
+                if *delta == 0 {
+                    continue;
+                }
+                let stored = groups
+                    .get(group.as_str())
+                    .map_err(storage)?
+                    .map(|v| v.value());
+                let count = stored.unwrap_or(0).saturating_add_signed(*delta);
+                if count == 0 {
+                    groups.remove(group.as_str()).map_err(storage)?;
+                } else {
+                    groups.insert(group.as_str(), count).map_err(storage)?;
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            meta.insert(META_REVISION, state.revision)
+                .map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        Ok((done, state))
+    }
+
+    /// The outer error aborts the batch (storage failed); the inner one is
+    /// this mutation's own failure (validation), which changes nothing.
+    fn apply_write(
+        &self,
+        items: &mut Table<&[u8], &[u8]>,
+        mutation: &Mutation,
+        state: &mut Batch,
+    ) -> Result<Result<MutationOutcome, StateError>, StateError> {
+        let (group, key) = (mutation.group(), mutation.key());
+        let stored_key = item_key(group, key);
+        // Reads inside the transaction see the batch's earlier writes, so two
+        // mutations of one key in a batch apply one after the other.
+        let current = match items.get(stored_key.as_slice()).map_err(storage)? {
+            Some(bytes) => match decode_value(bytes.value()) {
+                Ok((_, value)) => Some(value),
+                Err(err) => return Ok(Err(err)),
+            },
+            None => None,
+        };
+        let applied = match apply_mutation(current.as_ref(), mutation, &self.limits) {
+            Ok(applied) => applied,
+            Err(err) => return Ok(Err(err)),
+        };
+        if !applied.changed {
+            return Ok(Ok(MutationOutcome {
+                old_value: current,
+                new_value: applied.after,
+                version: None,
+                op_errors: applied.op_errors,
+            }));
+        }
+        let revision = state.revision + 1;
+        match &applied.after {
+            Some(value) => {
+                let bytes = match encode_value(revision, value) {
+                    Ok(bytes) => bytes,
+                    Err(err) => return Ok(Err(err)),
+                };
+                items
+                    .insert(stored_key.as_slice(), bytes.as_slice())
+                    .map_err(storage)?;
+                if current.is_none() {
+                    *state.group_deltas.entry(group.to_owned()).or_default() += 1;
+                }
+            }
+            None => {
+                items.remove(stored_key.as_slice()).map_err(storage)?;
+                *state.group_deltas.entry(group.to_owned()).or_default() -= 1;
+            }
+        }
+        state.revision = revision;
+        if state.want_events {
+            let event = change_event(group, key, current.clone(), applied.after.clone(), revision);
+            state.events.extend(event);
+        }
+        Ok(Ok(MutationOutcome {
+            old_value: current,
+            new_value: applied.after,
+            version: Some(revision),
+            op_errors: applied.op_errors,
+        }))
+    }
+}
+
+/// Removes every item of `group`; each removal takes its own revision and
+/// raises its own `deleted` event, in key order.
+fn apply_clear(
+    items: &mut Table<&[u8], &[u8]>,
+    group: &str,
+    state: &mut Batch,
+) -> Result<u64, StateError> {
+    let prefix = group_prefix(group);
+    let end = prefix_end(&prefix);
+    let upper = match &end {
+        Some(end) => std::ops::Bound::Excluded(end.as_slice()),
+        None => std::ops::Bound::Unbounded,
+    };
+    let range = (std::ops::Bound::Included(prefix.as_slice()), upper);
+    let mut removed = 0u64;
+    for row in items
+        .extract_from_if::<&[u8], _>(range, |_, _| true)
+        .map_err(storage)?
+    {
+        let (stored_key, bytes) = row.map_err(storage)?;
+        removed += 1;
+        state.revision += 1;
+        if state.want_events {
+            let key = key_of(stored_key.value(), prefix.len())?;
+            let (_, value) = decode_value(bytes.value())?;
+            state
+                .events
+                .extend(change_event(group, &key, Some(value), None, state.revision));
+        }
+    }
+    if removed > 0 {
+        let delta = i64::try_from(removed).unwrap_or(i64::MAX);
+        *state.group_deltas.entry(group.to_owned()).or_default() -= delta;
+    }
+    Ok(removed)
+}

@@ -1,0 +1,203 @@
+//! The embedded store's operations, through a real data directory.
+
+mod common;
+
+use common::{delete, open, set, value};
+use serde_json::json;
+use statewell_core::{ErrorCode, Limits, Mutation, Store};
+use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
+
+#[tokio::test]
+async fn set_get_delete_and_versions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let first = store
+        .write(set("g", "k", json!({"n": 1})))
+        .await
+        .expect("set");
+    assert_eq!(first.old_value, None);
+    assert_eq!(first.version, Some(1));
+    let second = store
+        .write(set("g", "k", json!({"n": 2})))
+        .await
+        .expect("set");
+    assert_eq!(second.old_value, Some(json!({"n": 1})));
+    assert_eq!(second.version, Some(2));
+    let got = store.get("g", "k").await.expect("get").expect("present");
+    assert_eq!((got.value, got.version), (json!({"n": 2}), 2));
+
+    let removed = store.write(delete("g", "k")).await.expect("delete");
+    assert_eq!(removed.old_value, Some(json!({"n": 2})));
+    assert_eq!(value(&store, "g", "k").await, None);
+    // Deleting a missing key changes nothing and consumes no revision.
+    let again = store.write(delete("g", "k")).await.expect("delete");
+    assert_eq!((again.old_value, again.version), (None, None));
+    assert_eq!(store.stats().revision, 3);
+}
+
+#[tokio::test]
+async fn integers_keep_full_precision_across_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let value_in = json!({"u": u64::MAX, "i": i64::MIN, "f": 0.1, "nested": [1, {"x": null}]});
+    {
+        let store = open(dir.path());
+        store
+            .write(set("g", "k", value_in.clone()))
+            .await
+            .expect("set");
+        store.close().expect("close");
+    }
+    let store = open(dir.path());
+    assert_eq!(value(&store, "g", "k").await, Some(value_in));
+}
+
+#[tokio::test]
+async fn list_and_list_items_in_key_order_with_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    for key in ["b", "a", "c", "ab", "x/1", "x/2", "x/3"] {
+        store.write(set("g", key, json!(key))).await.expect("set");
+    }
+    // Another group whose name extends this one's must not leak in.
+    store
+        .write(set("gg", "a", json!("other")))
+        .await
+        .expect("set");
+    let all = store.list("g").await.expect("list");
+    assert_eq!(
+        all,
+        json!(["a", "ab", "b", "c", "x/1", "x/2", "x/3"])
+            .as_array()
+            .cloned()
+            .expect("array")
+    );
+
+    let page = store
+        .list_items("g", Some("x/"), None, 2)
+        .await
+        .expect("page");
+    let keys: Vec<_> = page.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["x/1", "x/2"]);
+    assert_eq!(page.next.as_deref(), Some("x/2"));
+    let page = store
+        .list_items("g", Some("x/"), Some("x/2"), 2)
+        .await
+        .expect("page");
+    let keys: Vec<_> = page.items.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["x/3"]);
+    assert_eq!(page.next, None);
+    // A cursor before the prefix starts at the prefix.
+    let page = store
+        .list_items("g", Some("x/"), Some("a"), 10)
+        .await
+        .expect("page");
+    assert_eq!(page.items.len(), 3);
+    assert!(store.list("missing").await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn clear_and_list_groups() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    for key in ["a", "b", "c"] {
+        store.write(set("one", key, json!(1))).await.expect("set");
+    }
+    store.write(set("two", "a", json!(2))).await.expect("set");
+    assert_eq!(store.list_groups().await.expect("groups"), ["one", "two"]);
+    assert_eq!(store.stats().items, 4);
+    assert_eq!(store.clear("one").await.expect("clear"), 3);
+    assert_eq!(store.clear("one").await.expect("clear"), 0);
+    assert_eq!(store.list_groups().await.expect("groups"), ["two"]);
+    store.write(delete("two", "a")).await.expect("delete");
+    assert!(store.list_groups().await.expect("groups").is_empty());
+    assert_eq!(store.stats().items, 0);
+    assert_eq!(store.stats().revision, 4 + 3 + 1);
+}
+
+#[tokio::test]
+async fn a_value_too_large_fails_alone_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limits = Limits {
+        max_value_bytes: 16,
+        ..Limits::default()
+    };
+    let store = std::sync::Arc::new(
+        EmbeddedStore::open(
+            dir.path(),
+            EmbeddedOptions {
+                limits,
+                ..Default::default()
+            },
+        )
+        .expect("open"),
+    );
+    // Sent concurrently so that they are likely to share a batch; whatever
+    // the batching, the big one fails and the small ones commit.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let value = if i == 7 {
+                json!("x".repeat(100))
+            } else {
+                json!(i)
+            };
+            store.write(set("g", &format!("k{i:02}"), value)).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let result = task.await.expect("task");
+        if i == 7 {
+            assert_eq!(
+                result.expect_err("too large").code(),
+                ErrorCode::ValueTooLarge
+            );
+        } else {
+            result.expect("small value commits");
+        }
+    }
+    assert_eq!(value(&*store, "g", "k07").await, None);
+    assert_eq!(store.list("g").await.expect("list").len(), 19);
+}
+
+#[tokio::test]
+async fn two_writes_of_one_key_in_a_batch_see_each_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = std::sync::Arc::new(open(dir.path()));
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.write(set("g", "k", json!(i))).await.expect("set")
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    // Each write's old value is exactly the previous revision's new value.
+    outcomes.sort_by_key(|o| o.version);
+    for pair in outcomes.windows(2) {
+        assert_eq!(pair[1].old_value, pair[0].new_value);
+    }
+    assert!(store.embedded_stats().max_batch_size >= 1);
+    let last = outcomes.last().expect("some");
+    assert_eq!(value(&*store, "g", "k").await, last.new_value);
+}
+
+#[tokio::test]
+async fn update_with_no_ops_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let outcome = store
+        .write(Mutation::Update {
+            group: "g".into(),
+            key: "k".into(),
+            ops: vec![],
+        })
+        .await
+        .expect("update");
+    assert_eq!(outcome.version, None);
+    assert_eq!(value(&store, "g", "k").await, None);
+    assert!(store.list_groups().await.expect("groups").is_empty());
+}
