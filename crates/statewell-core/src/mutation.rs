@@ -77,6 +77,16 @@ pub fn apply_mutation(
                 });
             }
             let (after, op_errors) = apply_ops(current, ops);
+            // An existing item whose every op failed is left alone: no
+            // revision, no event. A missing key is created (with `{}` when no
+            // op produced a value), as updating a missing key always does.
+            if current.is_some() && op_errors.len() == ops.len() {
+                return Ok(Applied {
+                    after: current.cloned(),
+                    changed: false,
+                    op_errors,
+                });
+            }
             limits.check_value(&after)?;
             Ok(Applied {
                 after: Some(after),
@@ -120,4 +130,50 @@ pub fn change_event(
         new_value,
         revision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn update(ops: serde_json::Value) -> Mutation {
+        Mutation::Update {
+            group: "g".to_owned(),
+            key: "k".to_owned(),
+            ops: serde_json::from_value(ops).unwrap_or_else(|e| panic!("test ops: {e}")),
+        }
+    }
+
+    #[test]
+    fn an_update_whose_every_op_fails_changes_an_existing_item_not() -> Result<(), StateError> {
+        let current = json!({"n": "x"});
+        let mutation = update(json!([{"type": "increment", "path": "n", "by": 1}]));
+        let applied = apply_mutation(Some(&current), &mutation, &Limits::default())?;
+        assert!(!applied.changed);
+        assert_eq!(applied.after, Some(current));
+        assert_eq!(applied.op_errors.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn an_update_whose_every_op_fails_still_creates_a_missing_key() -> Result<(), StateError> {
+        let mutation = update(json!([{"type": "merge", "value": 1}]));
+        let applied = apply_mutation(None, &mutation, &Limits::default())?;
+        assert!(applied.changed);
+        assert_eq!(applied.after, Some(json!({})));
+        Ok(())
+    }
+
+    #[test]
+    fn an_update_producing_a_too_large_value_is_refused() {
+        let limits = Limits {
+            max_value_bytes: 16,
+            ..Limits::default()
+        };
+        let mutation = update(json!([{"type": "set", "path": "a", "value": "0123456789abcdef"}]));
+        let result = apply_mutation(None, &mutation, &limits);
+        assert!(matches!(result, Err(StateError::ValueTooLarge { .. })));
+    }
 }
