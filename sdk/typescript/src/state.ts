@@ -1,0 +1,100 @@
+import type { Connection } from "./connection.js";
+import type {
+  ListItemsOptions,
+  ListItemsPage,
+  StreamSetResult,
+  UpdateOp,
+  UpdateResult,
+} from "./types.js";
+
+/** `undefined` (the engine omitted `result`) becomes `null`, as the seed promises. */
+function orNull<T>(value: unknown): T | null {
+  return value === undefined ? null : (value as T);
+}
+
+// Module-level continuations: the hot path allocates no closure per call.
+function toSetResult(result: any): StreamSetResult<unknown> {
+  return { new_value: result?.new_value, old_value: orNull(result?.old_value) };
+}
+
+/**
+ * `sw.state`: the seed's state API. Groups (`groupId`) hold items by `key`;
+ * values are any JSON. Each method is one call of the engine's `state::*`
+ * function; argument checking is the engine's, so every language gets the
+ * same errors.
+ */
+export class StateClient {
+  constructor(private readonly connection: Connection) {}
+
+  /** Stores `value`; returns the new and the previous value (`null` when new). */
+  set<T = unknown>(groupId: string, key: string, value: T): Promise<StreamSetResult<T>> {
+    return this.connection.call("state::set", { scope: groupId, key, value }).then(toSetResult) as Promise<
+      StreamSetResult<T>
+    >;
+  }
+
+  /** The value, or `null` when there is no such item. */
+  get<T = unknown>(groupId: string, key: string): Promise<T | null> {
+    return this.connection.call("state::get", { scope: groupId, key }).then(orNull) as Promise<T | null>;
+  }
+
+  /** Every value of the group, in key order (`[]` for an unknown group). */
+  async list<T = unknown>(groupId: string): Promise<T[]> {
+    return ((await this.connection.call("state::list", { scope: groupId })) ?? []) as T[];
+  }
+
+  /** One page of items with their keys; pass `next` as `after` for the following page. */
+  async listItems<T = unknown>(groupId: string, options: ListItemsOptions = {}): Promise<ListItemsPage<T>> {
+    const payload: Record<string, unknown> = { scope: groupId };
+    if (options.prefix !== undefined) payload.prefix = options.prefix;
+    if (options.after !== undefined) payload.after = options.after;
+    if (options.limit !== undefined) payload.limit = options.limit;
+    const result = (await this.connection.call("state::list_items", payload)) as any;
+    return { items: result?.items ?? [], next: result?.next ?? null };
+  }
+
+  /** Every item of the group, page after page. */
+  async *iterateItems<T = unknown>(
+    groupId: string,
+    options: Omit<ListItemsOptions, "after"> = {},
+  ): AsyncGenerator<{ key: string; value: T; version: number }> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.listItems<T>(groupId, { ...options, after });
+      yield* page.items;
+      if (page.next === null) return;
+      after = page.next;
+    }
+  }
+
+  /** Removes the item; returns the value it had, or `null` when there was none. */
+  async delete<T = unknown>(groupId: string, key: string): Promise<T | null> {
+    return orNull<T>(await this.connection.call("state::delete", { scope: groupId, key }));
+  }
+
+  /** Removes every item of the group; returns how many were removed. */
+  async clear(groupId: string): Promise<number> {
+    const result = (await this.connection.call("state::clear", { scope: groupId })) as any;
+    return typeof result?.deleted === "number" ? result.deleted : 0;
+  }
+
+  /** The names of every group that holds at least one item, sorted. */
+  async listGroups(): Promise<string[]> {
+    const result = (await this.connection.call("state::list_groups", {})) as any;
+    return result?.groups ?? [];
+  }
+
+  /**
+   * Applies `ops` in order, atomically with respect to every other call on
+   * this item (a missing item starts from `{}`). An op that fails is skipped
+   * and reported in `errors`; the others still apply.
+   */
+  async update<T = unknown>(groupId: string, key: string, ops: UpdateOp[]): Promise<UpdateResult<T>> {
+    const result = (await this.connection.call("state::update", { scope: groupId, key, ops })) as any;
+    return {
+      new_value: result?.new_value as T,
+      old_value: orNull<T>(result?.old_value),
+      errors: result?.errors ?? [],
+    };
+  }
+}

@@ -1,0 +1,104 @@
+/** Any JSON value. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** What `state.set` returns (the seed's `StreamSetResult`). */
+export interface StreamSetResult<T> {
+  new_value: T;
+  old_value: T | null;
+}
+
+/**
+ * A path inside a value. A string is ONE top-level field name (`"a.b"` is the
+ * field called `a.b`); `""` is the whole value; an array is a nested path.
+ */
+export type UpdatePath = string | string[];
+
+/** One operation of `state.update`, tagged by `type`. */
+export type UpdateOp =
+  | { type: "set"; path: UpdatePath; value: unknown }
+  | { type: "merge"; path?: UpdatePath; value: Record<string, unknown> }
+  | { type: "increment"; path: UpdatePath; by: number }
+  | { type: "decrement"; path: UpdatePath; by: number }
+  | { type: "append"; path?: UpdatePath; value: unknown }
+  | { type: "remove"; path: UpdatePath };
+
+/** An operation of an update that failed; the other operations still applied. */
+export interface UpdateOpError {
+  op_index: number;
+  code: string;
+  message: string;
+  doc_url?: string;
+}
+
+/** What `state.update` returns. `errors` is `[]` when every op applied. */
+export interface UpdateResult<T> {
+  new_value: T;
+  old_value: T | null;
+  errors: UpdateOpError[];
+}
+
+export interface ListItemsOptions {
+  /** Only keys starting with this prefix. */
+  prefix?: string;
+  /** Only keys strictly after this one: pass the previous page's `next`. */
+  after?: string;
+  /** Page size (the engine caps it, 1000 by default). */
+  limit?: number;
+}
+
+export interface StateItem<T> {
+  key: string;
+  value: T;
+  version: number;
+}
+
+export interface ListItemsPage<T> {
+  items: StateItem<T>[];
+  /** Cursor for the next page (pass as `after`), or `null` on the last page. */
+  next: string | null;
+}
+
+export interface ConnectOptions {
+  /** Engine address. Default: `STATEWELL_URL`, else `ws://127.0.0.1:49134`. */
+  url?: string;
+  /** Sent as `Authorization: Bearer <token>`. Default: `STATEWELL_TOKEN`. */
+  token?: string;
+  /** How long a call waits for its answer, and `connect` for the engine. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** Name this worker reports to the engine. */
+  name?: string;
+  /** Longest wait between reconnect attempts. Default 5 000 ms. */
+  maxBackoffMs?: number;
+  /** Interval of WebSocket pings; the link is dropped after 3 silent intervals. Default 20 000 ms. */
+  pingIntervalMs?: number;
+}
+
+/** The event a state trigger delivers (exactly the engine's payload). */
+export interface StateChangeEvent<T = unknown> {
+  type: "state";
+  event_type: "state:created" | "state:updated" | "state:deleted";
+  scope: string;
+  key: string;
+  old_value: T | null;
+  new_value: T | null;
+}
+
+/** Filter of `onStateChange`: nothing means every change. */
+export interface StateChangeFilter {
+  groupId?: string;
+  key?: string;
+}
+
+export interface StateChangeOptions<T = unknown> {
+  /** Called first; the handler runs only when it returns true. */
+  condition?: (event: StateChangeEvent<T>) => boolean | Promise<boolean>;
+}
+
+/** A function this worker serves to the others. */
+export type FunctionHandler<I = any, O = unknown> = (payload: I) => O | Promise<O>;
