@@ -4,7 +4,7 @@
 subclasses let callers tell apart what the engine refused (``code`` is the
 engine's own, e.g. ``invalid_argument``, ``value_too_large``,
 ``deserialization_error``) from transport trouble (``connection_lost``,
-``timeout``, ``unauthorized``, ``connect_failed``).
+``timeout``, ``unauthorized``, ``connect_failed``, ``closed``).
 """
 
 from __future__ import annotations
@@ -53,4 +53,4 @@ class ClientClosedError(StateError):
     """The client was closed; no more calls can be made on it."""
 
     def __init__(self) -> None:
-        super().__init__("client_closed", "the client is closed")
+        super().__init__("closed", "the client is closed")

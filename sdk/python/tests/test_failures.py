@@ -1,0 +1,117 @@
+"""Failure behaviour against the real engine: stopped mid-call, restarted,
+wrong token. Each failure must be a typed StateError, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+import statewell
+from engine import Engine
+
+INCREMENT: list[statewell.UpdateOp] = [{"type": "increment", "path": "n", "by": 1}]
+
+
+def test_engine_killed_mid_call_fails_in_flight_calls_then_client_recovers(own_engine: Engine) -> None:
+    own_engine.start()
+    calls = 400
+
+    async def run() -> None:
+        async with statewell.AsyncClient(own_engine.ws_url, timeout=15) as sw:
+            await sw.set("g", "k", {"n": 0})
+            killed = False
+
+            async def one() -> str:
+                nonlocal killed
+                try:
+                    await sw.update("g", "k", INCREMENT)
+                except statewell.ConnectionLostError:
+                    return "lost"
+                if not killed:
+                    # The first answer arrives while the others are still in
+                    # flight: kill the engine right now, without a chance to
+                    # finish them.
+                    killed = True
+                    assert own_engine.proc is not None
+                    os.kill(own_engine.proc.pid, signal.SIGKILL)
+                return "ok"
+
+            outcomes = await asyncio.gather(*(one() for _ in range(calls)), return_exceptions=True)
+            # Every call ended with an answer or a typed connection error: no
+            # timeout, no other exception.
+            assert all(o in ("ok", "lost") for o in outcomes), outcomes
+            acked = outcomes.count("ok")
+            assert outcomes.count("lost") >= 1
+            assert own_engine.proc is not None
+            own_engine.proc.wait(timeout=30)
+
+            # While the engine is down, a call fails with the same typed error
+            # once its timeout is spent (here a short one).
+            with pytest.raises(statewell.ConnectionLostError):
+                await sw._conn.call("state::get", {"scope": "g", "key": "k"}, timeout=0.5)
+
+            own_engine.restart()
+            # The same client, without being told, reconnects and works again.
+            value = await sw.get("g", "k")
+            assert sw.connections >= 2
+            # Nothing acknowledged was lost; nothing unsent was invented.
+            assert acked <= value["n"] <= calls
+            assert (await sw.update("g", "k", INCREMENT))["new_value"]["n"] == value["n"] + 1
+
+    asyncio.run(run())
+
+
+def test_engine_stopped_gracefully_sync_client_recovers_after_restart(own_engine: Engine) -> None:
+    own_engine.start()
+    with statewell.connect(own_engine.ws_url, timeout=15) as sw:
+        sw.set("g", "k", "before")
+        assert own_engine.stop(signal.SIGTERM) == 0
+        with pytest.raises(statewell.ConnectionLostError):
+            sw.invoke("state::get", {"scope": "g", "key": "k"}, timeout=0.5)
+        own_engine.restart()
+        assert sw.get("g", "k") == "before"
+        sw.set("g", "k", "after")
+        assert sw.get("g", "k") == "after"
+
+
+def test_wrong_or_missing_token_is_refused_right_token_works(own_engine: Engine) -> None:
+    own_engine.token = "s3cret-token"
+    own_engine.start()
+    with pytest.raises(statewell.AuthenticationError) as wrong:
+        statewell.connect(own_engine.ws_url, token="not-it")
+    assert wrong.value.code == "unauthorized"
+    with pytest.raises(statewell.AuthenticationError):
+        statewell.connect(own_engine.ws_url, token="")
+
+    async def run() -> None:
+        with pytest.raises(statewell.AuthenticationError):
+            await statewell.connect_async(own_engine.ws_url, token="not-it")
+        async with statewell.AsyncClient(own_engine.ws_url, token="s3cret-token") as sw:
+            assert (await sw.set("g", "k", 1))["new_value"] == 1
+
+    asyncio.run(run())
+    with statewell.connect(own_engine.ws_url, token="s3cret-token") as sw:
+        assert sw.get("g", "k") == 1
+
+
+def test_token_from_environment(own_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    own_engine.token = "env-token"
+    own_engine.start()
+    monkeypatch.setenv("STATEWELL_TOKEN", "env-token")
+    with statewell.connect(own_engine.ws_url) as sw:
+        assert sw.set("g", "k", 1)["new_value"] == 1
+
+
+def test_nothing_listening_is_a_connect_error() -> None:
+    # Bind-and-close gives a port nobody listens on.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(statewell.ConnectError) as err:
+        statewell.connect(f"ws://127.0.0.1:{port}", timeout=5)
+    assert err.value.code == "connect_failed"
