@@ -51,12 +51,23 @@ impl AppState {
     }
 }
 
-/// All routes of the engine on one router.
+/// All routes of the engine on one router: the worker WebSocket, then every
+/// HTTP route from the HTTP route table. Unknown routes and methods answer in
+/// the API's error shape; bodies are bounded by `max_frame_bytes`; the token
+/// guard wraps everything (it exempts the public routes itself).
 pub fn router(app: AppState) -> Router {
+    let guard = Arc::new(crate::auth::TokenGuard::new(app.config.token.as_deref()));
+    let body_limit = app.config.max_frame_bytes;
     Router::new()
         .merge(crate::ws::routes())
-        .nest("/v1", crate::http::routes())
-        .merge(crate::metrics::routes())
+        .merge(crate::http::routes())
+        .fallback(crate::http::route_not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            crate::auth::require_token,
+        ))
         .with_state(app)
 }
 

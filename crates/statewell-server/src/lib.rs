@@ -7,6 +7,7 @@
 #![deny(clippy::unwrap_used)]
 
 mod app;
+mod auth;
 mod http;
 mod metrics;
 mod ws;

@@ -1,11 +1,44 @@
-//! HTTP JSON under `/v1/`.
+//! HTTP JSON under `/v1/`, plus `/healthz` and `/metrics`.
 //!
-//! PLACEHOLDER: routes are being written (HTTP work item).
+//! Every route is declared once, in [`routes::ROUTES`]; the router and the
+//! OpenAPI document are both built from that table. Errors always have the
+//! shape `{"error":{"code","message"}}` (see [`error::ApiError`]).
+
+pub(crate) mod error;
+mod extract;
+mod openapi;
+mod routes;
+mod state_routes;
+mod system_routes;
 
 use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+
+pub(crate) use error::ApiError;
+pub(crate) use routes::is_public;
 
 use crate::AppState;
 
+/// Every HTTP route (`/v1/...`, `/healthz`, `/metrics`), with full paths.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    routes::router()
+}
+
+/// Answer for a path no route matches, in the API's error shape.
+pub async fn route_not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Answer for a known path with a method it does not serve.
+pub async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }

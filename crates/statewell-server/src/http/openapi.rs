@@ -1,0 +1,220 @@
+//! The OpenAPI 3.1 document served at `/v1/openapi.json`, generated from
+//! [`super::routes::ROUTES`]: each route contributes its operation; path
+//! parameters, security and the 401 response are added here, uniformly.
+
+use serde_json::{Map, Value, json};
+
+use super::routes::ROUTES;
+
+pub fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+pub fn error_response(description: &str) -> Value {
+    json_response(description, json!({"$ref": "#/components/schemas/Error"}))
+}
+
+pub fn json_body(description: &str, schema: Value) -> Value {
+    json!({"description": description, "required": true,
+           "content": {"application/json": {"schema": schema}}})
+}
+
+/// The names of the `{param}` segments of a path, in order.
+pub fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .collect()
+}
+
+fn path_param(name: &str) -> Value {
+    let what = match name {
+        "group" => "The group id",
+        "key" => "The item key",
+        _ => "A path parameter",
+    };
+    json!({
+        "name": name, "in": "path", "required": true, "schema": {"type": "string", "minLength": 1},
+        "description": format!("{what}, percent-encoded: any characters, `/` as `%2F` (at most 1 KiB once decoded)"),
+    })
+}
+
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let mut op = match (route.doc)() {
+            Value::Object(op) => op,
+            // Every doc in the table is written as an object literal.
+            other => Map::from_iter([("description".to_owned(), other)]),
+        };
+        op.insert("operationId".into(), route.operation_id.into());
+        let mut params: Vec<Value> = path_params(route.path)
+            .into_iter()
+            .map(path_param)
+            .collect();
+        if let Some(Value::Array(query)) = op.remove("parameters") {
+            params.extend(query);
+        }
+        if !params.is_empty() {
+            op.insert("parameters".into(), Value::Array(params));
+        }
+        if route.public {
+            op.insert("security".into(), json!([]));
+        } else if let Some(Value::Object(responses)) = op.get_mut("responses") {
+            responses.insert(
+                "401".into(),
+                error_response("Missing or wrong bearer token (`unauthorized`)"),
+            );
+        }
+        let item = paths
+            .entry(route.path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(item) = item {
+            item.insert(route.verb.as_openapi().into(), Value::Object(op));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "statewell HTTP API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Durable key-value state in groups. Groups and keys are percent-encoded path segments; values are JSON bodies; every error is `{\"error\":{\"code\",\"message\"}}`. The worker WebSocket (iii worker protocol) is served at `/` on the same port.",
+        },
+        "servers": [{"url": "http://127.0.0.1:49134"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+fn components() -> Value {
+    json!({
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer",
+                           "description": "Required on every route but /healthz when the engine runs with --token"},
+        },
+        "headers": {
+            "ETag": {"description": "The item's version, as a quoted decimal number", "schema": {"type": "string"}},
+        },
+        "schemas": {
+            "Error": {
+                "type": "object", "required": ["error"],
+                "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "description": "Stable machine code", "examples": ["not_found"]},
+                        "message": {"type": "string"},
+                    },
+                }},
+            },
+            "Groups": {
+                "type": "object", "required": ["groups"],
+                "properties": {"groups": {"type": "array", "items": {"type": "string"}}},
+            },
+            "Cleared": {
+                "type": "object", "required": ["deleted"],
+                "properties": {"deleted": {"type": "integer", "minimum": 0}},
+            },
+            "Item": {
+                "type": "object", "required": ["key", "value", "version"],
+                "properties": {"key": {"type": "string"}, "value": {}, "version": {"type": "integer"}},
+            },
+            "Page": {
+                "type": "object", "required": ["items", "next"],
+                "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                    "next": {"type": ["string", "null"], "description": "Cursor for the next page (pass as `after`); null on the last page"},
+                },
+            },
+            "SetResult": {
+                "type": "object", "required": ["old_value", "new_value"],
+                "properties": {"old_value": {"description": "null when the item was new"}, "new_value": {}},
+            },
+            "UpdateOp": {
+                "type": "object", "required": ["type"],
+                "description": "One update op, tagged by `type`; see docs/PROTOCOL.md for the semantics",
+                "properties": {
+                    "type": {"enum": ["set", "merge", "increment", "decrement", "append", "remove"]},
+                    "path": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                             "description": "A string is one literal top-level field (\"\" = the whole value); an array is a nested path"},
+                    "value": {},
+                    "by": {"type": "number"},
+                },
+            },
+            "UpdateRequest": {
+                "type": "object", "required": ["ops"],
+                "properties": {"ops": {"type": "array", "items": {"$ref": "#/components/schemas/UpdateOp"}}},
+            },
+            "OpError": {
+                "type": "object", "required": ["op_index", "code", "message"],
+                "properties": {
+                    "op_index": {"type": "integer"}, "code": {"type": "string"},
+                    "message": {"type": "string"}, "doc_url": {"type": "string"},
+                },
+            },
+            "UpdateResult": {
+                "type": "object", "required": ["old_value", "new_value", "errors"],
+                "properties": {
+                    "old_value": {}, "new_value": {},
+                    "errors": {"type": "array", "items": {"$ref": "#/components/schemas/OpError"}},
+                },
+            },
+            "Health": {
+                "type": "object", "required": ["status"],
+                "properties": {"status": {"enum": ["ok", "unavailable"]},
+                               "error": {"$ref": "#/components/schemas/Error/properties/error"}},
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_documented_once_and_nothing_else() {
+        let doc = document();
+        let paths = doc["paths"].as_object().expect("paths is an object");
+        let mut documented = Vec::new();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item is an object").keys() {
+                documented.push(format!("{method} {path}"));
+            }
+        }
+        let mut routed: Vec<String> = ROUTES
+            .iter()
+            .map(|r| format!("{} {}", r.verb.as_openapi(), r.path))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn path_parameters_are_declared_and_public_routes_need_no_token() {
+        let doc = document();
+        let get_item = &doc["paths"]["/v1/groups/{group}/items/{key}"]["get"];
+        let names: Vec<&str> = get_item["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["group", "key"]);
+        assert!(get_item["responses"]["401"].is_object());
+        assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([]));
+        assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null());
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = document();
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap_or_default();
+            let pointer = target.trim_start_matches('#');
+            assert!(doc.pointer(pointer).is_some(), "dangling $ref {target}");
+        }
+    }
+}

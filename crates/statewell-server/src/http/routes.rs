@@ -1,0 +1,319 @@
+//! The one table of HTTP routes. The router is built from it and the OpenAPI
+//! document is generated from it, so the two cannot drift apart; the auth
+//! layer reads its `public` flags.
+
+use axum::Router;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use serde_json::{Value, json};
+
+use super::openapi::{error_response, json_body, json_response};
+use super::{state_routes, system_routes};
+use crate::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verb {
+    Get,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    pub fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
+        }
+    }
+
+    /// The method as OpenAPI spells it (lowercase).
+    pub fn as_openapi(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::Put => "put",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+pub struct Route {
+    pub verb: Verb,
+    /// The path in axum's and OpenAPI's shared syntax (`{group}`).
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    /// Served without a token even when one is configured.
+    pub public: bool,
+    /// The handler, registered for `verb` only.
+    pub handler: fn(MethodFilter) -> MethodRouter<AppState>,
+    /// The OpenAPI operation object, without what the generator adds
+    /// (operationId, path parameters, security, the 401 response).
+    pub doc: fn() -> Value,
+}
+
+const GROUP_ITEMS: &str = "/v1/groups/{group}/items";
+const ITEM: &str = "/v1/groups/{group}/items/{key}";
+
+pub static ROUTES: &[Route] = &[
+    Route {
+        verb: Verb::Get,
+        path: "/v1/groups",
+        operation_id: "listGroups",
+        public: false,
+        handler: |m| on(m, state_routes::list_groups),
+        doc: || {
+            json!({
+                "summary": "List the groups that hold at least one item",
+                "responses": {
+                    "200": json_response("Sorted group names", json!({"$ref": "#/components/schemas/Groups"})),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/v1/groups/{group}",
+        operation_id: "clearGroup",
+        public: false,
+        handler: |m| on(m, state_routes::clear_group),
+        doc: || {
+            json!({
+                "summary": "Remove every item of a group at once (state.clear)",
+                "responses": {
+                    "200": json_response("How many items were removed", json!({"$ref": "#/components/schemas/Cleared"})),
+                    "400": error_response("Invalid group (`invalid_argument`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/groups/{group}/values",
+        operation_id: "listValues",
+        public: false,
+        handler: |m| on(m, state_routes::list_values),
+        doc: || {
+            json!({
+                "summary": "All values of a group, in key order (state.list)",
+                "description": "`[]` for an unknown group. Use `/items` for keys, versions and pages.",
+                "responses": {
+                    "200": json_response("The values", json!({"type": "array", "items": {}})),
+                    "400": error_response("Invalid group (`invalid_argument`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: GROUP_ITEMS,
+        operation_id: "listItems",
+        public: false,
+        handler: |m| on(m, state_routes::list_items),
+        doc: || {
+            json!({
+                "summary": "A page of items (key, value, version) in key order (state::list_items)",
+                "description": "Pass the previous page's `next` as `after` to get the following page; `next` is null on the last page. Unknown query parameters are refused.",
+                "parameters": [
+                    {"name": "prefix", "in": "query", "required": false, "schema": {"type": "string"},
+                     "description": "Only keys starting with this"},
+                    {"name": "after", "in": "query", "required": false, "schema": {"type": "string"},
+                     "description": "Only keys strictly after this one (the cursor)"},
+                    {"name": "limit", "in": "query", "required": false,
+                     "schema": {"type": "integer", "minimum": 1},
+                     "description": "Page size; at most the engine's page limit (1000), which is also the default"},
+                ],
+                "responses": {
+                    "200": json_response("One page", json!({"$ref": "#/components/schemas/Page"})),
+                    "400": error_response("Invalid group or query (`invalid_argument`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: ITEM,
+        operation_id: "getItem",
+        public: false,
+        handler: |m| on(m, state_routes::get_item),
+        doc: || {
+            json!({
+                "summary": "Read one item (state.get)",
+                "description": "The body is the stored JSON value itself (which may be `null`); its version is in the `ETag` header.",
+                "responses": {
+                    "200": {
+                        "description": "The value",
+                        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+                        "content": {"application/json": {"schema": {}}},
+                    },
+                    "400": error_response("Invalid group or key (`invalid_argument`)"),
+                    "404": error_response("No such item (`not_found`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Put,
+        path: ITEM,
+        operation_id: "setItem",
+        public: false,
+        handler: |m| on(m, state_routes::put_item),
+        doc: || {
+            json!({
+                "summary": "Store a value (state.set)",
+                "description": "The body is the JSON value to store, any JSON. The `Content-Type` is not checked.",
+                "requestBody": json_body("The value", json!({})),
+                "responses": {
+                    "200": set_response("Replaced an existing item"),
+                    "201": set_response("Created the item"),
+                    "400": error_response("Invalid group or key (`invalid_argument`), body not JSON (`invalid_json`)"),
+                    "413": error_response("Value over 1 MiB (`value_too_large`) or body over the engine's limit (`body_too_large`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Patch,
+        path: ITEM,
+        operation_id: "updateItem",
+        public: false,
+        handler: |m| on(m, state_routes::update_item),
+        doc: || {
+            json!({
+                "summary": "Apply update ops atomically (state.update)",
+                "description": "Ops apply in order; an op that fails is skipped and reported in `errors`, the others still apply. A missing item starts from `{}`. An empty op list changes nothing.",
+                "requestBody": json_body("The ops", json!({"$ref": "#/components/schemas/UpdateRequest"})),
+                "responses": {
+                    "200": {
+                        "description": "Before and after, and the ops that were skipped",
+                        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateResult"}}},
+                    },
+                    "400": error_response("Invalid group or key (`invalid_argument`), body not JSON (`invalid_json`), unknown op or missing field (`deserialization_error`)"),
+                    "413": error_response("Result over 1 MiB (`value_too_large`) or body over the engine's limit (`body_too_large`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Delete,
+        path: ITEM,
+        operation_id: "deleteItem",
+        public: false,
+        handler: |m| on(m, state_routes::delete_item),
+        doc: || {
+            json!({
+                "summary": "Remove one item (state.delete)",
+                "responses": {
+                    "200": json_response("The value it held", json!({})),
+                    "400": error_response("Invalid group or key (`invalid_argument`)"),
+                    "404": error_response("No such item (`not_found`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/openapi.json",
+        operation_id: "openapi",
+        public: false,
+        handler: |m| on(m, system_routes::openapi_json),
+        doc: || {
+            json!({
+                "summary": "This document",
+                "responses": {"200": json_response("OpenAPI 3.1", json!({"type": "object"}))}
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/healthz",
+        operation_id: "health",
+        public: true,
+        handler: |m| on(m, system_routes::healthz),
+        doc: || {
+            json!({
+                "summary": "Liveness and readiness: the store answers a read",
+                "description": "Open without a token.",
+                "responses": {
+                    "200": json_response("Healthy", json!({"$ref": "#/components/schemas/Health"})),
+                    "503": json_response("The store did not answer", json!({"$ref": "#/components/schemas/Health"})),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/metrics",
+        operation_id: "metrics",
+        public: false,
+        handler: |m| on(m, system_routes::metrics),
+        doc: || {
+            json!({
+                "summary": "Prometheus metrics (text format 0.0.4)",
+                "responses": {
+                    "200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                }
+            })
+        },
+    },
+];
+
+fn set_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SetResult"}}},
+    })
+}
+
+/// Every route of the table on one router.
+pub fn router() -> Router<AppState> {
+    ROUTES.iter().fold(Router::new(), |router, route| {
+        // Routes sharing a path are merged by axum into one method router.
+        router.route(route.path, (route.handler)(route.verb.filter()))
+    })
+}
+
+/// Whether `path` is a public route (served without a token).
+pub fn is_public(path: &str) -> bool {
+    ROUTES.iter().any(|r| r.public && r.path == path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_routes_are_literal_paths() {
+        // `is_public` compares paths literally; a parameter would never match.
+        for route in ROUTES.iter().filter(|r| r.public) {
+            assert!(!route.path.contains('{'), "{}", route.path);
+        }
+        assert!(is_public("/healthz"));
+        assert!(!is_public("/metrics"));
+        assert!(!is_public("/v1/groups"));
+    }
+
+    #[test]
+    fn method_and_path_pairs_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(
+                seen.insert((route.verb, route.path)),
+                "{:?} {}",
+                route.verb,
+                route.path
+            );
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Handlers for the state operations under `/v1/groups`. Each one validates
+//! nothing itself ([`statewell_core::State`] does), times the operation for
+//! `/metrics`, and shapes the result exactly like the worker protocol's.
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use statewell_core::{PageRequest, StateError, UpdateOp};
+
+use super::error::ApiError;
+use super::extract::{JsonBody, PathParams, QueryParams};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct GroupParams {
+    group: String,
+}
+
+#[derive(Deserialize)]
+pub struct ItemParams {
+    group: String,
+    key: String,
+}
+
+/// `?prefix=&after=&limit=`; unknown parameters are refused so that a typo
+/// (`?limt=10`) is not silently ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    prefix: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The body of `PATCH .../items/{key}`. Extra fields are ignored, as in the
+/// worker protocol.
+#[derive(Deserialize)]
+pub struct UpdateBody {
+    ops: Vec<UpdateOp>,
+}
+
+/// Runs one state operation and records its kind, outcome and latency.
+async fn timed<T>(
+    app: &AppState,
+    kind: &'static str,
+    op: impl Future<Output = Result<T, StateError>>,
+) -> Result<T, ApiError> {
+    let start = Instant::now();
+    let result = op.await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(err) => err.code().as_str(),
+    };
+    app.metrics.record_op(kind, outcome, start.elapsed());
+    result.map_err(ApiError::from)
+}
+
+/// The item's version as a strong entity tag, `"<version>"`.
+fn etag(version: u64) -> [(header::HeaderName, HeaderValue); 1] {
+    let value = HeaderValue::from_str(&format!("\"{version}\""))
+        .expect("a quoted decimal number is a valid header value");
+    [(header::ETAG, value)]
+}
+
+/// `GET /v1/groups` → `{"groups":[...]}`, sorted.
+pub async fn list_groups(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let groups = timed(&app, "list_groups", app.state.list_groups()).await?;
+    Ok(Json(json!({ "groups": groups })))
+}
+
+/// `DELETE /v1/groups/{group}` → `{"deleted":N}`.
+pub async fn clear_group(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<GroupParams>,
+) -> Result<Json<Value>, ApiError> {
+    let deleted = timed(&app, "clear", app.state.clear(&p.group)).await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
+/// `GET /v1/groups/{group}/values` → the values in key order (state.list).
+pub async fn list_values(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<GroupParams>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let values = timed(&app, "list", app.state.list(&p.group)).await?;
+    Ok(Json(values))
+}
+
+/// `GET /v1/groups/{group}/items?prefix=&after=&limit=` → `{"items":[{key,value,version}],"next"}`.
+pub async fn list_items(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<GroupParams>,
+    QueryParams(q): QueryParams<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let request = PageRequest {
+        prefix: q.prefix,
+        after: q.after,
+        limit: q.limit,
+    };
+    let page = timed(&app, "list_items", app.state.list_items(&p.group, &request)).await?;
+    Ok(Json(json!({ "items": page.items, "next": page.next })))
+}
+
+/// `GET /v1/groups/{group}/items/{key}` → the value, version in `ETag`; 404 when missing.
+pub async fn get_item(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<ItemParams>,
+) -> Result<Response, ApiError> {
+    match timed(&app, "get", app.state.get(&p.group, &p.key)).await? {
+        Some(found) => Ok((etag(found.version), Json(found.value)).into_response()),
+        None => Err(ApiError::not_found(&p.group, &p.key)),
+    }
+}
+
+/// `PUT /v1/groups/{group}/items/{key}` with the value as body →
+/// `{"old_value","new_value"}`; 201 when the item was created, 200 when replaced.
+pub async fn put_item(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<ItemParams>,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let outcome = timed(&app, "set", app.state.set(&p.group, &p.key, value)).await?;
+    let status = if outcome.old_value.is_none() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({ "old_value": outcome.old_value, "new_value": outcome.new_value });
+    Ok((status, etag(outcome.version), Json(body)).into_response())
+}
+
+/// `PATCH /v1/groups/{group}/items/{key}` with `{"ops":[...]}` →
+/// `{"old_value","new_value","errors"}` (`errors` always present, `[]` when every op applied).
+pub async fn update_item(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<ItemParams>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Response, ApiError> {
+    let outcome = timed(&app, "update", app.state.update(&p.group, &p.key, body.ops)).await?;
+    let json = Json(json!({
+        "old_value": outcome.old_value,
+        "new_value": outcome.new_value,
+        "errors": outcome.errors,
+    }));
+    // No version when nothing was written (an empty op list on a missing key).
+    Ok(match outcome.version {
+        Some(version) => (etag(version), json).into_response(),
+        None => json.into_response(),
+    })
+}
+
+/// `DELETE /v1/groups/{group}/items/{key}` → the removed value; 404 when missing.
+pub async fn delete_item(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<ItemParams>,
+) -> Result<Json<Value>, ApiError> {
+    match timed(&app, "delete", app.state.delete(&p.group, &p.key)).await? {
+        Some(old) => Ok(Json(old)),
+        None => Err(ApiError::not_found(&p.group, &p.key)),
+    }
+}
