@@ -8,7 +8,10 @@ use axum::Router;
 use statewell_core::State;
 use tokio::net::TcpListener;
 
+use crate::functions::Functions;
 use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::triggers::Triggers;
 
 /// Settings of the protocol layer (the store's own settings live with the store).
 #[derive(Debug, Clone)]
@@ -21,6 +24,21 @@ pub struct ServerConfig {
     /// How long a forwarded function invocation may take before the caller
     /// gets an error.
     pub invocation_timeout: Duration,
+    /// Requests one WebSocket connection may have in flight; beyond this the
+    /// engine stops reading that socket until replies have been written.
+    pub max_in_flight_per_connection: usize,
+    /// Frames waiting to be written to one WebSocket; a worker that lets it
+    /// overflow (it stopped reading) is disconnected.
+    pub outgoing_queue_per_connection: usize,
+    /// How often a failing or timed-out trigger handler is retried.
+    pub trigger_max_retries: u32,
+    /// Delay before the first retry of a trigger handler; doubles each time.
+    pub trigger_retry_backoff: Duration,
+    /// How long a disconnected worker's triggers keep collecting events,
+    /// waiting for it to reconnect and register them again.
+    pub reconnect_grace: Duration,
+    /// On shutdown, how long connections may take to finish in-flight work.
+    pub shutdown_drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +48,12 @@ impl Default for ServerConfig {
             // A value may be 1 MiB of JSON; leave room for the envelope.
             max_frame_bytes: 2 * 1024 * 1024,
             invocation_timeout: Duration::from_secs(30),
+            max_in_flight_per_connection: 256,
+            outgoing_queue_per_connection: 1024,
+            trigger_max_retries: 3,
+            trigger_retry_backoff: Duration::from_millis(100),
+            reconnect_grace: Duration::from_secs(10),
+            shutdown_drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -39,14 +63,31 @@ pub struct AppState {
     pub state: State,
     pub config: Arc<ServerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Functions registered by workers, and invocations waiting for them.
+    pub functions: Arc<Functions>,
+    /// State triggers registered by workers.
+    pub triggers: Arc<Triggers>,
+    /// Tells long-lived connections to finish and close; see `shutdown.rs`.
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
     pub fn new(state: State, config: ServerConfig) -> Self {
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let functions = Arc::new(Functions::new(config.invocation_timeout));
+        let triggers = Arc::new(Triggers::new(
+            state.clone(),
+            Arc::clone(&functions),
+            Arc::clone(&config),
+        ));
         AppState {
             state,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
+            config,
+            metrics,
+            functions,
+            triggers,
+            shutdown: Shutdown::default(),
         }
     }
 }
@@ -73,12 +114,43 @@ pub fn router(app: AppState) -> Router {
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
 /// requests finish, and returns.
+///
+/// WebSocket connections are not tracked by axum's graceful shutdown once
+/// upgraded, so this also signals [`AppState::shutdown`] and waits (at most
+/// `shutdown_drain_timeout`) for every worker connection to finish its
+/// in-flight requests and close.
 pub async fn serve(
     listener: TcpListener,
     app: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
+    use axum::serve::ListenerExt;
+
+    let signal = app.shutdown.clone();
+    let graceful = async move {
+        shutdown.await;
+        signal.begin();
+    };
+    // Replies are small frames written as they complete: don't let Nagle's
+    // algorithm hold them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
+    let served = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(graceful)
+        .await;
+    app.shutdown.begin();
+    let drain = app.config.shutdown_drain_timeout;
+    if tokio::time::timeout(drain, app.shutdown.connections_closed())
         .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = app.shutdown.active_connections(),
+            "worker connections still open after the drain timeout; closing anyway"
+        );
+    }
+    served
 }

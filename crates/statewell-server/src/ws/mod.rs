@@ -1,11 +1,67 @@
-//! The iii worker protocol over WebSocket at `/`.
-//!
-//! PLACEHOLDER: being written (worker protocol work item).
+//! The iii worker protocol over WebSocket at `/` (see `docs/PROTOCOL.md`),
+//! and the telemetry socket `/otel`, accepted and discarded.
+
+mod connection;
+pub(crate) mod frame;
+mod state_fns;
 
 use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::any;
+use futures::StreamExt;
 
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", any(worker))
+        .route("/otel", any(telemetry))
+}
+
+/// The largest message the socket reads at all. Frames above
+/// `max_frame_bytes` but below this get an error reply and the connection
+/// stays usable; beyond it the connection is closed with 1009 (too big),
+/// because the engine would have to buffer it to answer.
+fn hard_limit(max_frame_bytes: usize) -> usize {
+    max_frame_bytes.saturating_mul(2).max(64 * 1024)
+}
+
+fn configure(upgrade: WebSocketUpgrade, max_frame_bytes: usize) -> WebSocketUpgrade {
+    let limit = hard_limit(max_frame_bytes);
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        // Bounded even while the peer is not reading: beyond this the writer
+        // stops and the connection's queue fills up (see `WorkerLink::send`).
+        .max_write_buffer_size(128 * 1024 + limit)
+}
+
+async fn worker(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    let max = app.config.max_frame_bytes;
+    configure(upgrade, max).on_upgrade(move |socket| connection::run(socket, app))
+}
+
+async fn telemetry(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    let max = app.config.max_frame_bytes;
+    configure(upgrade, max).on_upgrade(move |socket| discard(socket, app))
+}
+
+/// Reads and drops everything a client sends on `/otel` until it closes or
+/// the engine shuts down.
+async fn discard(mut socket: WebSocket, app: AppState) {
+    let _guard = app.shutdown.track();
+    loop {
+        tokio::select! {
+            message = socket.next() => match message {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+            _ = app.shutdown.wait() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        }
+    }
 }

@@ -1,0 +1,286 @@
+//! Functions registered by workers, and the invocations forwarded to them.
+//!
+//! A function belongs to the connection that registered it. Invoking it sends
+//! an `invokefunction` frame to that connection under a fresh invocation id
+//! (so two callers' ids can never collide) and waits for the matching
+//! `invocationresult`, at most `invocation_timeout`.
+//!
+//! Duplicate ids: the most recent registration wins (a warning is logged);
+//! the earlier ones are kept behind it, so when the newest owner unregisters
+//! or disconnects the previous one serves the id again.
+
+mod link;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+pub use link::{Outgoing, WorkerLink};
+
+use crate::ws::frame::ErrorBody;
+
+/// Ids no worker may register: the engine serves them itself.
+pub fn is_reserved(function_id: &str) -> bool {
+    function_id.starts_with("state::") || function_id.starts_with("engine::")
+}
+
+/// W3C trace context carried along a forwarded invocation.
+#[derive(Debug, Clone, Default)]
+pub struct TraceContext {
+    pub traceparent: Option<String>,
+    pub baggage: Option<String>,
+}
+
+struct Registration {
+    link: Arc<WorkerLink>,
+}
+
+struct Pending {
+    owner: Uuid,
+    reply: oneshot::Sender<Result<Option<Value>, ErrorBody>>,
+}
+
+pub struct Functions {
+    registry: Mutex<HashMap<String, Vec<Registration>>>,
+    pending: Mutex<HashMap<Uuid, Pending>>,
+    /// Bumped on every registration, so a waiter can notice a function appear.
+    generation: watch::Sender<u64>,
+    timeout: Duration,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a few map operations that cannot leave
+    // the map half-changed, so a poisoned lock is still consistent.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Functions {
+    pub fn new(timeout: Duration) -> Self {
+        Functions {
+            registry: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            generation: watch::channel(0).0,
+            timeout,
+        }
+    }
+
+    pub fn register(&self, link: &Arc<WorkerLink>, function_id: String) {
+        {
+            let mut registry = lock(&self.registry);
+            let owners = registry.entry(function_id.clone()).or_default();
+            owners.retain(|r| r.link.id != link.id);
+            if let Some(previous) = owners.last() {
+                tracing::warn!(
+                    function = %function_id,
+                    previous = %previous.link.id,
+                    worker = %link.id,
+                    "function registered again by another worker; the newest registration wins"
+                );
+            }
+            owners.push(Registration {
+                link: Arc::clone(link),
+            });
+        }
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn unregister(&self, worker: Uuid, function_id: &str) {
+        let mut registry = lock(&self.registry);
+        if let Some(owners) = registry.get_mut(function_id) {
+            owners.retain(|r| r.link.id != worker);
+            if owners.is_empty() {
+                registry.remove(function_id);
+            }
+        }
+    }
+
+    pub fn is_registered(&self, function_id: &str) -> bool {
+        lock(&self.registry).contains_key(function_id)
+    }
+
+    /// Waits until `function_id` is registered, at most `patience`; true if
+    /// it is.
+    pub async fn wait_registered(&self, function_id: &str, patience: Duration) -> bool {
+        let mut changes = self.generation.subscribe();
+        let wait = async {
+            loop {
+                if self.is_registered(function_id) {
+                    return;
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(patience, wait).await;
+        self.is_registered(function_id)
+    }
+
+    /// Forgets everything a closed connection owned, and fails the calls
+    /// still waiting for it.
+    pub fn worker_gone(&self, worker: Uuid) {
+        lock(&self.registry).retain(|_, owners| {
+            owners.retain(|r| r.link.id != worker);
+            !owners.is_empty()
+        });
+        let orphaned: Vec<Pending> = {
+            let mut pending = lock(&self.pending);
+            let ids: Vec<Uuid> = pending
+                .iter()
+                .filter(|(_, p)| p.owner == worker)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| pending.remove(id)).collect()
+        };
+        for call in orphaned {
+            let _ = call.reply.send(Err(worker_disconnected()));
+        }
+    }
+
+    fn owner_of(&self, function_id: &str) -> Option<Arc<WorkerLink>> {
+        lock(&self.registry)
+            .get(function_id)
+            .and_then(|owners| owners.last())
+            .map(|r| Arc::clone(&r.link))
+    }
+
+    /// Invokes a worker's function and waits for its result. `Ok(None)`: the
+    /// function returned nothing.
+    pub async fn invoke(
+        &self,
+        function_id: &str,
+        data: &Value,
+        trace: &TraceContext,
+    ) -> Result<Option<Value>, ErrorBody> {
+        let owner = self
+            .owner_of(function_id)
+            .ok_or_else(|| ErrorBody::function_not_found(function_id))?;
+        let id = Uuid::new_v4();
+        let (reply, answer) = oneshot::channel();
+        lock(&self.pending).insert(
+            id,
+            Pending {
+                owner: owner.id,
+                reply,
+            },
+        );
+        let frame = invoke_frame(Some(&id), function_id, data, trace, false);
+        if owner.send(frame, None).is_err() {
+            lock(&self.pending).remove(&id);
+            return Err(worker_disconnected());
+        }
+        match tokio::time::timeout(self.timeout, answer).await {
+            Ok(Ok(outcome)) => outcome,
+            // The sender was dropped without an answer: the owner went away.
+            Ok(Err(_)) => Err(worker_disconnected()),
+            Err(_) => {
+                lock(&self.pending).remove(&id);
+                Err(ErrorBody::new(
+                    "invocation_timeout",
+                    format!(
+                        "Function {function_id} did not answer within {} ms.",
+                        self.timeout.as_millis()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Fire and forget: sends the invocation and does not wait.
+    pub fn invoke_void(
+        &self,
+        function_id: &str,
+        data: &Value,
+        trace: &TraceContext,
+    ) -> Result<(), ErrorBody> {
+        let owner = self
+            .owner_of(function_id)
+            .ok_or_else(|| ErrorBody::function_not_found(function_id))?;
+        // A fresh id is sent even for a void call: clients that always answer
+        // get their answer dropped here, clients that honour `action` don't.
+        let id = Uuid::new_v4();
+        let frame = invoke_frame(Some(&id), function_id, data, trace, true);
+        owner.send(frame, None).map_err(|_| worker_disconnected())
+    }
+
+    /// An `invocationresult` arrived from worker `from`. Answers from a
+    /// worker that was not asked are ignored.
+    pub fn complete(
+        &self,
+        from: Uuid,
+        invocation_id: &str,
+        result: Option<Value>,
+        error: Option<Value>,
+    ) {
+        let Ok(id) = Uuid::parse_str(invocation_id) else {
+            tracing::debug!(%from, invocation_id, "result for an id the engine never issued");
+            return;
+        };
+        let call = {
+            let mut pending = lock(&self.pending);
+            match pending.get(&id) {
+                Some(call) if call.owner == from => pending.remove(&id),
+                Some(_) => {
+                    tracing::warn!(%from, %id, "a worker answered an invocation sent to another");
+                    None
+                }
+                None => None,
+            }
+        };
+        let Some(call) = call else { return };
+        let outcome = match error {
+            Some(Value::Null) | None => Ok(result),
+            Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
+            Some(other) => Err(ErrorBody::new("invocation_failed", other.to_string())),
+        };
+        let _ = call.reply.send(outcome);
+    }
+}
+
+pub fn worker_disconnected() -> ErrorBody {
+    ErrorBody::new(
+        "worker_disconnected",
+        "The worker that registered the function disconnected before answering.",
+    )
+}
+
+#[derive(Serialize)]
+struct InvokeFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invocation_id: Option<&'a Uuid>,
+    function_id: &'a str,
+    data: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traceparent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baggage: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<Value>,
+}
+
+fn invoke_frame(
+    invocation_id: Option<&Uuid>,
+    function_id: &str,
+    data: &Value,
+    trace: &TraceContext,
+    void: bool,
+) -> String {
+    let frame = InvokeFrame {
+        kind: "invokefunction",
+        invocation_id,
+        function_id,
+        data,
+        traceparent: trace.traceparent.as_deref(),
+        baggage: trace.baggage.as_deref(),
+        action: void.then(|| serde_json::json!({"type": "void"})),
+    };
+    // Every field is a string or already-valid JSON.
+    serde_json::to_string(&frame).expect("frames always serialize")
+}

@@ -1,0 +1,424 @@
+//! State triggers: a worker's function invoked after every committed change
+//! of an item that matches the trigger's scope (and key).
+//!
+//! Events come from [`State::subscribe`], the store's commit-order stream;
+//! one dispatcher task reads it and appends each matching event to the
+//! trigger's own queue, so a write never waits for a handler. One delivery
+//! task per trigger takes its queue in order, one event at a time: events of
+//! one trigger are delivered in commit order (so, in particular, per key).
+//! A failing or timed-out handler is retried with a doubling backoff up to
+//! `trigger_max_retries`, then the event is logged, counted and skipped.
+//! When the trigger's worker disconnects, the trigger is kept for
+//! `reconnect_grace`: events keep queueing and are delivered once the worker
+//! registers the trigger again (same id, or same function and config).
+
+mod spec;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use statewell_core::{ChangeEvent, EventKind, State};
+use tokio::sync::{Notify, broadcast, watch};
+use uuid::Uuid;
+
+pub use spec::TriggerSpec;
+
+use crate::ServerConfig;
+use crate::functions::{Functions, TraceContext};
+use crate::ws::frame::ErrorBody;
+
+/// Events one trigger may hold undelivered; beyond this new events for it
+/// are dropped (and counted) rather than letting memory grow without bound.
+const MAX_QUEUED_EVENTS: usize = 100_000;
+
+/// The longest pause between two retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Counters of trigger delivery, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct TriggerStats {
+    /// Events whose handler succeeded.
+    pub delivered: AtomicU64,
+    /// Events skipped because the condition function returned `false`.
+    pub skipped: AtomicU64,
+    /// Handler attempts that failed and were retried.
+    pub retried: AtomicU64,
+    /// Events given up on after the last retry failed.
+    pub failed: AtomicU64,
+    /// Events never delivered: queue overflow, the dispatcher lagging behind
+    /// the store, or a trigger whose worker did not come back in time.
+    pub dropped: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attach {
+    /// Delivering to the worker connection with this id.
+    Attached(Uuid),
+    /// The worker went away; kept until the grace period of this epoch ends.
+    Detached(u64),
+    /// Unregistered or expired; the delivery task stops.
+    Removed,
+}
+
+struct Trigger {
+    spec: RwLock<TriggerSpec>,
+    attach: watch::Sender<Attach>,
+    queue: Mutex<VecDeque<Arc<ChangeEvent>>>,
+    wake: Notify,
+    epoch: AtomicU64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Critical sections are single queue operations: never half-done.
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Trigger {
+    fn spec(&self) -> TriggerSpec {
+        self.spec.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn state(&self) -> Attach {
+        *self.attach.borrow()
+    }
+
+    fn remove(&self) -> usize {
+        self.attach.send_replace(Attach::Removed);
+        self.wake.notify_one();
+        let mut queue = lock(&self.queue);
+        let dropped = queue.len();
+        queue.clear();
+        dropped
+    }
+}
+
+pub struct Triggers {
+    state: State,
+    functions: Arc<Functions>,
+    config: Arc<ServerConfig>,
+    map: RwLock<HashMap<String, Arc<Trigger>>>,
+    dispatcher_started: AtomicBool,
+    stats: TriggerStats,
+}
+
+impl Triggers {
+    pub fn new(state: State, functions: Arc<Functions>, config: Arc<ServerConfig>) -> Self {
+        Triggers {
+            state,
+            functions,
+            config,
+            map: RwLock::new(HashMap::new()),
+            dispatcher_started: AtomicBool::new(false),
+            stats: TriggerStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> &TriggerStats {
+        &self.stats
+    }
+
+    /// Registered triggers (attached or waiting for their worker).
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Binds trigger `id` to `worker`. Registering an id again replaces its
+    /// config; registering the id (or the same function and config) of a
+    /// trigger whose worker disconnected within the grace period takes it
+    /// over with its undelivered events.
+    pub fn register(self: &Arc<Self>, worker: Uuid, id: String, spec: TriggerSpec) {
+        self.start_dispatcher();
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = map.get(&id) {
+            *existing.spec.write().unwrap_or_else(|p| p.into_inner()) = spec;
+            existing.attach.send_replace(Attach::Attached(worker));
+            return;
+        }
+        let orphan = map
+            .iter()
+            .find(|(_, t)| matches!(t.state(), Attach::Detached(_)) && t.spec() == spec)
+            .map(|(old_id, _)| old_id.clone());
+        if let Some(old_id) = orphan {
+            if let Some(trigger) = map.remove(&old_id) {
+                tracing::info!(trigger = %id, previous = %old_id, "trigger taken over after reconnect");
+                trigger.attach.send_replace(Attach::Attached(worker));
+                map.insert(id, trigger);
+                return;
+            }
+        }
+        let trigger = Arc::new(Trigger {
+            spec: RwLock::new(spec),
+            attach: watch::channel(Attach::Attached(worker)).0,
+            queue: Mutex::new(VecDeque::new()),
+            wake: Notify::new(),
+            epoch: AtomicU64::new(0),
+        });
+        map.insert(id, Arc::clone(&trigger));
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.delivery_loop(trigger).await });
+    }
+
+    /// Removes a trigger the worker registered; its undelivered events go.
+    pub fn unregister(&self, worker: Uuid, id: &str) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let owned = map
+            .get(id)
+            .is_some_and(|t| t.state() == Attach::Attached(worker));
+        if !owned {
+            tracing::debug!(trigger = id, %worker, "unregistertrigger for a trigger this worker does not hold");
+            return;
+        }
+        if let Some(trigger) = map.remove(id) {
+            trigger.remove();
+        }
+    }
+
+    /// The worker's connection closed: its triggers wait `reconnect_grace`
+    /// for it to come back, then go.
+    pub fn worker_gone(self: &Arc<Self>, worker: Uuid) {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        for trigger in map.values() {
+            if trigger.state() != Attach::Attached(worker) {
+                continue;
+            }
+            let epoch = trigger.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+            trigger.attach.send_replace(Attach::Detached(epoch));
+            let me = Arc::clone(self);
+            let trigger = Arc::clone(trigger);
+            let grace = self.config.reconnect_grace;
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                me.expire(&trigger, epoch);
+            });
+        }
+    }
+
+    fn expire(&self, trigger: &Arc<Trigger>, epoch: u64) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if trigger.state() != Attach::Detached(epoch) {
+            return; // taken over (or removed) meanwhile
+        }
+        map.retain(|_, t| !Arc::ptr_eq(t, trigger));
+        let dropped = trigger.remove();
+        if dropped > 0 {
+            self.stats
+                .dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        tracing::warn!(
+            dropped,
+            "trigger expired: its worker did not come back within the grace period"
+        );
+    }
+
+    fn start_dispatcher(self: &Arc<Self>) {
+        if self.dispatcher_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Subscribed before the first registration returns, so no event
+        // committed after it is missed.
+        let mut events = self.state.subscribe();
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => me.route(&event),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        me.stats.dropped.fetch_add(missed, Ordering::Relaxed);
+                        tracing::error!(
+                            missed,
+                            "trigger dispatcher fell behind the store; events were lost"
+                        );
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Appends the event to the queue of every trigger it matches. Runs on
+    /// the dispatcher task: only matching and queueing, never waiting.
+    fn route(&self, event: &Arc<ChangeEvent>) {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        for trigger in map.values() {
+            let matches = trigger
+                .spec
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .matches(event);
+            if !matches || trigger.state() == Attach::Removed {
+                continue;
+            }
+            let mut queue = lock(&trigger.queue);
+            if queue.len() >= MAX_QUEUED_EVENTS {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    function = %trigger.spec().function_id,
+                    "trigger queue full; event dropped"
+                );
+                continue;
+            }
+            queue.push_back(Arc::clone(event));
+            drop(queue);
+            trigger.wake.notify_one();
+        }
+    }
+
+    async fn delivery_loop(self: Arc<Self>, trigger: Arc<Trigger>) {
+        loop {
+            let event = loop {
+                if trigger.state() == Attach::Removed {
+                    return;
+                }
+                let notified = trigger.wake.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(event) = lock(&trigger.queue).front().cloned() {
+                    break event;
+                }
+                notified.await;
+            };
+            self.deliver(&trigger, &event).await;
+            let mut queue = lock(&trigger.queue);
+            // The queue was cleared if the trigger was removed meanwhile.
+            if queue
+                .front()
+                .is_some_and(|front| Arc::ptr_eq(front, &event))
+            {
+                queue.pop_front();
+            }
+        }
+    }
+
+    /// Delivers one event: waits while the worker is away, retries failures,
+    /// gives up after the last retry.
+    async fn deliver(&self, trigger: &Trigger, event: &ChangeEvent) {
+        let payload = event_payload(event);
+        let mut failures = 0u32;
+        let mut waited_for_function = false;
+        let mut attach = trigger.attach.subscribe();
+        loop {
+            let state = match attach.wait_for(|a| !matches!(a, Attach::Detached(_))).await {
+                Ok(state) => *state,
+                Err(_) => return,
+            };
+            if state == Attach::Removed {
+                return;
+            }
+            let spec = trigger.spec();
+            let error = match self.attempt(&spec, &payload).await {
+                Ok(Delivery::Delivered) => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(Delivery::Skipped) => {
+                    self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(error) => error,
+            };
+            if !matches!(trigger.state(), Attach::Attached(_)) {
+                // The worker left mid-delivery: not the handler's failure.
+                // Deliver again once it is back (at least once).
+                continue;
+            }
+            if error.code() == "function_not_found" && !waited_for_function {
+                // Likely a worker reconnecting: it registers its trigger and
+                // its function in some order. Give it the grace period once.
+                waited_for_function = true;
+                let patience = self.config.reconnect_grace;
+                let missing = [spec.function_id.as_str()]
+                    .into_iter()
+                    .chain(spec.condition.as_deref());
+                let mut all_there = true;
+                for function_id in missing {
+                    all_there &= self.functions.wait_registered(function_id, patience).await;
+                }
+                if all_there {
+                    continue;
+                }
+            }
+            failures += 1;
+            if failures > self.config.trigger_max_retries {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    function = %spec.function_id,
+                    scope = %event.group,
+                    key = %event.key,
+                    revision = event.revision,
+                    code = error.code(),
+                    message = %error.message(),
+                    "trigger handler failed after every retry; event skipped"
+                );
+                return;
+            }
+            self.stats.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                function = %spec.function_id,
+                attempt = failures,
+                code = error.code(),
+                "trigger handler failed; retrying"
+            );
+            let backoff = self
+                .config
+                .trigger_retry_backoff
+                .saturating_mul(1 << (failures - 1).min(16))
+                .min(MAX_BACKOFF);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = attach.wait_for(|a| *a == Attach::Removed) => return,
+            }
+        }
+    }
+
+    async fn attempt(&self, spec: &TriggerSpec, payload: &Value) -> Result<Delivery, ErrorBody> {
+        let trace = TraceContext::default();
+        if let Some(condition) = &spec.condition {
+            let verdict = self.functions.invoke(condition, payload, &trace).await?;
+            if verdict == Some(Value::Bool(false)) {
+                return Ok(Delivery::Skipped);
+            }
+        }
+        self.functions
+            .invoke(&spec.function_id, payload, &trace)
+            .await?;
+        Ok(Delivery::Delivered)
+    }
+}
+
+enum Delivery {
+    Delivered,
+    Skipped,
+}
+
+/// The handler's input, exactly as PROTOCOL.md records it.
+pub fn event_payload(event: &ChangeEvent) -> Value {
+    let event_type = match event.kind {
+        EventKind::Created => "state:created",
+        EventKind::Updated => "state:updated",
+        // An expired item is gone like a deleted one; iii clients know only
+        // these three event types.
+        EventKind::Deleted | EventKind::Expired => "state:deleted",
+    };
+    let mut map = Map::with_capacity(6);
+    map.insert("type".into(), Value::from("state"));
+    map.insert("event_type".into(), Value::from(event_type));
+    map.insert("scope".into(), Value::from(event.group.as_str()));
+    map.insert("key".into(), Value::from(event.key.as_str()));
+    map.insert(
+        "old_value".into(),
+        event.old_value.clone().unwrap_or(Value::Null),
+    );
+    map.insert(
+        "new_value".into(),
+        event.new_value.clone().unwrap_or(Value::Null),
+    );
+    Value::Object(map)
+}

@@ -1,0 +1,456 @@
+//! One worker connection: a reader loop that parses each frame once and
+//! spawns a task per request, and a writer task that drains a bounded queue
+//! of frames into the socket, flushing when the queue runs dry.
+//!
+//! Bounds: at most `max_in_flight_per_connection` requests run at once (the
+//! reader stops reading until a reply has been written), and at most
+//! `outgoing_queue_per_connection` frames wait to be written (a worker that
+//! lets the queue overflow is disconnected, see `WorkerLink::send`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Map, Value};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use uuid::Uuid;
+
+use super::frame::{self, ErrorBody, type_name};
+use super::state_fns::{self, StateFn};
+use crate::AppState;
+use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
+use crate::triggers::TriggerSpec;
+
+/// How long the writer may take to flush its last frames once the
+/// connection is over, before the socket is dropped.
+const WRITER_LINGER: Duration = Duration::from_secs(5);
+
+struct Connection {
+    app: AppState,
+    link: Arc<WorkerLink>,
+    in_flight: Arc<Semaphore>,
+}
+
+/// Why the read loop ended.
+enum End {
+    /// The worker closed the socket (or it broke).
+    Peer,
+    /// The worker sent a message larger than the socket accepts.
+    TooBig,
+    /// The worker stopped reading and its queue overflowed.
+    Slow,
+    /// The engine is shutting down and in-flight requests are done.
+    Shutdown,
+}
+
+pub async fn run(socket: WebSocket, app: AppState) {
+    let _guard = app.shutdown.track();
+    let worker_id = Uuid::new_v4();
+    let reattach_token = Uuid::new_v4();
+    let (sink, mut stream) = socket.split();
+    let (tx, rx) = mpsc::channel(app.config.outgoing_queue_per_connection.max(1));
+    let link = Arc::new(WorkerLink::new(worker_id, tx));
+    let mut writer = tokio::spawn(write_loop(sink, rx));
+    let _ = link.send(
+        frame::worker_registered_frame(
+            &worker_id.as_hyphenated().to_string(),
+            &reattach_token.as_hyphenated().to_string(),
+        ),
+        None,
+    );
+    app.metrics.worker_connected();
+    tracing::debug!(worker = %worker_id, "worker connected");
+
+    let max_in_flight = app.config.max_in_flight_per_connection.max(1);
+    let conn = Arc::new(Connection {
+        app: app.clone(),
+        link: Arc::clone(&link),
+        in_flight: Arc::new(Semaphore::new(max_in_flight)),
+    });
+    let end = conn.read_loop(&mut stream, max_in_flight).await;
+
+    // Triggers first: a delivery whose call fails below must already see its
+    // worker as gone, so that it waits for a reconnect instead of counting a
+    // failed attempt.
+    app.triggers.worker_gone(worker_id);
+    app.functions.worker_gone(worker_id);
+    // Let requests still running queue their replies (a closing peer may
+    // still read them), then close.
+    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(
+        app.config.shutdown_drain_timeout,
+        conn.in_flight.acquire_many(all),
+    )
+    .await;
+    match end {
+        End::Peer => link.close(1000, ""),
+        End::TooBig => link.close(1009, "frame larger than the engine accepts"),
+        End::Slow => link.close(1008, "worker is not reading its frames"),
+        End::Shutdown => link.close(1001, "engine shutting down"),
+    }
+    drop(conn);
+    drop(link);
+    if tokio::time::timeout(WRITER_LINGER, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    app.metrics.worker_disconnected();
+    tracing::debug!(worker = %worker_id, "worker disconnected");
+}
+
+/// Writes queued frames; flushes once the queue is momentarily empty, so a
+/// burst of replies goes out in few syscalls.
+async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
+    while let Some(mut item) = rx.recv().await {
+        loop {
+            match item {
+                Outgoing::Frame(text, permit) => {
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                    drop(permit);
+                }
+                Outgoing::Close(code, reason) => {
+                    let close = CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
+            }
+            match rx.try_recv() {
+                Ok(next) => item = next,
+                Err(_) => break,
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+type Next = (
+    Option<OwnedSemaphorePermit>,
+    Option<Result<Message, axum::Error>>,
+);
+
+/// The next message, with an in-flight slot for it unless draining.
+async fn next_message(
+    stream: &mut SplitStream<WebSocket>,
+    in_flight: &Arc<Semaphore>,
+    draining: bool,
+) -> Next {
+    let permit = if draining {
+        None
+    } else {
+        // The semaphore is never closed.
+        Arc::clone(in_flight).acquire_owned().await.ok()
+    };
+    (permit, stream.next().await)
+}
+
+impl Connection {
+    async fn read_loop(
+        self: &Arc<Self>,
+        stream: &mut SplitStream<WebSocket>,
+        max_in_flight: usize,
+    ) -> End {
+        let mut shutdown = self.app.shutdown.subscribe();
+        let mut draining = false;
+        let mut idle: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(std::future::pending());
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.link.killed() => return End::Slow,
+                _ = shutdown.wait_for(|begun| *begun), if !draining => {
+                    // Stop taking requests; keep reading results of calls
+                    // forwarded to this worker; close once our own are done.
+                    draining = true;
+                    let in_flight = Arc::clone(&self.in_flight);
+                    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+                    let drain = self.app.config.shutdown_drain_timeout;
+                    idle = Box::pin(async move {
+                        let _ = tokio::time::timeout(drain, in_flight.acquire_many_owned(all)).await;
+                    });
+                }
+                _ = &mut idle => return End::Shutdown,
+                (permit, message) = next_message(stream, &self.in_flight, draining) => match message {
+                    None | Some(Ok(Message::Close(_))) => return End::Peer,
+                    Some(Err(error)) => {
+                        let text = error.to_string();
+                        tracing::debug!(worker = %self.link.id, error = %text, "worker socket error");
+                        if text.contains("too long") || text.contains("Space limit") {
+                            return End::TooBig;
+                        }
+                        return End::Peer;
+                    }
+                    Some(Ok(Message::Text(text))) => self.on_frame(text.as_str(), permit, draining),
+                    Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                        Ok(text) => self.on_frame(text, permit, draining),
+                        Err(_) => tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8 ignored"),
+                    },
+                    // Pings are answered by the socket itself.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                },
+            }
+        }
+    }
+
+    fn reply(
+        &self,
+        invocation_id: &Value,
+        function_id: Option<&str>,
+        outcome: Result<Option<Value>, ErrorBody>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let text = frame::result_frame(invocation_id, function_id, &outcome);
+        let _ = self.link.send(text, permit);
+    }
+
+    fn on_frame(
+        self: &Arc<Self>,
+        text: &str,
+        permit: Option<OwnedSemaphorePermit>,
+        draining: bool,
+    ) {
+        let limit = self.app.config.max_frame_bytes;
+        if text.len() > limit {
+            tracing::warn!(worker = %self.link.id, bytes = text.len(), limit, "frame too large");
+            if let Some(id) = frame::scan_invocation_id(text) {
+                let error = ErrorBody::new(
+                    "frame_too_large",
+                    format!(
+                        "frame is {} bytes, more than the limit of {limit} bytes",
+                        text.len()
+                    ),
+                );
+                self.reply(&id, None, Err(error), permit);
+            }
+            return;
+        }
+        let mut frame = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => {
+                tracing::debug!(worker = %self.link.id, "frame is JSON {} instead of an object", type_name(&other));
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(worker = %self.link.id, %error, "frame is not JSON");
+                if let Some(id) = frame::scan_invocation_id(text) {
+                    let error = ErrorBody::new(
+                        "deserialization_error",
+                        format!("Failed to deserialize frame: {error}"),
+                    );
+                    self.reply(&id, None, Err(error), permit);
+                }
+                return;
+            }
+        };
+        let invocation_id = frame::take_invocation_id(&mut frame);
+        let kind = match frame.remove("type") {
+            Some(Value::String(kind)) => kind,
+            other => {
+                if let Some(id) = invocation_id {
+                    let detail = match other {
+                        None => "missing field `type`".to_owned(),
+                        Some(v) => format!(
+                            "field `type`: invalid type: {}, expected a string",
+                            type_name(&v)
+                        ),
+                    };
+                    let error = ErrorBody::new(
+                        "deserialization_error",
+                        format!("Failed to deserialize frame: {detail}"),
+                    );
+                    self.reply(&id, None, Err(error), permit);
+                }
+                return;
+            }
+        };
+        match kind.as_str() {
+            "invokefunction" => self.on_invoke(invocation_id, frame, permit, draining),
+            "invocationresult" => {
+                if let Some(Value::String(id)) = invocation_id {
+                    let result = frame.remove("result");
+                    let error = frame.remove("error");
+                    self.app
+                        .functions
+                        .complete(self.link.id, &id, result, error);
+                }
+            }
+            "registerfunction" => self.on_register_function(frame),
+            "unregisterfunction" => {
+                if let Some(Value::String(id)) = frame.remove("id") {
+                    self.app.functions.unregister(self.link.id, &id);
+                }
+            }
+            "registertrigger" => self.on_register_trigger(frame),
+            "unregistertrigger" => {
+                if let Some(Value::String(id)) = frame.remove("id") {
+                    self.app.triggers.unregister(self.link.id, &id);
+                }
+            }
+            other => {
+                // Messages of iii the engine has no use for (registerservice,
+                // registertriggertype, ...) carry no invocation id.
+                tracing::debug!(worker = %self.link.id, kind = other, "message ignored");
+                if let Some(id) = invocation_id {
+                    let error = ErrorBody::new(
+                        "deserialization_error",
+                        format!("Failed to deserialize frame: unknown message type `{other}`"),
+                    );
+                    self.reply(&id, None, Err(error), permit);
+                }
+            }
+        }
+    }
+
+    fn on_invoke(
+        self: &Arc<Self>,
+        invocation_id: Option<Value>,
+        mut frame: Map<String, Value>,
+        permit: Option<OwnedSemaphorePermit>,
+        draining: bool,
+    ) {
+        let void = invocation_id.is_none()
+            || frame
+                .get("action")
+                .and_then(|a| a.get("type"))
+                .and_then(Value::as_str)
+                == Some("void");
+        // A void call gets no reply, whatever happens.
+        let reply_to = if void { None } else { invocation_id };
+        let function_id = match frame.remove("function_id") {
+            Some(Value::String(id)) => id,
+            other => {
+                if let Some(id) = reply_to {
+                    let detail = match other {
+                        None => "missing field `function_id`".to_owned(),
+                        Some(v) => format!(
+                            "field `function_id`: invalid type: {}, expected a string",
+                            type_name(&v)
+                        ),
+                    };
+                    let error = ErrorBody::new(
+                        "deserialization_error",
+                        format!("Failed to deserialize invokefunction: {detail}"),
+                    );
+                    self.reply(&id, None, Err(error), permit);
+                }
+                return;
+            }
+        };
+        if draining {
+            if let Some(id) = reply_to {
+                let error = ErrorBody::new("unavailable", "The engine is shutting down.");
+                self.reply(&id, Some(&function_id), Err(error), permit);
+            }
+            return;
+        }
+        let data = frame.remove("data").unwrap_or(Value::Null);
+
+        if let Some(function) = StateFn::from_id(&function_id) {
+            let conn = Arc::clone(self);
+            tokio::spawn(async move {
+                let outcome =
+                    state_fns::call(&conn.app.state, &conn.app.metrics, function, data).await;
+                match reply_to {
+                    Some(id) => conn.reply(&id, Some(function.id()), outcome, permit),
+                    None => drop(permit),
+                }
+            });
+            return;
+        }
+        if function_id == "engine::workers::register" {
+            self.link.set_metadata(data);
+            if let Some(id) = reply_to {
+                self.reply(&id, Some(&function_id), Ok(None), permit);
+            }
+            return;
+        }
+        if is_reserved(&function_id) {
+            if let Some(id) = reply_to {
+                let error = ErrorBody::function_not_found(&function_id);
+                self.reply(&id, Some(&function_id), Err(error), permit);
+            }
+            return;
+        }
+
+        let trace = TraceContext {
+            traceparent: take_string(&mut frame, "traceparent"),
+            baggage: take_string(&mut frame, "baggage"),
+        };
+        let Some(id) = reply_to else {
+            if let Err(error) = self.app.functions.invoke_void(&function_id, &data, &trace) {
+                tracing::debug!(function = %function_id, code = error.code(), "void invocation not delivered");
+            }
+            return;
+        };
+        let conn = Arc::clone(self);
+        tokio::spawn(async move {
+            let outcome = conn.app.functions.invoke(&function_id, &data, &trace).await;
+            conn.reply(&id, Some(&function_id), outcome, permit);
+        });
+    }
+
+    fn on_register_function(&self, mut frame: Map<String, Value>) {
+        let Some(Value::String(id)) = frame.remove("id") else {
+            tracing::warn!(worker = %self.link.id, "registerfunction without a string `id` ignored");
+            return;
+        };
+        if is_reserved(&id) {
+            tracing::warn!(worker = %self.link.id, function = %id, "registerfunction of an engine function ignored");
+            return;
+        }
+        self.app.functions.register(&self.link, id);
+    }
+
+    fn on_register_trigger(&self, mut frame: Map<String, Value>) {
+        let id = take_string(&mut frame, "id").unwrap_or_default();
+        let trigger_type = take_string(&mut frame, "trigger_type").unwrap_or_default();
+        let function_id = take_string(&mut frame, "function_id").unwrap_or_default();
+        let spec = if id.is_empty() || function_id.is_empty() {
+            let field = if id.is_empty() { "id" } else { "function_id" };
+            Err(ErrorBody::deserialization(
+                "registertrigger",
+                format!("missing field `{field}`"),
+            ))
+        } else if trigger_type != "state" {
+            Err(ErrorBody::new(
+                "trigger_type_not_found",
+                format!(
+                    "Trigger type `{trigger_type}` is not supported; statewell serves `state` triggers."
+                ),
+            ))
+        } else {
+            TriggerSpec::from_config(function_id.clone(), frame.remove("config"))
+        };
+        match spec {
+            Ok(spec) => self.app.triggers.register(self.link.id, id, spec),
+            Err(error) => {
+                tracing::warn!(worker = %self.link.id, trigger = %id, code = error.code(), "trigger registration refused");
+                let text = frame::trigger_registration_failed_frame(
+                    &id,
+                    &trigger_type,
+                    &function_id,
+                    &error,
+                );
+                let _ = self.link.send(text, None);
+            }
+        }
+    }
+}
+
+fn take_string(frame: &mut Map<String, Value>, field: &str) -> Option<String> {
+    match frame.remove(field) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}

@@ -1,0 +1,242 @@
+//! Frames of the worker protocol: reading the envelope of an incoming frame
+//! and encoding the frames the engine sends.
+//!
+//! An incoming frame is parsed once, into a JSON object; its fields are then
+//! moved out (never cloned) by whoever handles the message.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::{Map, Value};
+
+/// An error as it travels in an `invocationresult` frame.
+#[derive(Debug, Clone)]
+pub enum ErrorBody {
+    /// Raised by the engine: `{"code","message"}`.
+    Engine {
+        code: Cow<'static, str>,
+        message: String,
+    },
+    /// Raised by a worker's function and relayed unchanged to the caller.
+    Relayed(Value),
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ErrorBody::Engine {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `deserialization_error` naming the function and what was wrong.
+    pub fn deserialization(function_id: &str, detail: impl std::fmt::Display) -> Self {
+        ErrorBody::new(
+            "deserialization_error",
+            format!("Failed to deserialize input for {function_id}: {detail}"),
+        )
+    }
+
+    pub fn function_not_found(function_id: &str) -> Self {
+        ErrorBody::new(
+            "function_not_found",
+            format!("Function {function_id} not found in namespace default."),
+        )
+    }
+
+    /// The stable code, for logs and metrics.
+    pub fn code(&self) -> &str {
+        match self {
+            ErrorBody::Engine { code, .. } => code,
+            ErrorBody::Relayed(value) => value
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("invocation_failed"),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ErrorBody::Engine { message, .. } => message.clone(),
+            ErrorBody::Relayed(value) => match value.get("message").and_then(Value::as_str) {
+                Some(message) => message.to_owned(),
+                None => value.to_string(),
+            },
+        }
+    }
+}
+
+impl Serialize for ErrorBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ErrorBody::Engine { code, message } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("code", code)?;
+                map.serialize_entry("message", message)?;
+                map.end()
+            }
+            ErrorBody::Relayed(value) => value.serialize(serializer),
+        }
+    }
+}
+
+/// `{"type":"invocationresult", ...}`: `result` omitted when `None`.
+#[derive(Serialize)]
+struct ResultFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    invocation_id: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a ErrorBody>,
+}
+
+pub fn result_frame(
+    invocation_id: &Value,
+    function_id: Option<&str>,
+    outcome: &Result<Option<Value>, ErrorBody>,
+) -> String {
+    let (result, error) = match outcome {
+        Ok(result) => (result.as_ref(), None),
+        Err(error) => (None, Some(error)),
+    };
+    encode(&ResultFrame {
+        kind: "invocationresult",
+        invocation_id,
+        function_id,
+        result,
+        error,
+    })
+}
+
+#[derive(Serialize)]
+struct RegisteredFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    worker_id: &'a str,
+    reattach_token: &'a str,
+}
+
+pub fn worker_registered_frame(worker_id: &str, reattach_token: &str) -> String {
+    encode(&RegisteredFrame {
+        kind: "workerregistered",
+        worker_id,
+        reattach_token,
+    })
+}
+
+#[derive(Serialize)]
+struct TriggerResultFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    trigger_type: &'a str,
+    function_id: &'a str,
+    error: &'a ErrorBody,
+}
+
+/// Sent only when a trigger registration failed.
+pub fn trigger_registration_failed_frame(
+    id: &str,
+    trigger_type: &str,
+    function_id: &str,
+    error: &ErrorBody,
+) -> String {
+    encode(&TriggerResultFrame {
+        kind: "triggerregistrationresult",
+        id,
+        trigger_type,
+        function_id,
+        error,
+    })
+}
+
+fn encode<T: Serialize>(frame: &T) -> String {
+    // Serializing these frames cannot fail: every map key is a string and
+    // every value is already valid JSON.
+    serde_json::to_string(frame).expect("frames always serialize")
+}
+
+/// Takes `invocation_id` out of a frame when it is readable: a string (any
+/// string — statewell does not insist on a UUID) or a number, echoed back
+/// as-is.
+pub fn take_invocation_id(frame: &mut Map<String, Value>) -> Option<Value> {
+    match frame.remove("invocation_id") {
+        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id),
+        _ => None,
+    }
+}
+
+/// Finds `"invocation_id":"..."` in text that is not valid JSON, so that a
+/// malformed frame can still be answered. Handles plain strings only (no
+/// escapes), which is what every client sends.
+pub fn scan_invocation_id(text: &str) -> Option<Value> {
+    let start = text.find("\"invocation_id\"")? + "\"invocation_id\"".len();
+    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    if rest[end..].starts_with('\\') {
+        return None;
+    }
+    Some(Value::String(rest[..end].to_owned()))
+}
+
+/// A short name of a JSON value's type, for error messages.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scans_an_id_out_of_broken_json() {
+        let text = r#"{"type":"invokefunction", "invocation_id" : "abc-1","data":{"#;
+        assert_eq!(scan_invocation_id(text), Some(json!("abc-1")));
+        assert_eq!(scan_invocation_id(r#"{"invocation_id":5"#), None);
+        assert_eq!(scan_invocation_id(r#"{"invocation_id":"a\"b"}"#), None);
+        assert_eq!(scan_invocation_id("garbage"), None);
+    }
+
+    #[test]
+    fn omits_result_when_nothing() {
+        let frame = result_frame(&json!("i"), Some("state::get"), &Ok(None));
+        assert_eq!(
+            frame,
+            r#"{"type":"invocationresult","invocation_id":"i","function_id":"state::get"}"#
+        );
+        let frame = result_frame(&json!("i"), None, &Ok(Some(Value::Null)));
+        assert_eq!(
+            frame,
+            r#"{"type":"invocationresult","invocation_id":"i","result":null}"#
+        );
+    }
+
+    #[test]
+    fn errors_carry_code_and_message() {
+        let frame = result_frame(
+            &json!("i"),
+            Some("nope"),
+            &Err(ErrorBody::function_not_found("nope")),
+        );
+        let parsed: Value = serde_json::from_str(&frame).expect("json");
+        assert_eq!(parsed["error"]["code"], "function_not_found");
+        assert_eq!(
+            parsed["error"]["message"],
+            "Function nope not found in namespace default."
+        );
+    }
+}
