@@ -1,13 +1,214 @@
-//! CLI verbs against a running engine. PLACEHOLDER: being written (binary work item).
+//! CLI verbs for people, against a running engine: each verb opens one
+//! WebSocket with `statewell-client`, makes one call, prints JSON.
+//!
+//! Exit status: 0 on success; 1 when the engine or the connection fails, when
+//! `get` finds no item (`error: not_found: ...`), or when an `update` op was
+//! skipped (the result is still printed); 2 for unusable arguments (bad JSON).
+//! Failures print one line on stderr: `error: <code>: <message>`.
+
+mod input;
+mod output;
 
 use std::process::ExitCode;
 
+use serde_json::json;
+use statewell_client::{Client, PageRequest};
+
+pub use output::Failure;
+
 #[derive(clap::Subcommand)]
 pub enum ClientCommand {
+    /// Store a JSON value (`-` reads it from stdin); prints old and new value.
+    Set {
+        /// The group (scope) of the item.
+        group: String,
+        /// The item's key within the group.
+        key: String,
+        /// The value as JSON, e.g. '{"status":"new"}' or '42' or '"text"'.
+        json: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print one value; exits 1 with `error: not_found` when it is missing.
+    Get {
+        /// The group (scope) of the item.
+        group: String,
+        /// The item's key within the group.
+        key: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Apply update ops atomically, e.g. '[{"type":"increment","path":"n","by":1}]'.
+    Update {
+        /// The group (scope) of the item.
+        group: String,
+        /// The item's key within the group.
+        key: String,
+        /// A JSON array of ops (or one op object; `-` reads stdin).
+        ops: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove one item; prints the value it held (null when it was missing).
+    Delete {
+        /// The group (scope) of the item.
+        group: String,
+        /// The item's key within the group.
+        key: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print every value of a group (in key order), or with --items its
+    /// items with their keys.
+    List {
+        /// The group to list.
+        group: String,
+        /// Print `[{"key","value","version"}]`, following every page.
+        #[arg(long)]
+        items: bool,
+        /// With --items: only keys starting with this prefix.
+        #[arg(long, requires = "items")]
+        prefix: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Remove every item of a group; prints how many were removed.
+    Clear {
+        /// The group to empty.
+        group: String,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Print the groups that hold items.
-    Groups,
+    Groups {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
-pub fn run(_command: ClientCommand) -> ExitCode {
-    ExitCode::FAILURE
+/// Which engine to talk to.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The engine's address (ws:// or http://, same port).
+    #[arg(long, env = "STATEWELL_URL", default_value = "ws://127.0.0.1:49134")]
+    url: String,
+    /// Bearer token, when the engine runs with --token.
+    #[arg(long, env = "STATEWELL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ClientCommand {
+    fn target(&self) -> &Target {
+        match self {
+            ClientCommand::Set { target, .. }
+            | ClientCommand::Get { target, .. }
+            | ClientCommand::Update { target, .. }
+            | ClientCommand::Delete { target, .. }
+            | ClientCommand::List { target, .. }
+            | ClientCommand::Clear { target, .. }
+            | ClientCommand::Groups { target } => target,
+        }
+    }
+}
+
+pub fn run(command: ClientCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Failure::new("runtime", e.to_string()).report(),
+    };
+    match runtime.block_on(execute(command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn execute(command: ClientCommand) -> Result<(), Failure> {
+    // Parse arguments before connecting, so a typo fails fast and offline.
+    let ops = match &command {
+        ClientCommand::Update { ops, .. } => Some(input::ops(ops)?),
+        _ => None,
+    };
+    let value = match &command {
+        ClientCommand::Set { json, .. } => Some(input::value(json)?),
+        _ => None,
+    };
+    let target = command.target();
+    let client = Client::connect(&target.url, target.token.as_deref()).await?;
+
+    match &command {
+        ClientCommand::Set { group, key, .. } => {
+            let value = value.unwrap_or_default();
+            let set = client.set(group, key, value).await?;
+            output::print(&json!({"old_value": set.old_value, "new_value": set.new_value}))
+        }
+        ClientCommand::Get { group, key, .. } => match client.get(group, key).await? {
+            Some(value) => output::print(&value),
+            None => Err(Failure::new(
+                "not_found",
+                format!("no item {key:?} in group {group:?}"),
+            )),
+        },
+        ClientCommand::Update { group, key, .. } => {
+            let ops = ops.unwrap_or_default();
+            let updated = client.update(group, key, &ops).await?;
+            output::print(&json!({
+                "old_value": updated.old_value,
+                "new_value": updated.new_value,
+                "errors": updated.errors,
+            }))?;
+            match updated.errors.first() {
+                None => Ok(()),
+                Some(op) => Err(Failure::new(
+                    op.code.clone(),
+                    format!("op {} was skipped: {}", op.op_index, op.message),
+                )),
+            }
+        }
+        ClientCommand::Delete { group, key, .. } => {
+            let deleted = client.delete(group, key).await?;
+            output::print(&deleted.unwrap_or_default())
+        }
+        ClientCommand::List {
+            group,
+            items,
+            prefix,
+            ..
+        } => {
+            if *items {
+                let all = list_all_items(&client, group, prefix.clone()).await?;
+                output::print(&json!(all))
+            } else {
+                output::print(&json!(client.list(group).await?))
+            }
+        }
+        ClientCommand::Clear { group, .. } => {
+            let deleted = client.clear(group).await?;
+            output::print(&json!({"deleted": deleted}))
+        }
+        ClientCommand::Groups { .. } => output::print(&json!(client.list_groups().await?)),
+    }
+}
+
+/// Follows the `next` cursor until the last page.
+async fn list_all_items(
+    client: &Client,
+    group: &str,
+    prefix: Option<String>,
+) -> Result<Vec<statewell_core::Item>, Failure> {
+    let mut request = PageRequest {
+        prefix,
+        ..PageRequest::default()
+    };
+    let mut all = Vec::new();
+    loop {
+        let page = client.list_items(group, &request).await?;
+        all.extend(page.items);
+        match page.next {
+            Some(next) => request.after = Some(next),
+            None => return Ok(all),
+        }
+    }
 }

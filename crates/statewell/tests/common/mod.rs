@@ -30,12 +30,17 @@ impl Engine {
 
     /// An engine on the given data directory (for restart tests).
     pub fn start_on(data: &Path, extra: &[&str]) -> Engine {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_statewell"))
+        Engine::start_with_env(data, extra, &[])
+    }
+
+    /// An engine on `data` with extra flags and environment variables.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Engine {
+        let mut child = statewell()
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -87,5 +92,84 @@ impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The engine binary, for runs that are not a started engine (CLI verbs,
+/// `serve` with bad flags).
+pub fn statewell() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_statewell"));
+    command.env("RUST_LOG", "warn");
+    // The verbs read these; a developer's shell must not leak into tests.
+    for var in [
+        "STATEWELL_URL",
+        "STATEWELL_TOKEN",
+        "STATEWELL_LISTEN",
+        "STATEWELL_DATA",
+        "STATEWELL_STORE",
+        "STATEWELL_DURABILITY",
+        "STATEWELL_SYNC_INTERVAL",
+        "STATEWELL_LOG",
+        "STATEWELL_MAX_VALUE_BYTES",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// What a finished process printed.
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` to completion. A process still running after `limit` is a
+/// hang (e.g. `serve` accepted flags it should have refused): it is killed
+/// and the test fails, instead of the suite hanging.
+pub fn finish(mut command: Command, limit: std::time::Duration) -> Finished {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn statewell");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("poll child").is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect output");
+            panic!(
+                "still running after {limit:?}; stdout: {}; stderr: {}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("collect output");
+    Finished {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl Engine {
+    /// A client of the worker protocol connected to this engine.
+    pub async fn client(&self) -> statewell_client::Client {
+        statewell_client::Client::connect(&self.ws_url(), None)
+            .await
+            .expect("connect to the engine")
+    }
+
+    /// Runs a CLI verb against this engine: `statewell <args> --url ...`.
+    pub fn cli(&self, args: &[&str]) -> Finished {
+        let mut command = statewell();
+        command.args(args).args(["--url", &self.ws_url()]);
+        finish(command, std::time::Duration::from_secs(60))
     }
 }

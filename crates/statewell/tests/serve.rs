@@ -1,0 +1,186 @@
+//! `statewell serve`: the first stdout line, flag and environment validation,
+//! auth, and an orderly exit on SIGTERM/SIGINT.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Engine, Finished, finish, statewell};
+use serde_json::json;
+use statewell_client::{Client, ClientError};
+
+/// `serve` with these flags must refuse to start.
+fn refused(args: &[&str], env: &[(&str, &str)]) -> Finished {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = statewell();
+    command
+        .arg("serve")
+        .args(["--data"])
+        .arg(dir.path().join("data"))
+        .args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let done = finish(command, Duration::from_secs(30));
+    assert!(!done.status.success(), "serve {args:?} {env:?} started");
+    assert!(
+        !done.stdout.contains("listening on"),
+        "serve {args:?} printed {}",
+        done.stdout
+    );
+    done
+}
+
+#[tokio::test]
+async fn prints_the_bound_address_and_answers() {
+    let engine = Engine::start(&[]);
+    let (ip, port) = engine.addr.split_once(':').expect("IP:PORT");
+    assert_eq!(ip, "127.0.0.1");
+    assert_ne!(port.parse::<u16>().expect("a port number"), 0);
+
+    let client = engine.client().await;
+    client.set("g", "k", json!({"a": 1})).await.expect("set");
+    assert_eq!(
+        client.get("g", "k").await.expect("get"),
+        Some(json!({"a": 1}))
+    );
+}
+
+#[test]
+fn bad_listen_is_refused_with_a_clear_message() {
+    for bad in ["nonsense", "127.0.0.1", "127.0.0.1:99999", "localhost:x"] {
+        let done = refused(&["--listen", bad], &[]);
+        assert!(done.stderr.contains("--listen"), "{bad}: {}", done.stderr);
+        assert!(done.stderr.contains("IP:PORT"), "{bad}: {}", done.stderr);
+    }
+}
+
+#[test]
+fn bad_durability_store_and_limits_are_refused() {
+    let done = refused(
+        &["--listen", "127.0.0.1:0", "--durability", "sometimes"],
+        &[],
+    );
+    assert!(done.stderr.contains("--durability"), "{}", done.stderr);
+    assert!(done.stderr.contains("always"), "{}", done.stderr);
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--store", "rocksdb"], &[]);
+    assert!(
+        done.stderr.contains("embedded, memory or redis://"),
+        "{}",
+        done.stderr
+    );
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--sync-interval", "fast"], &[]);
+    assert!(done.stderr.contains("--sync-interval"), "{}", done.stderr);
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--max-value-bytes", "0"], &[]);
+    assert!(done.stderr.contains("--max-value-bytes"), "{}", done.stderr);
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--token", ""], &[]);
+    assert!(done.stderr.contains("--token"), "{}", done.stderr);
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--log", "info,=[bad"], &[]);
+    assert!(done.stderr.contains("--log"), "{}", done.stderr);
+}
+
+#[test]
+fn redis_is_not_supported_yet() {
+    let done = refused(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "redis://127.0.0.1:6379",
+        ],
+        &[],
+    );
+    assert!(done.stderr.contains("not supported yet"), "{}", done.stderr);
+}
+
+#[test]
+fn flags_come_from_the_environment_too() {
+    let done = refused(
+        &["--listen", "127.0.0.1:0"],
+        &[("STATEWELL_DURABILITY", "sometimes")],
+    );
+    assert!(done.stderr.contains("sometimes"), "{}", done.stderr);
+
+    let done = refused(&[], &[("STATEWELL_LISTEN", "not-an-address")]);
+    assert!(done.stderr.contains("not-an-address"), "{}", done.stderr);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let engine = Engine::start(&[]);
+    let done = refused(&["--listen", &engine.addr], &[]);
+    assert!(
+        done.stderr
+            .contains(&format!("cannot listen on {}", engine.addr)),
+        "{}",
+        done.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_required_when_set() {
+    let engine = Engine::start(&["--token", "s3cret"]);
+    let refused = Client::connect(&engine.ws_url(), None).await.err();
+    assert!(
+        matches!(refused, Some(ClientError::Unauthorized)),
+        "{refused:?}"
+    );
+    let wrong = Client::connect(&engine.ws_url(), Some("guess")).await.err();
+    assert!(
+        matches!(wrong, Some(ClientError::Unauthorized)),
+        "{wrong:?}"
+    );
+
+    let client = Client::connect(&engine.ws_url(), Some("s3cret"))
+        .await
+        .expect("the right token is accepted");
+    client.set("g", "k", json!(1)).await.expect("set");
+}
+
+#[tokio::test]
+async fn the_token_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Engine::start_with_env(
+        &dir.path().join("data"),
+        &[],
+        &[("STATEWELL_TOKEN", "from-env")],
+    );
+    assert!(Client::connect(&engine.ws_url(), None).await.is_err());
+    Client::connect(&engine.ws_url(), Some("from-env"))
+        .await
+        .expect("the token from the environment is the one required");
+}
+
+#[tokio::test]
+async fn sigterm_and_sigint_exit_zero() {
+    for signal in ["TERM", "INT"] {
+        let mut engine = Engine::start(&[]);
+        let client = engine.client().await;
+        client.set("g", "k", json!(1)).await.expect("set");
+        let status = tokio::task::spawn_blocking(move || engine.signal_and_wait(signal))
+            .await
+            .expect("join");
+        assert!(status.success(), "SIG{signal}: {status:?}");
+    }
+}
+
+#[tokio::test]
+async fn large_values_follow_max_value_bytes() {
+    let engine = Engine::start(&["--store", "memory", "--max-value-bytes", "100"]);
+    let client = engine.client().await;
+    client
+        .set("g", "small", json!("x".repeat(50)))
+        .await
+        .expect("under the limit");
+    let error = client
+        .set("g", "big", json!("x".repeat(200)))
+        .await
+        .err()
+        .map(|e| e.code().to_owned());
+    assert_eq!(error.as_deref(), Some("value_too_large"));
+}
