@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from iii import III, InitOptions, InvocationError, register_worker
+from iii import InitOptions, InvocationError, register_worker
+from iii.iii import III
 
 from engine import Engine
 

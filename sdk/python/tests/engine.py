@@ -50,9 +50,11 @@ class Engine:
         args += self.extra
         # stderr (the engine's logs) goes to a file next to the data, for post-mortems.
         self._log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "a")
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=self._log, text=True, env={**os.environ, "RUST_LOG": "warn"}
-        )
+        # The engine reads STATEWELL_* variables too (STATEWELL_TOKEN...):
+        # only the flags above may configure it.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STATEWELL_")}
+        env["RUST_LOG"] = "warn"
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         self.addr = self._read_address(self.proc)
         return self
 

@@ -24,6 +24,8 @@ class AsyncFacade:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
+        if attr is self.client:  # the `state` alias
+            return self
         if not callable(attr):
             return attr
 
@@ -126,7 +128,7 @@ def test_update_applies_every_op_kind(sw: Any, group: str) -> None:
             {"type": "increment", "path": "count", "by": 2},
             {"type": "decrement", "path": "stock", "by": 1},
             {"type": "merge", "value": {"m": 1}},
-            {"type": "append", "path": "log", "value": "created"},
+            {"type": "append", "path": "log", "value": {"event": "created"}},
             {"type": "set", "path": ["meta", "by"], "value": "py"},
         ],
     )
@@ -137,7 +139,7 @@ def test_update_applies_every_op_kind(sw: Any, group: str) -> None:
             "count": 2,
             "stock": -1,
             "m": 1,
-            "log": ["created"],
+            "log": [{"event": "created"}],
             "meta": {"by": "py"},
         },
         "errors": [],

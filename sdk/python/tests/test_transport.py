@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -56,7 +57,6 @@ def test_sync_client_times_out_too() -> None:
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(silent_engine(received))
     port = server.sockets[0].getsockname()[1]
-    import threading
 
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -65,6 +65,12 @@ def test_sync_client_times_out_too() -> None:
             with pytest.raises(statewell.RequestTimeoutError):
                 sw.set("g", "k", 1)
     finally:
-        loop.call_soon_threadsafe(server.close)
+
+        async def shutdown() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+        loop.close()

@@ -149,7 +149,7 @@ class AsyncClient:
         """Apply ``ops`` atomically, in order. An op that fails is skipped and
         reported in ``errors``; the others still apply."""
         result = await self._result(
-            "state::update", {"scope": group_id, "key": key, "ops": [dict(op) for op in ops]}
+            "state::update", {"scope": group_id, "key": key, "ops": list(ops)}
         )
         return _as_update_result(result)
 
@@ -312,12 +312,12 @@ def _as_set_result(result: Any) -> SetResult:
 
 
 def _as_update_result(result: Any) -> UpdateResult:
-    if not isinstance(result, dict) or "new_value" not in result:
+    if not isinstance(result, dict):
         raise StateError("unexpected_response", f"state::update answered {result!r}")
     errors = result.get("errors")
     return {
         "old_value": result.get("old_value"),
-        "new_value": result["new_value"],
+        "new_value": result.get("new_value"),
         "errors": list(errors) if isinstance(errors, list) else [],
     }
 
