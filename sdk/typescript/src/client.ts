@@ -43,6 +43,7 @@ export class Statewell {
         name: options.name ?? `statewell-node-${process.pid}`,
         maxBackoffMs: positive("maxBackoffMs", options.maxBackoffMs, 5_000),
         pingIntervalMs: positive("pingIntervalMs", options.pingIntervalMs, 20_000),
+        bigint: options.bigint === true,
       },
       {
         onInvoke: (message) => this.functions.handle(message),

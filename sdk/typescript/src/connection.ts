@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { ConnectionError, StateError, StatewellError, TimeoutError } from "./errors.js";
+import { parseLossless, stringifyLossless } from "./json.js";
 
 /** A call waiting for its `invocationresult`. */
 interface Pending {
@@ -35,6 +36,8 @@ export interface ConnectionOptions {
   name: string;
   maxBackoffMs: number;
   pingIntervalMs: number;
+  /** Exact integers beyond ±2^53, as BigInt (slower JSON on texts with long digit runs). */
+  bigint: boolean;
 }
 
 export interface ConnectionHooks {
@@ -59,10 +62,10 @@ function invokePrefix(functionId: string): string {
   return prefix;
 }
 
-function encodePayload(functionId: string, payload: unknown): string {
+function encodePayload(functionId: string, payload: unknown, bigint: boolean): string {
   let json: string | undefined;
   try {
-    json = JSON.stringify(payload);
+    json = bigint ? stringifyLossless(payload) : JSON.stringify(payload);
   } catch (error) {
     throw new StatewellError(
       "invalid_argument",
@@ -104,6 +107,7 @@ export class Connection {
   private lastError: string = "not connected yet";
   private firstConnect: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private closeWaiters: Array<() => void> = [];
+  private corked = false;
 
   constructor(options: ConnectionOptions, hooks: ConnectionHooks) {
     this.options = options;
@@ -146,7 +150,7 @@ export class Connection {
     }
     let data: string;
     try {
-      data = encodePayload(functionId, payload);
+      data = encodePayload(functionId, payload, this.options.bigint);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -163,7 +167,7 @@ export class Connection {
       this.pending.set(id, entry);
       if (this.open) {
         entry.sent = true;
-        this.ws!.send(frame);
+        this.sendNow(frame);
       } else {
         this.queue.push({ id, frame });
       }
@@ -175,14 +179,18 @@ export class Connection {
     if (this.closed) {
       throw new ConnectionError("closed", `${functionId}: the client is closed`);
     }
-    const data = encodePayload(functionId, payload);
+    const data = encodePayload(functionId, payload, this.options.bigint);
     const frame = `{"type":"invokefunction","function_id":${JSON.stringify(functionId)},"data":${data},"action":{"type":"void"}}`;
     this.sendOrQueue(null, frame);
   }
 
   /** Sends a frame that is not a call (e.g. an answer to the engine). Dropped when down. */
   sendRaw(message: object): void {
-    if (this.open) this.ws!.send(JSON.stringify(message));
+    if (this.open) this.sendNow(this.encode(message));
+  }
+
+  private encode(message: object): string {
+    return (this.options.bigint ? stringifyLossless(message) : JSON.stringify(message)) ?? "null";
   }
 
   /** Keeps a registration frame: sent now if connected, and again after every reconnect. */
@@ -218,8 +226,29 @@ export class Connection {
     });
   }
 
+  /**
+   * Sends on the open socket. Calls issued in the same tick (a Promise.all)
+   * are corked together so they leave in one write instead of one syscall each.
+   */
+  private sendNow(frame: string): void {
+    if (!this.corked) {
+      const socket = (this.ws as unknown as { _socket?: import("node:net").Socket })._socket;
+      if (socket !== undefined) {
+        this.corked = true;
+        socket.cork();
+        process.nextTick(this.uncork, this, socket);
+      }
+    }
+    this.ws!.send(frame);
+  }
+
+  private uncork(this: void, self: Connection, socket: import("node:net").Socket): void {
+    self.corked = false;
+    socket.uncork();
+  }
+
   private sendOrQueue(id: string | null, frame: string): void {
-    if (this.open) this.ws!.send(frame);
+    if (this.open) this.sendNow(frame);
     else this.queue.push({ id, frame });
   }
 
@@ -317,7 +346,8 @@ export class Connection {
     if (isBinary) return;
     let message: any;
     try {
-      message = JSON.parse(data.toString("utf8"));
+      const text = data.toString("utf8");
+      message = this.options.bigint ? parseLossless(text) : JSON.parse(text);
     } catch {
       this.hooks.onError(new StatewellError("protocol_error", "the engine sent a frame that is not JSON"));
       return;

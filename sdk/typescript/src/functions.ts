@@ -80,8 +80,8 @@ export class FunctionRegistry {
 
   /** Runs the handler of an engine's `invokefunction` and answers unless it was void. */
   handle(message: IncomingInvocation): void {
-    const id = message.invocation_id;
-    const wantsAnswer = typeof id === "string" && message.action?.type !== "void";
+    const id = message.invocation_id ?? "";
+    const wantsAnswer = id !== "" && message.action?.type !== "void";
     const handler = this.handlers.get(message.function_id);
     if (handler === undefined) {
       if (wantsAnswer) {
@@ -100,25 +100,26 @@ export class FunctionRegistry {
     // Handlers may be sync or async; a throw either way becomes a function error.
     new Promise((resolve) => resolve(handler(message.data))).then(
       (result) => {
-        if (wantsAnswer) {
-          this.connection.sendRaw({
-            type: "invocationresult",
-            invocation_id: id,
-            function_id: message.function_id,
-            result,
-          });
-        }
+        if (wantsAnswer) this.reply(id, message.function_id, { result });
       },
       (error: unknown) => {
-        if (wantsAnswer) {
-          this.connection.sendRaw({
-            type: "invocationresult",
-            invocation_id: id,
-            function_id: message.function_id,
-            error: errorPayload(error),
-          });
-        }
+        if (wantsAnswer) this.reply(id, message.function_id, { error: errorPayload(error) });
       },
     );
+  }
+
+  private reply(invocationId: string, functionId: string, outcome: { result?: unknown; error?: unknown }): void {
+    try {
+      this.connection.sendRaw({ type: "invocationresult", invocation_id: invocationId, function_id: functionId, ...outcome });
+    } catch (error) {
+      // A result that cannot be sent as JSON (a cycle, a BigInt without the
+      // bigint option) still gets an answer, so the caller never waits in vain.
+      this.connection.sendRaw({
+        type: "invocationresult",
+        invocation_id: invocationId,
+        function_id: functionId,
+        error: { code: "invocation_failed", message: `the result is not JSON-serialisable: ${(error as Error).message}` },
+      });
+    }
   }
 }

@@ -77,6 +77,13 @@ export interface ConnectOptions {
   maxBackoffMs?: number;
   /** Interval of WebSocket pings; the link is dropped after 3 silent intervals. Default 20 000 ms. */
   pingIntervalMs?: number;
+  /**
+   * Read integers beyond ±2^53 exactly, as `BigInt`, and send `BigInt` values
+   * as exact integers. The engine keeps integers exactly (up to 2^64-1 and
+   * down to -2^63); without this option they arrive as rounded doubles, like
+   * any JSON in JavaScript. Default false.
+   */
+  bigint?: boolean;
 }
 
 /** The event a state trigger delivers (exactly the engine's payload). */
