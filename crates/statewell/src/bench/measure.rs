@@ -1,0 +1,232 @@
+//! One measurement: connect, warm up, measure (with a progress bar on a
+//! terminal), and the bulk preload that comes before it.
+
+use std::future::Future;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report::{RunInfo, RunResult};
+use super::runner::{self, Budget, Layout, Target};
+use super::servers::cpu_seconds;
+use super::workload::{OpChoice, Shape};
+
+/// How much to measure.
+#[derive(Clone, Copy, Debug)]
+pub enum Amount {
+    Ops(u64),
+    Time(Duration),
+}
+
+pub struct Plan<'a> {
+    pub label: &'a str,
+    pub target: &'a Target,
+    pub server_pid: Option<u32>,
+    pub layout: Layout,
+    pub choice: OpChoice,
+    pub shape: Shape,
+    pub items_stored: u64,
+    pub warmup: Duration,
+    pub amount: Amount,
+    pub seed: u64,
+}
+
+/// Connections and in-flight depth of the preload: deep pipelines so the
+/// engine commits big batches and 1M items load in seconds, not minutes.
+const PRELOAD: Layout = Layout {
+    connections: 4,
+    in_flight: 256,
+};
+
+/// Stores items `from..to` (one set each), not measured.
+pub async fn preload(target: &Target, shape: &Shape, from: u64, to: u64) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    let workers = runner::connect_all(target, &PRELOAD, OpChoice::Set, shape, 0).await?;
+    let budget = Arc::new(Budget::range(from, to));
+    let label = format!("preload {}..{}", from, to);
+    let began = Instant::now();
+    let (_, stats) = with_progress(
+        &label,
+        budget.clone(),
+        Some(to - from),
+        runner::phase(workers, PRELOAD.in_flight, budget, true),
+    )
+    .await?;
+    let errors: u64 = stats.kinds.iter().map(|k| k.errors).sum();
+    if errors > 0 {
+        bail!("{errors} of the preload's sets failed");
+    }
+    eprintln!(
+        "preloaded {} items in {:.1} s",
+        to - from,
+        began.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Warm-up, then the measured phase, on fresh connections.
+pub async fn run(plan: &Plan<'_>) -> Result<RunResult> {
+    let workers = runner::connect_all(
+        plan.target,
+        &plan.layout,
+        plan.choice,
+        &plan.shape,
+        plan.seed,
+    )
+    .await?;
+    let in_flight = plan.layout.in_flight;
+    let workers = if plan.warmup.is_zero() {
+        workers
+    } else {
+        let budget = Arc::new(Budget::duration(plan.warmup));
+        runner::phase(workers, in_flight, budget, false).await?.0
+    };
+    let (budget, total) = match plan.amount {
+        Amount::Ops(n) => (Budget::ops(n), Some(n)),
+        Amount::Time(d) => (Budget::duration(d), None),
+    };
+    let budget = Arc::new(budget);
+    let server_before = plan.server_pid.and_then(|p| cpu_seconds(Some(p)));
+    let generator_before = cpu_seconds(None);
+    let began = Instant::now();
+    let label = format!("{} {}", plan.label, plan.choice);
+    let phase = runner::phase(workers, in_flight, budget.clone(), false);
+    let (_, stats) = match plan.amount {
+        Amount::Time(d) => with_timed_progress(&label, d, phase).await?,
+        Amount::Ops(_) => with_progress(&label, budget, total, phase).await?,
+    };
+    let elapsed = began.elapsed();
+    let server_after = plan.server_pid.and_then(|p| cpu_seconds(Some(p)));
+    let generator_after = cpu_seconds(None);
+    let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    Ok(RunResult::new(
+        RunInfo {
+            target: plan.label,
+            op: plan.choice,
+            connections: plan.layout.connections,
+            in_flight,
+            keys: plan.shape.keys,
+            value_size: plan.shape.value_size,
+            items_stored: plan.items_stored,
+            elapsed,
+            server_cpu: delta(server_before, server_after),
+            generator_cpu: delta(generator_before, generator_after),
+        },
+        &stats,
+    ))
+}
+
+fn bar(label: &str, len: u64, template: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.set_message(label.to_owned());
+    Some(bar)
+}
+
+/// Runs `work`, showing completed requests out of `total` on a terminal.
+async fn with_progress<T>(
+    label: &str,
+    budget: Arc<Budget>,
+    total: Option<u64>,
+    work: impl Future<Output = T>,
+) -> T {
+    let Some(bar) = bar(
+        label,
+        total.unwrap_or(0),
+        "{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta})",
+    ) else {
+        return work.await;
+    };
+    let ticker = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(budget.done.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let out = work.await;
+    ticker.abort();
+    bar.finish_and_clear();
+    out
+}
+
+/// Runs `work` for about `d`, showing elapsed time on a terminal.
+async fn with_timed_progress<T>(label: &str, d: Duration, work: impl Future<Output = T>) -> T {
+    let Some(bar) = bar(
+        label,
+        d.as_millis() as u64,
+        "{msg} [{bar:30}] {elapsed}/{duration}",
+    ) else {
+        return work.await;
+    };
+    let ticker = {
+        let bar = bar.clone();
+        let began = Instant::now();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(began.elapsed().as_millis() as u64);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let out = work.await;
+    ticker.abort();
+    bar.finish_and_clear();
+    out
+}
+
+/// The engine's commit-batch and sync figures from `/metrics` (the lines
+/// whose name mentions a batch, a commit or a sync), to tell what bounds a
+/// durable write.
+pub fn engine_metrics(addr: &str) -> Option<Vec<String>> {
+    let text = super::servers::fetch_metrics(addr).ok()?;
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            let name = l.split(['{', ' ']).next().unwrap_or("");
+            ["batch", "commit", "sync"].iter().any(|w| name.contains(w))
+                && !name.ends_with("_bucket")
+        })
+        .map(str::to_owned)
+        .collect();
+    Some(lines)
+}
+
+pub fn print_metrics(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    println!("engine /metrics (commit batches):");
+    for line in lines {
+        println!("  {line}");
+    }
+}
+
+/// What the figures were measured on.
+pub fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    serde_json::json!({"cpu": cpu, "cores": cores})
+}

@@ -1,0 +1,192 @@
+//! The figures of a run, as printed and as written with `--json`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::runner::{KindCounts, Stats};
+use super::workload::OpChoice;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    pub mean_us: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ByKind {
+    pub set: KindCounts,
+    pub get: KindCounts,
+    pub update: KindCounts,
+}
+
+/// One measured run: one target, one operation, one shape.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// e.g. `statewell (always)`, `redis (everysec)`.
+    pub target: String,
+    pub op: OpChoice,
+    pub connections: usize,
+    pub in_flight_per_connection: usize,
+    pub keys: u64,
+    pub value_size: usize,
+    /// Items stored when the run started.
+    pub items_stored: u64,
+    pub ops: u64,
+    pub errors: u64,
+    /// Gets that found nothing although every key was preloaded.
+    pub missing: u64,
+    pub by_kind: ByKind,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+    pub latency: Latency,
+    /// CPU used by the server / by this generator during the run, as % of
+    /// one core (both share the same machine).
+    pub server_cpu_pct: Option<f64>,
+    pub generator_cpu_pct: Option<f64>,
+}
+
+pub struct RunInfo<'a> {
+    pub target: &'a str,
+    pub op: OpChoice,
+    pub connections: usize,
+    pub in_flight: usize,
+    pub keys: u64,
+    pub value_size: usize,
+    pub items_stored: u64,
+    pub elapsed: Duration,
+    pub server_cpu: Option<f64>,
+    pub generator_cpu: Option<f64>,
+}
+
+impl RunResult {
+    pub fn new(info: RunInfo<'_>, stats: &Stats) -> RunResult {
+        let h = &stats.latency_us;
+        let [set, get, update] = stats.kinds;
+        let ops = set.ops + get.ops + update.ops;
+        let seconds = info.elapsed.as_secs_f64();
+        let pct = |cpu: Option<f64>| cpu.map(|c| 100.0 * c / seconds.max(1e-9));
+        RunResult {
+            target: info.target.to_owned(),
+            op: info.op,
+            connections: info.connections,
+            in_flight_per_connection: info.in_flight,
+            keys: info.keys,
+            value_size: info.value_size,
+            items_stored: info.items_stored,
+            ops,
+            errors: set.errors + get.errors + update.errors,
+            missing: set.missing + get.missing + update.missing,
+            by_kind: ByKind { set, get, update },
+            seconds,
+            ops_per_sec: ops as f64 / seconds.max(1e-9),
+            latency: Latency {
+                p50_us: h.value_at_quantile(0.5),
+                p90_us: h.value_at_quantile(0.9),
+                p99_us: h.value_at_quantile(0.99),
+                p999_us: h.value_at_quantile(0.999),
+                max_us: h.max(),
+                mean_us: h.mean(),
+            },
+            server_cpu_pct: pct(info.server_cpu),
+            generator_cpu_pct: pct(info.generator_cpu),
+        }
+    }
+
+    /// The human summary of one run.
+    pub fn print(&self) {
+        let l = &self.latency;
+        println!(
+            "{} {}: {} ops in {:.2} s = {} ops/s  ({} conn × {} in flight, {} keys, {} B values)",
+            self.target,
+            self.op,
+            self.ops,
+            self.seconds,
+            rate(self.ops_per_sec),
+            self.connections,
+            self.in_flight_per_connection,
+            self.keys,
+            self.value_size,
+        );
+        println!(
+            "  latency p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            ms(l.p50_us),
+            ms(l.p90_us),
+            ms(l.p99_us),
+            ms(l.p999_us),
+            ms(l.max_us)
+        );
+        let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.0}%"));
+        println!(
+            "  errors {}  missing {}  cpu: server {}  generator {}",
+            self.errors,
+            self.missing,
+            cpu(self.server_cpu_pct),
+            cpu(self.generator_cpu_pct)
+        );
+    }
+}
+
+/// `123456.0` → `123.5k`.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec >= 1000.0 {
+        format!("{:.1}k", per_sec / 1000.0)
+    } else {
+        format!("{per_sec:.0}")
+    }
+}
+
+/// Microseconds as milliseconds, 2 decimals.
+pub fn ms(us: u64) -> String {
+    format!("{:.2}ms", us as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_adds_up_the_kinds_and_reads_the_histogram() {
+        let mut stats = Stats::new();
+        for us in 1..=1000u64 {
+            stats.latency_us.record(us).expect("in range");
+        }
+        stats.kinds[0].ops = 600;
+        stats.kinds[1].ops = 400;
+        stats.kinds[1].missing = 2;
+        stats.kinds[0].errors = 1;
+        let r = RunResult::new(
+            RunInfo {
+                target: "t",
+                op: OpChoice::Mixed,
+                connections: 1,
+                in_flight: 1,
+                keys: 10,
+                value_size: 200,
+                items_stored: 10,
+                elapsed: Duration::from_secs(2),
+                server_cpu: Some(1.0),
+                generator_cpu: None,
+            },
+            &stats,
+        );
+        assert_eq!(r.ops, 1000);
+        assert_eq!(r.errors, 1);
+        assert_eq!(r.missing, 2);
+        assert_eq!(r.ops_per_sec, 500.0);
+        assert!((495..=505).contains(&r.latency.p50_us));
+        assert_eq!(r.latency.max_us, 1000);
+        assert_eq!(r.server_cpu_pct, Some(50.0));
+    }
+
+    #[test]
+    fn formats_rates_and_times() {
+        assert_eq!(rate(123_456.0), "123.5k");
+        assert_eq!(rate(999.0), "999");
+        assert_eq!(ms(1500), "1.50ms");
+    }
+}

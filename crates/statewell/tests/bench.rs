@@ -1,0 +1,206 @@
+//! `statewell bench` end to end: it drives a real engine (one it starts, or
+//! one given by `--url`) and, with `--compare-redis`, a real redis-server.
+//! Figures are not asserted (no timed assertions): only that every request
+//! completed without error and that the counts add up.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Engine;
+use serde_json::Value;
+
+fn bench(args: &[&str], json: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_statewell"))
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .arg(json)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run statewell bench")
+}
+
+fn run_ok(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("out.json");
+    let out = bench(args, &json);
+    assert!(
+        out.status.success(),
+        "bench {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&json).expect("bench wrote --json");
+    serde_json::from_str(&text).expect("--json is JSON")
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// Checks one run: `ops` requests, none failed, the kinds add up.
+fn check_run(run: &Value, ops: u64) -> [u64; 3] {
+    assert_eq!(n(&run["ops"]), ops, "{run}");
+    assert_eq!(n(&run["errors"]), 0, "{run}");
+    assert_eq!(n(&run["missing"]), 0, "{run}");
+    let kinds = ["set", "get", "update"].map(|k| {
+        let c = &run["by_kind"][k];
+        assert_eq!(n(&c["errors"]), 0, "{run}");
+        n(&c["ops"])
+    });
+    assert_eq!(kinds.iter().sum::<u64>(), ops, "kinds add up: {run}");
+    assert!(
+        run["ops_per_sec"].as_f64().is_some_and(|r| r > 0.0),
+        "{run}"
+    );
+    let l = &run["latency"];
+    assert!(
+        n(&l["p50_us"]) <= n(&l["p99_us"]) && n(&l["p99_us"]) <= n(&l["max_us"]),
+        "{run}"
+    );
+    kinds
+}
+
+#[test]
+fn each_operation_completes_without_error_against_a_running_engine() {
+    let engine = Engine::start(&[]);
+    let url = engine.ws_url();
+    for (op, index) in [("set", 0), ("get", 1), ("update", 2)] {
+        let out = run_ok(&[
+            "--url", &url, "--op", op, "--ops", "2000", "--keys", "300", "--warmup", "0",
+        ]);
+        let runs = out["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), 1);
+        let kinds = check_run(&runs[0], 2000);
+        assert_eq!(kinds[index], 2000, "only {op} ran: {kinds:?}");
+        assert_eq!(runs[0]["op"], op);
+    }
+}
+
+#[test]
+fn mixed_load_on_its_own_engine_adds_up_in_both_shapes() {
+    let out = run_ok(&[
+        "--op", "mixed", "--ops", "2000", "--keys", "500", "--groups", "3", "--warmup", "0",
+        "--shape", "both",
+    ]);
+    let runs = out["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2, "one run per shape");
+    let layouts: Vec<(u64, u64)> = runs
+        .iter()
+        .map(|r| (n(&r["connections"]), n(&r["in_flight_per_connection"])))
+        .collect();
+    assert_eq!(layouts, [(4, 16), (64, 1)]);
+    for run in runs {
+        let [set, get, update] = check_run(run, 2000);
+        // 30/50/20 of 2000 draws: each kind is well represented.
+        assert!(
+            set > 300 && get > 600 && update > 150,
+            "{set} {get} {update}"
+        );
+    }
+}
+
+#[test]
+fn update_increments_reach_the_engine() {
+    // 1 key, 500 increments: the stored counter must have moved by 500.
+    let engine = Engine::start(&[]);
+    let url = engine.ws_url();
+    run_ok(&[
+        "--url", &url, "--op", "update", "--ops", "500", "--keys", "1", "--warmup", "0",
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_statewell"))
+        .args(["get", "bench-0", "k000000000", "--url", &url])
+        .output()
+        .expect("run statewell get");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value: Value = serde_json::from_slice(&out.stdout).expect("get prints JSON");
+    // The preload stored count 0, then 500 increments.
+    assert_eq!(value["count"], 500, "{value}");
+}
+
+#[test]
+fn bad_flags_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("out.json");
+    for (args, needle) in [
+        (
+            &["--concurrency", "10", "--connections", "4"][..],
+            "multiple of --connections",
+        ),
+        (&["--keys", "0"][..], "--keys"),
+        (&["--duration", "soon"][..], "not a duration"),
+        (&["--durability", "never"][..], "--durability"),
+    ] {
+        let out = bench(args, &json);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+fn redis_server() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-redis.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("run scripts/install-redis.sh");
+    assert!(
+        out.status.success(),
+        "install-redis.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn compare_redis_measures_every_configuration_and_prints_ratios() {
+    let redis = redis_server();
+    let redis = redis.to_str().expect("utf-8 path");
+    let out = run_ok(&[
+        "--compare-redis",
+        "--redis-server",
+        redis,
+        "--ops",
+        "500",
+        "--keys",
+        "200",
+        "--warmup",
+        "0",
+        "--shape",
+        "a",
+        "--compare-ops",
+        "set,get,update",
+    ]);
+    let runs = out["runs"].as_array().expect("runs");
+    let targets: Vec<&str> = runs
+        .iter()
+        .map(|r| r["target"].as_str().expect("target"))
+        .collect();
+    for t in [
+        "statewell (always)",
+        "statewell (batched)",
+        "redis (always)",
+        "redis (everysec)",
+    ] {
+        assert_eq!(
+            targets.iter().filter(|x| **x == t).count(),
+            3,
+            "{t}: {targets:?}"
+        );
+    }
+    for run in runs {
+        check_run(run, 500);
+    }
+    let table = out["table"].as_array().expect("table");
+    // 3 ops × 2 pairs (always vs always, batched vs everysec).
+    assert_eq!(table.len(), 6);
+    for row in table {
+        assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
+    }
+}
