@@ -113,7 +113,7 @@ export async function measureAll(label, calls) {
     const r = await closedLoop(call, { seconds: config.seconds });
     results.push({ client: label, op, ...r });
     console.log(
-      `${label.padEnd(28)} ${op.padEnd(7)} ${(r.opsPerSec / 1000).toFixed(1).padStart(7)}k ops/s  ` +
+      `${label.padEnd(36)} ${op.padEnd(7)} ${(r.opsPerSec / 1000).toFixed(1).padStart(7)}k ops/s  ` +
         `p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  p99.9 ${r.p999.toFixed(2)}  max ${r.max.toFixed(2)} ms  ` +
         `errors ${r.errors}`,
     );
