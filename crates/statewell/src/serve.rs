@@ -11,12 +11,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use statewell_core::store::MemoryStore;
 use statewell_core::{Limits, State, Store};
+use statewell_embedded::{Durability, EmbeddedOptions, EmbeddedStore};
 use statewell_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -177,20 +178,29 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let outcome = runtime.block_on(serve(args));
     // Tasks still running (connections past the drain timeout) are dropped
     // here; none of them holds an acknowledged but unsynced write. Dropping
-    // them releases their handles on the store, which then closes.
+    // them releases their handles on the store, so it can close below.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    match outcome {
-        Ok(store) => {
-            if store.upgrade().is_some() {
-                tracing::warn!("the store is still referenced after shutdown; exiting anyway");
-            }
-            ExitCode::SUCCESS
-        }
+    match outcome.and_then(close) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Closes the embedded store: its commit loop commits what is queued, syncs,
+/// and releases the data directory's lock before the process exits.
+fn close(store: Option<Arc<EmbeddedStore>>) -> anyhow::Result<()> {
+    let Some(store) = store else { return Ok(()) };
+    match Arc::try_unwrap(store) {
+        Ok(store) => store.close().context("closing the store failed")?,
+        // Everything acknowledged was synced already; the OS releases the
+        // lock at exit.
+        Err(_) => tracing::warn!("the store is still referenced at exit; not closed explicitly"),
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
 fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
@@ -211,15 +221,14 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
-/// Runs the engine until a signal; returns a weak handle on the store so the
-/// caller can check it was closed.
-async fn serve(args: ServeArgs) -> anyhow::Result<Weak<dyn Store>> {
+/// Runs the engine until a signal; returns the embedded store (if that is the
+/// one in use) for the caller to close once every task is gone.
+async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     let limits = Limits {
         max_value_bytes: args.max_value_bytes,
         ..Limits::default()
     };
-    let store = open_store(&args, limits)?;
-    let closed = Arc::downgrade(&store);
+    let (store, embedded) = open_store(&args, limits).await?;
     let state = State::new(store, limits);
     let config = ServerConfig {
         token: args.token.clone(),
@@ -256,8 +265,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Weak<dyn Store>> {
         .context("the final sync failed")?;
     // Dropping the last handle closes the store (and its files) before exit.
     drop(state);
-    tracing::info!("stopped");
-    Ok(closed)
+    Ok(embedded)
 }
 
 /// The first stdout line, which scripts and tests wait for.
@@ -268,16 +276,38 @@ fn announce(addr: SocketAddr) -> anyhow::Result<()> {
         .context("cannot write to stdout")
 }
 
-fn open_store(args: &ServeArgs, limits: Limits) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store `--store` names. The embedded one is also returned by its
+/// own type, so that shutdown can close it and report a failed last sync.
+async fn open_store(
+    args: &ServeArgs,
+    limits: Limits,
+) -> anyhow::Result<(Arc<dyn Store>, Option<Arc<EmbeddedStore>>)> {
     match &args.store {
-        StoreKind::Memory => Ok(Arc::new(MemoryStore::new(limits))),
+        StoreKind::Memory => Ok((Arc::new(MemoryStore::new(limits)), None)),
         StoreKind::Redis(url) => bail!("the redis store ({url}) is not supported yet"),
         StoreKind::Embedded => {
-            // The embedded store is being written; until it lands the
-            // engine runs on memory and says so loudly.
-            let _ = (&args.data, args.durability, args.sync_interval);
-            tracing::warn!("the embedded store is not built yet: running on memory");
-            Ok(Arc::new(MemoryStore::new(limits)))
+            let durability = match args.durability {
+                DurabilityMode::Always => Durability::Always,
+                DurabilityMode::Batched => Durability::Batched {
+                    interval: args.sync_interval,
+                },
+            };
+            // The embedded crate asks for `..Default::default()` so fields it
+            // adds later keep this compiling.
+            #[allow(clippy::needless_update)]
+            let options = EmbeddedOptions {
+                durability,
+                limits,
+                ..EmbeddedOptions::default()
+            };
+            let dir = args.data.clone();
+            // Opening reads and may repair the file: keep it off the reactor.
+            let store = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir, options))
+                .await
+                .context("opening the store panicked")??;
+            tracing::info!(data = %args.data.display(), "opened the embedded store");
+            let store = Arc::new(store);
+            Ok((store.clone(), Some(store)))
         }
     }
 }

@@ -184,3 +184,41 @@ async fn large_values_follow_max_value_bytes() {
         .map(|e| e.code().to_owned());
     assert_eq!(error.as_deref(), Some("value_too_large"));
 }
+
+#[test]
+fn a_data_directory_in_use_is_refused() {
+    let engine = Engine::start(&[]);
+    let mut command = statewell();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&engine.data);
+    let done = finish(command, Duration::from_secs(30));
+    assert!(
+        !done.status.success(),
+        "a second engine started on {:?}",
+        engine.data
+    );
+    assert!(done.stderr.contains("data directory"), "{}", done.stderr);
+    assert!(done.stderr.contains("already open"), "{}", done.stderr);
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_on_the_same_data_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut engine = Engine::start_on(&data, &[]);
+    engine
+        .client()
+        .await
+        .set("g", "k", json!({"kept": true}))
+        .await
+        .expect("set");
+    let status = tokio::task::spawn_blocking(move || engine.signal_and_wait("TERM"))
+        .await
+        .expect("join");
+    assert!(status.success(), "{status:?}");
+
+    let engine = Engine::start_on(&data, &[]);
+    let value = engine.client().await.get("g", "k").await.expect("get");
+    assert_eq!(value, Some(json!({"kept": true})));
+}
