@@ -3,11 +3,16 @@
 //! worker that registers functions and answers invocations like an SDK does.
 //!
 //! Timeouts here only turn a hang into a failure; no test asserts a duration.
+//!
+//! The engine's end-to-end tests (`crates/statewell/tests/ws_*.rs`) include
+//! this file too, against the real binary; it needs only the crates both
+//! packages depend on.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +32,16 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A fresh invocation id (the engine accepts any string).
+pub fn fresh_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "call-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 pub struct TestServer {
     pub addr: String,
@@ -124,7 +139,7 @@ impl Raw {
 
     /// Invokes a function and returns its reply frame.
     pub async fn call(&mut self, function_id: &str, data: Value) -> Value {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = fresh_id();
         self.send(&json!({
             "type": "invokefunction",
             "invocation_id": id,
@@ -264,7 +279,7 @@ impl Worker {
 
     /// Invokes a function and returns the reply frame.
     pub async fn call(&self, function_id: &str, data: Value) -> Value {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = fresh_id();
         let (tx, rx) = oneshot::channel();
         self.pending.lock().expect("lock").insert(id.clone(), tx);
         self.send(json!({
