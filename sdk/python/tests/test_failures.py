@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 
 import pytest
 
@@ -17,41 +18,58 @@ INCREMENT: list[statewell.UpdateOp] = [{"type": "increment", "path": "n", "by": 
 
 def test_engine_killed_mid_call_fails_in_flight_calls_then_client_recovers(own_engine: Engine) -> None:
     own_engine.start()
-    calls = 400
+    calls = 200
+    entered, release = threading.Event(), threading.Event()
+
+    def blocking(_: object) -> str:
+        # Holds one call in flight for sure: the engine waits for this answer.
+        entered.set()
+        release.wait(30)
+        return "too late"
 
     async def run() -> None:
         async with statewell.AsyncClient(own_engine.ws_url, timeout=15) as sw:
             await sw.set("g", "k", {"n": 0})
-            killed = False
+            await sw.register_function("test::blocking", blocking)
 
-            async def one() -> str:
-                nonlocal killed
+            async def stuck() -> str:
+                for _ in range(100):  # until the engine has read the registration
+                    try:
+                        await sw.invoke("test::blocking", {})
+                        return "ok"
+                    except statewell.ConnectionLostError:
+                        return "lost"
+                    except statewell.StateError as err:
+                        assert err.code == "function_not_found"
+                        await asyncio.sleep(0.05)
+                return "never registered"
+
+            async def increment() -> str:
                 try:
                     await sw.update("g", "k", INCREMENT)
+                    return "ok"
                 except statewell.ConnectionLostError:
                     return "lost"
-                if not killed:
-                    # The first answer arrives while the others are still in
-                    # flight: kill the engine right now, without a chance to
-                    # finish them.
-                    killed = True
-                    assert own_engine.proc is not None
-                    os.kill(own_engine.proc.pid, signal.SIGKILL)
-                return "ok"
 
-            outcomes = await asyncio.gather(*(one() for _ in range(calls)), return_exceptions=True)
-            # Every call ended with an answer or a typed connection error: no
-            # timeout, no other exception.
+            blocked = asyncio.create_task(stuck())
+            assert await asyncio.to_thread(entered.wait, 30)
+            increments = [asyncio.create_task(increment()) for _ in range(calls)]
+            await asyncio.sleep(0)  # let them send
+            assert own_engine.proc is not None
+            os.kill(own_engine.proc.pid, signal.SIGKILL)
+
+            # The blocked call fails with the typed error: it does not hang
+            # until its timeout (that would be RequestTimeoutError).
+            assert await blocked == "lost"
+            outcomes = await asyncio.gather(*increments)
             assert all(o in ("ok", "lost") for o in outcomes), outcomes
             acked = outcomes.count("ok")
-            assert outcomes.count("lost") >= 1
-            assert own_engine.proc is not None
             own_engine.proc.wait(timeout=30)
 
             # While the engine is down, a call fails with the same typed error
             # once its timeout is spent (here a short one).
             with pytest.raises(statewell.ConnectionLostError):
-                await sw._conn.call("state::get", {"scope": "g", "key": "k"}, timeout=0.5)
+                await sw.invoke("state::get", {"scope": "g", "key": "k"}, timeout=0.5)
 
             own_engine.restart()
             # The same client, without being told, reconnects and works again.
@@ -61,7 +79,10 @@ def test_engine_killed_mid_call_fails_in_flight_calls_then_client_recovers(own_e
             assert acked <= value["n"] <= calls
             assert (await sw.update("g", "k", INCREMENT))["new_value"]["n"] == value["n"] + 1
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    finally:
+        release.set()
 
 
 def test_engine_stopped_gracefully_sync_client_recovers_after_restart(own_engine: Engine) -> None:

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The Python SDK (sdk/python): type check (mypy --strict) and its pytest suite
+# against the real engine binary ($STATEWELL_BIN), including the conformance
+# vectors, the Python+TypeScript concurrency test and the wheel install test.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+export STATEWELL_BIN="${STATEWELL_BIN:-$root/target/debug/statewell}"
+
+scripts/python-env.sh -e 'sdk/python[test]'
+
+# The cross-language test drives the TypeScript SDK: build it (from its
+# committed lock file) unless an earlier suite already installed it.
+if [ -f sdk/typescript/package-lock.json ]; then
+  (
+    cd sdk/typescript
+    [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+    npm run build --silent >/dev/null
+  )
+fi
+
+.tools/venv/bin/python -m mypy --strict sdk/python/src/statewell
+cd sdk/python
+../../.tools/venv/bin/python -m pytest -q -p no:cacheprovider tests
