@@ -237,6 +237,21 @@ async fn a_failing_condition_is_retried_then_the_event_is_given_up_and_counted()
     let stats = server.app.triggers.stats();
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
     assert_eq!(stats.retried.load(Ordering::Relaxed), 2);
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    assert!(
+        metrics.contains("statewell_trigger_events_total{outcome=\"failed\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("statewell_trigger_retries_total 2\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("statewell_triggers 1\n"), "{metrics}");
 }
 
 #[tokio::test]

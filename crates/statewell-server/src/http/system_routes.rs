@@ -38,12 +38,17 @@ pub async fn healthz(State(app): State<AppState>) -> Response {
 /// `GET /metrics` → Prometheus text.
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let stats = app.state.store().stats();
+    let mut text = app.metrics.render(&stats);
+    // Trigger delivery counters live with the triggers (see triggers/mod.rs).
+    app.triggers
+        .stats()
+        .render_prometheus(&mut text, app.triggers.len());
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        app.metrics.render(&stats),
+        text,
     )
         .into_response()
 }

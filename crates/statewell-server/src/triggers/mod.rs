@@ -53,6 +53,42 @@ pub struct TriggerStats {
     pub dropped: AtomicU64,
 }
 
+impl TriggerStats {
+    /// Appends the counters in Prometheus text format; `registered` is the
+    /// number of triggers currently registered.
+    pub fn render_prometheus(&self, out: &mut String, registered: usize) {
+        use std::fmt::Write as _;
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP statewell_trigger_events_total State trigger events by outcome.\n\
+             # TYPE statewell_trigger_events_total counter"
+        );
+        for (outcome, counter) in [
+            ("delivered", &self.delivered),
+            ("skipped", &self.skipped),
+            ("failed", &self.failed),
+            ("dropped", &self.dropped),
+        ] {
+            let _ = writeln!(
+                out,
+                "statewell_trigger_events_total{{outcome=\"{outcome}\"}} {}",
+                load(counter)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP statewell_trigger_retries_total Trigger handler attempts that failed and were retried.\n\
+             # TYPE statewell_trigger_retries_total counter\n\
+             statewell_trigger_retries_total {}\n\
+             # HELP statewell_triggers Registered state triggers.\n\
+             # TYPE statewell_triggers gauge\n\
+             statewell_triggers {registered}",
+            load(&self.retried)
+        );
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attach {
     /// Delivering to the worker connection with this id.
