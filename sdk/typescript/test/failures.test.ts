@@ -48,8 +48,9 @@ describe("engine stopped or restarted", () => {
     // ...then the process dies with the call in flight.
     await engine.signal("SIGKILL");
     const error = await call;
-    expect(error).toBeInstanceOf(ConnectionError);
-    expect((error as ConnectionError).code).toBe("connection_lost");
+    const seen = `got: ${String(error)} (${(error as { code?: string })?.code})`;
+    expect(error, seen).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).code, seen).toBe("connection_lost");
     expect((error as Error).message).toMatch(/state::get/);
   });
 
