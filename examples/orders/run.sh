@@ -3,7 +3,9 @@
 #   examples/orders/run.sh
 # It installs what the steps need, starts a fresh engine on a free port with a
 # temporary data directory (unless STATEWELL_URL points at a running one), then
-# runs the three steps in order: TypeScript API -> Python payment -> JS cron.
+# runs the workflow: the Python payment worker subscribes to new orders (a
+# state trigger), the TypeScript API step creates orders, the payment worker
+# charges each as it is created, then the JavaScript cron step prints a summary.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -28,12 +30,16 @@ fi
 "$root/scripts/python-env.sh" -e "$root/sdk/python" >&2
 python="$root/.tools/venv/bin/python"
 
+payment_worker=""
+cleanup_worker() { [ -z "$payment_worker" ] || kill "$payment_worker" 2>/dev/null || true; }
+trap cleanup_worker EXIT
+
 # --- a fresh engine ----------------------------------------------------------
 if [ -z "${STATEWELL_URL:-}" ]; then
   work="$(mktemp -d)"
   "$bin" serve --listen 127.0.0.1:0 --data "$work/data" >"$work/stdout" 2>"$work/engine.log" &
   engine=$!
-  trap 'kill "$engine" 2>/dev/null; wait "$engine" 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'kill "$engine" 2>/dev/null; wait "$engine" 2>/dev/null; rm -rf "$work"; cleanup_worker' EXIT
   for _ in $(seq 1 300); do
     addr="$(sed -n 's/^listening on \([0-9.:]*\).*/\1/p' "$work/stdout" | head -n1)"
     [ -n "$addr" ] && break
@@ -47,6 +53,15 @@ fi
 
 # --- the workflow ------------------------------------------------------------
 cd "$here"
+orders="$(node -e 'console.log(require("./steps/orders.json").length)')"
+payments="$(mktemp)"
+"$python" steps/process_payment.py --exit-after "$orders" >"$payments" &
+payment_worker=$!
 node build/api-receives-order.js
-"$python" steps/process_payment.py
+wait "$payment_worker"
+payment_worker=""
+# Payments run concurrently (one trigger delivery per order): print them in
+# order id order so that the output reads the same on every run.
+sort "$payments"
+rm -f "$payments"
 node steps/cron-summary.cjs

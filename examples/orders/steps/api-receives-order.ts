@@ -24,7 +24,24 @@ const incoming: Omit<Order, "total_cents" | "status" | "created_at">[] = JSON.pa
 );
 
 const sw = await connect();
+
+// Orders are paid by the payment worker (a state trigger on group "orders"):
+// wait until it is up, so no order is created before anyone listens.
+async function waitForPaymentWorker(): Promise<void> {
+  for (let attempt = 0; attempt < 600; attempt++) {
+    try {
+      await sw.invoke("payments::ready", {});
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "function_not_found") throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error("the payment worker did not come up");
+}
+
 try {
+  await waitForPaymentWorker();
   for (const req of incoming) {
     const order: Order = {
       ...req,

@@ -1,12 +1,22 @@
-"""Step 2 — Process payment (Python).
+"""Step 2 — Process payment (Python), run as a state trigger.
 
-Charges every pending order. Each order's status changes atomically with
-``update`` (no read-modify-write race with another worker), and the shared
-counters in group ``stats`` are incremented atomically too.
+A long-lived worker: it subscribes to changes of group ``orders`` and, for
+every order that is *created* with status ``pending`` (by the TypeScript API
+step), charges it. The order's status changes atomically with ``update`` (no
+read-modify-write race with other workers), and the shared counters in group
+``stats`` are incremented atomically too.
+
+    python process_payment.py [--exit-after N]
+
+``--exit-after N`` stops after N payments (used by run.sh to run the workflow
+once); without it the worker runs until interrupted.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+import threading
 from typing import Any
 
 import statewell
@@ -15,7 +25,7 @@ import statewell
 CARD_LIMIT_CENTS = 100_000
 
 
-def process(sw: statewell.Client, order: dict[str, Any]) -> None:
+def charge(sw: statewell.Client, order: dict[str, Any]) -> str:
     paid = order["total_cents"] <= CARD_LIMIT_CENTS
     status = "paid" if paid else "declined"
     result = sw.update(
@@ -26,7 +36,8 @@ def process(sw: statewell.Client, order: dict[str, Any]) -> None:
             {"type": "increment", "path": "payment_attempts", "by": 1},
         ],
     )
-    assert not result["errors"], result["errors"]
+    if result["errors"]:
+        raise statewell.StateError("update_failed", str(result["errors"]))
     counters: list[statewell.UpdateOp] = [{"type": "increment", "path": "processed", "by": 1}]
     if paid:
         counters.append({"type": "increment", "path": "revenue_cents", "by": order["total_cents"]})
@@ -34,19 +45,45 @@ def process(sw: statewell.Client, order: dict[str, Any]) -> None:
         counters.append({"type": "increment", "path": "declined", "by": 1})
     sw.update("stats", "payments", counters)
     print(f"[payment] {order['id']}: {result['old_value']['status']} -> {status}", flush=True)
+    return status
 
 
-def main() -> None:
+def is_new_pending_order(event: statewell.StateEvent) -> bool:
+    # Our own updates (status -> paid) raise state:updated events: skip them.
+    value = event["new_value"]
+    return event["event_type"] == "state:created" and isinstance(value, dict) and value.get("status") == "pending"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--exit-after", type=int, default=0, help="stop after this many payments")
+    args = parser.parse_args()
+
+    done = threading.Event()
+    count = 0
+    lock = threading.Lock()
+
     with statewell.connect() as sw:
-        page = sw.list_items("orders")
-        while True:
-            for item in page["items"]:
-                if item["value"]["status"] == "pending":
-                    process(sw, item["value"])
-            if page["next"] is None:
-                break
-            page = sw.list_items("orders", after=page["next"])
+
+        def on_new_order(event: statewell.StateEvent) -> None:
+            nonlocal count
+            charge(sw, event["new_value"])
+            with lock:
+                count += 1
+                if args.exit_after and count >= args.exit_after:
+                    done.set()
+
+        sw.on_state_change(on_new_order, group_id="orders", condition=is_new_pending_order)
+        # Registered after the trigger on the same connection, so once the
+        # engine knows this function it knows the trigger too: the API step
+        # waits for it before taking orders.
+        sw.register_function("payments::ready", lambda _: {"ready": True})
+        print("[payment] worker ready, waiting for new orders", file=sys.stderr, flush=True)
+        if not done.wait(timeout=None if not args.exit_after else 120):
+            print("[payment] gave up waiting for orders", file=sys.stderr)
+            return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
