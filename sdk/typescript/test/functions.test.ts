@@ -180,6 +180,32 @@ describe("onStateChange", () => {
 });
 
 describe("after a reconnect", () => {
+  it("events raised while the socket was briefly down are delivered after it returns", async () => {
+    const watcher = await connect({ url: engine.url, timeoutMs: 10_000, maxBackoffMs: 200 });
+    try {
+      const g = uniqueGroup("gap");
+      const { events, handler } = collector();
+      watcher.onStateChange({ groupId: g }, handler);
+      await eventually(async () => {
+        await b.state.set(g, "probe", 0);
+        expect(events.length).toBeGreaterThan(0);
+      }, "the trigger to be active");
+      // Drop only this client's socket (the engine keeps running); the
+      // client reconnects by itself and registers its trigger again.
+      (watcher as unknown as { connection: { ws: { terminate(): void } } }).connection.ws.terminate();
+      await eventually(() => expect(watcher.connected).toBe(false), "the drop");
+      await b.state.set(g, "during-gap", 1);
+      await eventually(() => expect(watcher.connected).toBe(true), "the reconnect");
+      await b.state.set(g, "after-gap", 2);
+      await eventually(
+        () => expect(events.map((e) => e.key).filter((k) => k !== "probe")).toEqual(["during-gap", "after-gap"]),
+        "both events, in order",
+      );
+    } finally {
+      await watcher.close();
+    }
+  });
+
   it("functions and triggers are registered again", async () => {
     const own = await Engine.start();
     const server = await connect({ url: own.url, timeoutMs: 10_000, maxBackoffMs: 200 });
