@@ -111,7 +111,9 @@ impl Client {
             })?;
             request.headers_mut().insert("authorization", value);
         }
-        let connect = tokio_tungstenite::connect_async(request);
+        // Requests are small frames, often many in flight: send each at once
+        // rather than letting Nagle's algorithm hold it back.
+        let connect = tokio_tungstenite::connect_async_with_config(request, None, true);
         let (socket, _) = match tokio::time::timeout(DEFAULT_TIMEOUT, connect).await {
             Err(_) => {
                 return Err(ClientError::Connect {
