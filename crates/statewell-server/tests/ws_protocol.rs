@@ -423,6 +423,28 @@ async fn oversized_frames_are_refused_and_the_connection_survives() {
 }
 
 #[tokio::test]
+async fn replies_far_larger_than_the_frame_limit_are_delivered() {
+    let server = TestServer::start().await;
+    let mut raw = Raw::ready(&server.url()).await;
+    let value = "v".repeat(900 * 1024);
+    for i in 0..7 {
+        let set = raw
+            .call(
+                "state::set",
+                json!({"scope":"big","key":format!("k{i}"),"value":value}),
+            )
+            .await;
+        assert!(set.get("result").is_some(), "set {i} failed");
+    }
+    // About 6.3 MB in one reply: above the 2 MiB frame limit and its 4 MiB
+    // hard cap, which bound what the engine reads, not what it writes.
+    let list = raw.call("state::list", json!({"scope":"big"})).await;
+    let values = list["result"].as_array().expect("an array");
+    assert_eq!(values.len(), 7);
+    assert!(values.iter().all(|v| v.as_str() == Some(value.as_str())));
+}
+
+#[tokio::test]
 async fn many_requests_in_flight_are_all_answered() {
     let server = TestServer::start().await;
     let mut raw = Raw::ready(&server.url()).await;

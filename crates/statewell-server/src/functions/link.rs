@@ -14,6 +14,8 @@ pub enum Outgoing {
     /// written, so a worker that does not read its replies stops being read
     /// from (backpressure) instead of growing the queue.
     Frame(String, Option<OwnedSemaphorePermit>),
+    /// A WebSocket ping (heartbeat).
+    Ping,
     /// A close frame; the writer stops after it.
     Close(u16, &'static str),
 }
@@ -54,6 +56,11 @@ impl WorkerLink {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
         }
+    }
+
+    /// Queues a heartbeat ping; skipped when the queue is full.
+    pub fn ping(&self) {
+        let _ = self.tx.try_send(Outgoing::Ping);
     }
 
     pub fn close(&self, code: u16, reason: &'static str) {

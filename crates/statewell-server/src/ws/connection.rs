@@ -29,6 +29,15 @@ use crate::triggers::TriggerSpec;
 /// connection is over, before the socket is dropped.
 const WRITER_LINGER: Duration = Duration::from_secs(5);
 
+/// How often the engine pings a worker. The clients ping too (every ~20 s),
+/// so a live worker is never silent for long.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// A worker silent this long (no frame, no ping, no pong) is taken for dead
+/// (a vanished host does not close its TCP connection): its calls fail and
+/// its triggers start their reconnect grace period.
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
+
 struct Connection {
     app: AppState,
     link: Arc<WorkerLink>,
@@ -43,6 +52,8 @@ enum End {
     TooBig,
     /// The worker stopped reading and its queue overflowed.
     Slow,
+    /// Nothing arrived from the worker for `IDLE_LIMIT`.
+    Idle,
     /// The engine is shutting down and in-flight requests are done.
     Shutdown,
 }
@@ -80,17 +91,21 @@ pub async fn run(socket: WebSocket, app: AppState) {
     app.functions.worker_gone(worker_id);
     // Let requests still running queue their replies (a closing peer may
     // still read them), then close.
-    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(
-        app.config.shutdown_drain_timeout,
-        conn.in_flight.acquire_many(all),
-    )
-    .await;
-    match end {
-        End::Peer => link.close(1000, ""),
-        End::TooBig => link.close(1009, "frame larger than the engine accepts"),
-        End::Slow => link.close(1008, "worker is not reading its frames"),
-        End::Shutdown => link.close(1001, "engine shutting down"),
+    if matches!(end, End::Slow | End::Idle) {
+        // Nothing more can be written to a worker that does not read.
+        writer.abort();
+    } else {
+        let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(
+            app.config.shutdown_drain_timeout,
+            conn.in_flight.acquire_many(all),
+        )
+        .await;
+        match end {
+            End::TooBig => link.close(1009, "frame larger than the engine accepts"),
+            End::Shutdown => link.close(1001, "engine shutting down"),
+            _ => link.close(1000, ""),
+        }
     }
     drop(conn);
     drop(link);
@@ -115,6 +130,11 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
                         return;
                     }
                     drop(permit);
+                }
+                Outgoing::Ping => {
+                    if sink.feed(Message::Ping(Default::default())).await.is_err() {
+                        return;
+                    }
                 }
                 Outgoing::Close(code, reason) => {
                     let close = CloseFrame {
@@ -165,10 +185,21 @@ impl Connection {
         let mut shutdown = self.app.shutdown.subscribe();
         let mut draining = false;
         let mut idle: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(std::future::pending());
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_seen = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = self.link.killed() => return End::Slow,
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > IDLE_LIMIT {
+                        tracing::info!(worker = %self.link.id, "worker silent for too long; disconnecting it");
+                        return End::Idle;
+                    }
+                    self.link.ping();
+                }
                 _ = shutdown.wait_for(|begun| *begun), if !draining => {
                     // Stop taking requests; keep reading results of calls
                     // forwarded to this worker; close once our own are done.
@@ -181,7 +212,9 @@ impl Connection {
                     });
                 }
                 _ = &mut idle => return End::Shutdown,
-                (permit, message) = next_message(stream, &self.in_flight, draining) => match message {
+                (permit, message) = next_message(stream, &self.in_flight, draining) => {
+                    last_seen = tokio::time::Instant::now();
+                    match message {
                     None | Some(Ok(Message::Close(_))) => return End::Peer,
                     Some(Err(error)) => {
                         let text = error.to_string();
@@ -198,7 +231,8 @@ impl Connection {
                     },
                     // Pings are answered by the socket itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                },
+                    }
+                }
             }
         }
     }

@@ -30,12 +30,12 @@ fn hard_limit(max_frame_bytes: usize) -> usize {
 
 fn configure(upgrade: WebSocketUpgrade, max_frame_bytes: usize) -> WebSocketUpgrade {
     let limit = hard_limit(max_frame_bytes);
-    upgrade
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        // Bounded even while the peer is not reading: beyond this the writer
-        // stops and the connection's queue fills up (see `WorkerLink::send`).
-        .max_write_buffer_size(128 * 1024 + limit)
+    // The write buffer is left unbounded on purpose: it only grows past its
+    // flush threshold by the one frame being written (a reply may be far
+    // larger than any request, e.g. `state::list`), while a peer that stops
+    // reading blocks the writer and overflows the connection's bounded queue
+    // (see `WorkerLink::send`).
+    upgrade.max_message_size(limit).max_frame_size(limit)
 }
 
 async fn worker(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
