@@ -192,12 +192,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
 /// Closes the embedded store: its commit loop commits what is queued, syncs,
 /// and releases the data directory's lock before the process exits.
 fn close(store: Option<Arc<EmbeddedStore>>) -> anyhow::Result<()> {
-    let Some(store) = store else { return Ok(()) };
-    match Arc::try_unwrap(store) {
-        Ok(store) => store.close().context("closing the store failed")?,
-        // Everything acknowledged was synced already; the OS releases the
-        // lock at exit.
-        Err(_) => tracing::warn!("the store is still referenced at exit; not closed explicitly"),
+    if let Some(store) = store {
+        match Arc::try_unwrap(store) {
+            Ok(store) => store.close().context("closing the store failed")?,
+            // Everything acknowledged was synced already; the OS releases
+            // the lock at exit.
+            Err(_) => {
+                tracing::warn!("the store is still referenced at exit; not closed explicitly")
+            }
+        }
     }
     tracing::info!("stopped");
     Ok(())

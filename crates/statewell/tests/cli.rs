@@ -166,6 +166,19 @@ fn no_engine_is_a_one_line_connect_error() {
 }
 
 #[test]
+fn a_bad_url_is_a_one_line_error() {
+    let mut command = statewell();
+    command.args(["groups", "--url", "127.0.0.1:49134"]);
+    let done = finish(command, Duration::from_secs(30));
+    assert_eq!(done.status.code(), Some(1));
+    assert!(
+        done.stderr.starts_with("error: invalid_url: "),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
 fn url_and_token_come_from_the_environment() {
     let engine = Engine::start(&["--store", "memory", "--token", "t0k"]);
     let mut command = statewell();

@@ -222,3 +222,51 @@ async fn state_survives_a_restart_on_the_same_data_directory() {
     let value = engine.client().await.get("g", "k").await.expect("get");
     assert_eq!(value, Some(json!({"kept": true})));
 }
+
+#[test]
+fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = statewell()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "info",
+            "--data",
+        ])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("read");
+    assert!(first.starts_with("listening on 127.0.0.1:"), "{first:?}");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{:?}", output.status);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    assert_eq!(rest, "", "stdout after the first line");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    for event in ["engine started", "shutting down", "stopped accepting"] {
+        assert!(
+            logs.lines().any(|line| line.contains(event)),
+            "no {event:?} log line in {logs}"
+        );
+    }
+    // The last word: the store closed and the process is about to exit.
+    assert!(
+        logs.lines()
+            .last()
+            .is_some_and(|line| line.ends_with("stopped")),
+        "{logs}"
+    );
+}
