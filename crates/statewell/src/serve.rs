@@ -242,6 +242,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     };
     let app = AppState::new(state.clone(), config);
 
+    let signals = Signals::install()?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -257,7 +258,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         "engine started"
     );
 
-    statewell_server::serve(listener, app, shutdown_signal())
+    statewell_server::serve(listener, app, shutdown_signal(signals))
         .await
         .context("the server failed")?;
 
@@ -315,38 +316,58 @@ async fn open_store(
     }
 }
 
-/// Resolves on the first SIGINT or SIGTERM. A second signal during the
-/// orderly shutdown exits at once (acknowledged writes are already durable).
-async fn shutdown_signal() {
-    let name = wait_for_signal().await;
-    tracing::info!(signal = name, "shutting down");
-    tokio::spawn(async {
-        let name = wait_for_signal().await;
-        tracing::warn!(signal = name, "second signal: exiting now");
-        std::process::exit(1);
-    });
+/// SIGINT and SIGTERM handlers. Installed before the address is announced:
+/// a signal sent right after the `listening on` line must already mean
+/// "shut down in order", not the default "die now".
+#[cfg(unix)]
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "ctrl-c"
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals)
+    }
+
+    async fn next(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "ctrl-c"
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM. A second signal during the
+/// orderly shutdown exits at once (acknowledged writes are already durable).
+async fn shutdown_signal(mut signals: Signals) {
+    let name = signals.next().await;
+    tracing::info!(signal = name, "shutting down");
+    tokio::spawn(async move {
+        let name = signals.next().await;
+        tracing::warn!(signal = name, "second signal: exiting now");
+        std::process::exit(1);
+    });
 }
 
 #[cfg(test)]
