@@ -273,11 +273,18 @@ async fn list_values_and_paged_items() {
     assert_eq!(keys(&prefixed), ["pre-1", "pre-2"]);
     assert_eq!(prefixed.body["next"], Value::Null);
 
-    for bad in ["limit=0", "limit=abc", "limit=-1", "limt=10"] {
+    assert_error(
+        &s.get("/v1/groups/g/items?limit=0").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_argument",
+    );
+    // Parameters of the wrong type, or unknown ones, fail like a payload
+    // that does not deserialize over the worker protocol.
+    for bad in ["limit=abc", "limit=-1", "limt=10"] {
         assert_error(
             &s.get(&format!("/v1/groups/g/items?{bad}")).await,
             StatusCode::BAD_REQUEST,
-            "invalid_argument",
+            "deserialization_error",
         );
     }
 }
@@ -391,6 +398,18 @@ async fn malformed_and_invalid_input_gets_400_with_a_code() {
     // A refused update changed nothing.
     assert_error(&s.get(&path).await, StatusCode::NOT_FOUND, "not_found");
 
+    // Empty groups and keys are bad arguments, not unknown routes.
+    for (method, path) in [
+        (Method::PUT, "/v1/groups//items/k"),
+        (Method::PUT, "/v1/groups/g/items/"),
+        (Method::GET, "/v1/groups//values"),
+        (Method::GET, "/v1/groups//items"),
+        (Method::DELETE, "/v1/groups/"),
+    ] {
+        let reply = s.call(method, path, Some(b"1".to_vec())).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_argument");
+    }
+
     let long_key = "k".repeat(1025);
     assert_error(
         &s.put("g", &long_key, &json!(1)).await,
@@ -440,6 +459,28 @@ async fn oversized_values_and_bodies_get_413() {
     assert!(s.get(&item_path("g", "grow")).await.body.get("t").is_none());
     assert_error(
         &s.get(&item_path("g", "big")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+}
+
+#[tokio::test]
+async fn a_huge_declared_body_is_refused_before_it_is_sent() {
+    let s = start(ServerConfig::default()).await;
+    let mut tcp = TcpStream::connect(s.addr).await.expect("connect");
+    let request = format!(
+        "PUT /v1/groups/g/items/k HTTP/1.1\r\nHost: {}\r\nContent-Length: 1000000000\r\n\r\n",
+        s.addr
+    );
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    // The engine answers and closes without waiting for the gigabyte.
+    tcp.read_to_end(&mut response).await.expect("read");
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("\"body_too_large\""), "{response}");
+    assert_error(
+        &s.get(&item_path("g", "k")).await,
         StatusCode::NOT_FOUND,
         "not_found",
     );

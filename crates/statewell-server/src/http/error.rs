@@ -3,7 +3,7 @@
 //! auth, unknown route) is converted to it, so clients parse one shape.
 
 use axum::Json;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -38,6 +38,15 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// A body over the engine's limit. Sent with `Connection: close`.
+    pub fn body_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body is larger than the engine's limit of {limit} bytes"),
+        )
+    }
+
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
     }
@@ -57,26 +66,6 @@ impl From<StateError> for ApiError {
     }
 }
 
-impl From<BytesRejection> for ApiError {
-    fn from(rejection: BytesRejection) -> Self {
-        // The only client-visible cause is the body limit (DefaultBodyLimit);
-        // anything else is a broken connection, still the client's side.
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "request body is larger than the engine's limit (max_frame_bytes)",
-            )
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_body",
-                rejection.body_text(),
-            )
-        }
-    }
-}
-
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         // E.g. a percent-encoded segment that does not decode to UTF-8.
@@ -86,7 +75,13 @@ impl From<PathRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::invalid_argument(rejection.body_text())
+        // Same code as a payload field of the wrong type over the worker
+        // protocol (`limit: -1`), so both transports fail the same way.
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "deserialization_error",
+            rejection.body_text(),
+        )
     }
 }
 
@@ -94,6 +89,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         let mut response = (self.status, body).into_response();
+        if self.code == "body_too_large" {
+            // The rest of the body was never read, so the connection cannot
+            // carry another request: say so, or a pooling client may reuse it.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750: tell the client which scheme to use.
             response.headers_mut().insert(

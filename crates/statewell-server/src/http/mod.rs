@@ -25,8 +25,16 @@ pub fn routes() -> Router<AppState> {
     routes::router()
 }
 
-/// Answer for a path no route matches, in the API's error shape.
+/// Answer for a path no route matches, in the API's error shape. A path
+/// that only misses because a group or key is empty is a bad argument.
 pub async fn route_not_found(req: Request) -> ApiError {
+    if let Some(param) = routes::empty_param(req.method().as_str(), req.uri().path()) {
+        let field = if param == "key" { "key" } else { "group" };
+        return ApiError::from(statewell_core::StateError::invalid(
+            field,
+            "must not be empty",
+        ));
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",

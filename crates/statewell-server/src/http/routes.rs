@@ -284,6 +284,33 @@ pub fn router() -> Router<AppState> {
     })
 }
 
+/// When `method path` would match a route but for an empty `{param}`
+/// segment (`/v1/groups//items/k`), the name of that parameter. axum never
+/// matches a parameter to an empty segment; this lets the fallback answer
+/// `invalid_argument` like the worker protocol does for an empty scope.
+pub fn empty_param(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES
+        .iter()
+        .filter(|route| route.verb.as_openapi().eq_ignore_ascii_case(method))
+        .find_map(|route| {
+            let pattern: Vec<&'static str> = route.path.split('/').collect();
+            if pattern.len() != segments.len() {
+                return None;
+            }
+            let mut empty = None;
+            for (want, got) in pattern.iter().zip(&segments) {
+                match want.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(param) if got.is_empty() => empty = empty.or(Some(param)),
+                    Some(_) => {}
+                    None if want == got => {}
+                    None => return None,
+                }
+            }
+            empty
+        })
+}
+
 /// Whether `path` is a public route (served without a token).
 pub fn is_public(path: &str) -> bool {
     ROUTES.iter().any(|r| r.public && r.path == path)
@@ -302,6 +329,17 @@ mod tests {
         assert!(is_public("/healthz"));
         assert!(!is_public("/metrics"));
         assert!(!is_public("/v1/groups"));
+    }
+
+    #[test]
+    fn empty_parameters_are_recognised() {
+        assert_eq!(empty_param("GET", "/v1/groups//items/k"), Some("group"));
+        assert_eq!(empty_param("PUT", "/v1/groups/g/items/"), Some("key"));
+        assert_eq!(empty_param("DELETE", "/v1/groups/"), Some("group"));
+        assert_eq!(empty_param("GET", "/v1/groups//values"), Some("group"));
+        assert_eq!(empty_param("GET", "/v1/groups/g/items/k"), None);
+        assert_eq!(empty_param("POST", "/v1/groups//items/k"), None);
+        assert_eq!(empty_param("GET", "/v1/nothing//x"), None);
     }
 
     #[test]
