@@ -250,6 +250,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         .local_addr()
         .context("cannot read the bound address")?;
     announce(addr)?;
+    if !addr.ip().is_loopback() && args.token.is_none() {
+        tracing::warn!(%addr, "listening beyond loopback without --token: anyone who reaches this port can read and write all state");
+    }
     tracing::info!(
         %addr,
         store = %args.store,
