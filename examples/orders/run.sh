@@ -60,8 +60,8 @@ payment_worker=$!
 node build/api-receives-order.js
 wait "$payment_worker"
 payment_worker=""
-# Payments run concurrently (one trigger delivery per order): print them in
-# order id order so that the output reads the same on every run.
+# The trigger delivers orders in commit order; sorting by order id keeps the
+# printed output independent of that detail.
 sort "$payments"
 rm -f "$payments"
 node steps/cron-summary.cjs

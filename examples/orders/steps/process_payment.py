@@ -25,7 +25,13 @@ import statewell
 CARD_LIMIT_CENTS = 100_000
 
 
-def charge(sw: statewell.Client, order: dict[str, Any]) -> str:
+def charge(sw: statewell.Client, order: dict[str, Any]) -> str | None:
+    # The engine delivers at least once (a failed handler is retried): charge
+    # only an order that is still pending. Events of one trigger arrive one at
+    # a time, so nothing else of ours changes the order in between.
+    current = sw.get("orders", order["id"])
+    if not isinstance(current, dict) or current.get("status") != "pending":
+        return None
     paid = order["total_cents"] <= CARD_LIMIT_CENTS
     status = "paid" if paid else "declined"
     result = sw.update(
@@ -67,7 +73,8 @@ def main() -> int:
 
         def on_new_order(event: statewell.StateEvent) -> None:
             nonlocal count
-            charge(sw, event["new_value"])
+            if charge(sw, event["new_value"]) is None:
+                return
             with lock:
                 count += 1
                 if args.exit_after and count >= args.exit_after:

@@ -61,6 +61,7 @@ def test_engine_killed_mid_call_fails_in_flight_calls_then_client_recovers(own_e
             # The blocked call fails with the typed error: it does not hang
             # until its timeout (that would be RequestTimeoutError).
             assert await blocked == "lost"
+            release.set()  # the handler's answer has nowhere to go now
             outcomes = await asyncio.gather(*increments)
             assert all(o in ("ok", "lost") for o in outcomes), outcomes
             acked = outcomes.count("ok")

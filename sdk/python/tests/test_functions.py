@@ -140,6 +140,33 @@ def test_slow_handler_times_out_for_the_caller(owner: statewell.Client, engine: 
     release.set()
 
 
+def test_owner_disconnecting_mid_call_fails_the_call(engine: Engine, caller: statewell.Client) -> None:
+    name = fid("abandoned")
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_: Any) -> None:
+        entered.set()
+        release.wait(WAIT)
+
+    owner = statewell.connect(engine.ws_url)
+    owner.register_function(name, hold)
+    outcome: queue.Queue[Any] = queue.Queue()
+
+    def call() -> None:
+        try:
+            outcome.put(invoke_when_registered(caller, name, {}))
+        except statewell.StateError as err:
+            outcome.put(err)
+
+    threading.Thread(target=call, daemon=True).start()
+    assert entered.wait(WAIT)
+    owner.close()
+    release.set()
+    err = outcome.get(timeout=WAIT)
+    assert isinstance(err, statewell.StateError)
+    assert err.code == "worker_disconnected"
+
+
 def test_on_state_change_filters_and_conditions(owner: statewell.Client, caller: statewell.Client, group: str) -> None:
     everything: queue.Queue[Any] = queue.Queue()
     one_key: queue.Queue[Any] = queue.Queue()
