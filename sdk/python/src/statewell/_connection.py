@@ -261,12 +261,23 @@ class Connection:
                 }
             )
         )
-        for frame in list(self._registrations.values()):
+        replayed = dict(self._registrations)
+        for frame in replayed.values():
             await ws.send(_dumps(frame))
+        # No await from here to set(): a registration made from now on sees
+        # the socket as connected and sends itself.
         self._ws = ws
         self.connections += 1
         self._last_error = None
         self._connected.set()
+        # Registrations made while the replay was being sent were skipped by
+        # send_frame (not connected yet): send them now.
+        for key, frame in list(self._registrations.items()):
+            if replayed.get(key) is not frame:
+                await self.send_frame(frame)
+        # ...and undo the replayed ones that were unregistered meanwhile.
+        for kind, ident in replayed.keys() - self._registrations.keys():
+            await self.send_frame({"type": f"unregister{kind}", "id": ident})
 
     async def _run(self) -> None:
         """Read the current socket until it closes, then reconnect; forever, until close()."""

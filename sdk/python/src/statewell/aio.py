@@ -157,11 +157,15 @@ class AsyncClient:
 
     async def invoke(self, function_id: str, payload: Any = None, timeout: float | None = None) -> Any:
         """Call any function the engine knows (another worker's, or a ``state::`` one)."""
+        if not self._opened:
+            await self.connect()
         reply = await self._conn.call(function_id, payload, timeout)
         return reply.get("result")
 
     async def invoke_void(self, function_id: str, payload: Any = None) -> None:
         """Fire and forget: the engine sends no answer, errors are not reported."""
+        if not self._opened:
+            await self.connect()
         await self._conn.send_void(function_id, payload)
 
     async def register_function(
