@@ -73,6 +73,33 @@ pub struct ServeArgs {
     /// Largest value accepted, as compact JSON, in bytes.
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
+
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Settings of functions and triggers between workers (`ServerConfig`).
+/// The defaults here must match `ServerConfig::default()` (a unit test checks).
+#[derive(clap::Args, Debug)]
+struct EngineArgs {
+    /// How long a call to a worker's function (and one trigger attempt) may
+    /// take before it fails with `invocation_timeout` (10ms to 3600s).
+    #[arg(long, env = "STATEWELL_INVOCATION_TIMEOUT", default_value = "30s", value_parser = parse_invocation_timeout)]
+    invocation_timeout: Duration,
+
+    /// How often a failing or timed-out trigger handler is retried (0 to 100).
+    #[arg(long, env = "STATEWELL_TRIGGER_RETRIES", default_value = "3", value_parser = parse_trigger_retries)]
+    trigger_retries: u32,
+
+    /// Delay before the first retry of a trigger handler, doubling each time
+    /// (1ms to 10s).
+    #[arg(long, env = "STATEWELL_TRIGGER_RETRY_BACKOFF", default_value = "100ms", value_parser = parse_retry_backoff)]
+    trigger_retry_backoff: Duration,
+
+    /// How long a disconnected worker's triggers keep collecting events,
+    /// waiting for it to reconnect (0s to 3600s).
+    #[arg(long, env = "STATEWELL_RECONNECT_GRACE", default_value = "10s", value_parser = parse_reconnect_grace)]
+    reconnect_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,23 +144,71 @@ fn parse_store(text: &str) -> Result<StoreKind, String> {
     }
 }
 
-/// Accepts a whole number followed by `ms` or `s`.
-fn parse_interval(text: &str) -> Result<Duration, String> {
+/// Accepts a whole number followed by `ms` or `s`, within `min..=max`.
+fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
     let bad = || format!("expected a duration such as 100ms or 1s, got {text:?}");
     let (digits, unit) = text
         .find(|c: char| !c.is_ascii_digit())
         .map(|at| text.split_at(at))
         .ok_or_else(bad)?;
     let n: u64 = digits.parse().map_err(|_| bad())?;
-    let interval = match unit {
+    let duration = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         _ => return Err(bad()),
     };
-    if interval < Duration::from_millis(1) || interval > Duration::from_secs(60) {
-        return Err(format!("must be between 1ms and 60s, got {text:?}"));
+    if duration < min || duration > max {
+        return Err(format!(
+            "must be between {} and {}, got {text:?}",
+            show(min),
+            show(max)
+        ));
     }
-    Ok(interval)
+    Ok(duration)
+}
+
+/// A bound as the user would write it: `1ms`, `60s`.
+fn show(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(1), Duration::from_secs(60))
+}
+
+/// Below 10ms every call over a real socket would time out; above an hour a
+/// stuck worker would hold callers (and its trigger's queue) for too long.
+fn parse_invocation_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(10), Duration::from_secs(3600))
+}
+
+/// The engine caps the doubling backoff at 10s, so a larger start is moot.
+fn parse_retry_backoff(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(1), Duration::from_secs(10))
+}
+
+/// `0s` drops a disconnected worker's triggers at once.
+fn parse_reconnect_grace(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
+}
+
+/// Retries of one event delay every later event of its trigger: keep it small.
+const MAX_TRIGGER_RETRIES: u32 = 100;
+
+fn parse_trigger_retries(text: &str) -> Result<u32, String> {
+    let n: u32 = text
+        .parse()
+        .map_err(|_| format!("expected a whole number of retries, got {text:?}"))?;
+    if n > MAX_TRIGGER_RETRIES {
+        return Err(format!(
+            "must be between 0 and {MAX_TRIGGER_RETRIES}, got {n}"
+        ));
+    }
+    Ok(n)
 }
 
 /// A token travels in an HTTP header, so it must be visible ASCII.
@@ -238,6 +313,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         max_frame_bytes: ServerConfig::default()
             .max_frame_bytes
             .max(args.max_value_bytes + FRAME_ENVELOPE_BYTES),
+        invocation_timeout: args.engine.invocation_timeout,
+        trigger_max_retries: args.engine.trigger_retries,
+        trigger_retry_backoff: args.engine.trigger_retry_backoff,
+        reconnect_grace: args.engine.reconnect_grace,
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -258,6 +337,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         store = %args.store,
         durability = ?args.durability,
         auth = args.token.is_some(),
+        invocation_timeout = ?args.engine.invocation_timeout,
+        trigger_retries = args.engine.trigger_retries,
         "engine started"
     );
 
@@ -384,6 +465,52 @@ mod tests {
         for bad in ["", "ms", "100", "1.5s", "0ms", "61s", "10m"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn engine_settings_are_bounded() {
+        assert_eq!(parse_invocation_timeout("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(
+            parse_invocation_timeout("10ms"),
+            Ok(Duration::from_millis(10))
+        );
+        for bad in ["0s", "9ms", "3601s", "1m", "-1s", ""] {
+            assert!(parse_invocation_timeout(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_reconnect_grace("0s"), Ok(Duration::ZERO));
+        assert!(parse_reconnect_grace("3601s").is_err());
+        assert_eq!(parse_retry_backoff("1ms"), Ok(Duration::from_millis(1)));
+        assert!(parse_retry_backoff("0ms").is_err());
+        assert!(parse_retry_backoff("11s").is_err());
+        assert_eq!(parse_trigger_retries("0"), Ok(0));
+        assert_eq!(parse_trigger_retries("100"), Ok(100));
+        for bad in ["101", "-1", "x", "1.5", ""] {
+            assert!(parse_trigger_retries(bad).is_err(), "{bad}");
+        }
+        let message = parse_invocation_timeout("0s").err().unwrap_or_default();
+        assert!(message.contains("between 10ms and 3600s"), "{message}");
+    }
+
+    /// The flags' defaults are written as text for `--help`; they must be
+    /// the engine's own defaults.
+    #[test]
+    fn engine_flag_defaults_are_the_server_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            engine: EngineArgs,
+        }
+        let parsed = Wrapper::try_parse_from(["serve"]).map_err(|e| e.to_string());
+        let engine = match parsed {
+            Ok(wrapper) => wrapper.engine,
+            Err(e) => panic!("defaults do not parse: {e}"),
+        };
+        let defaults = ServerConfig::default();
+        assert_eq!(engine.invocation_timeout, defaults.invocation_timeout);
+        assert_eq!(engine.trigger_retries, defaults.trigger_max_retries);
+        assert_eq!(engine.trigger_retry_backoff, defaults.trigger_retry_backoff);
+        assert_eq!(engine.reconnect_grace, defaults.reconnect_grace);
     }
 
     #[test]
