@@ -10,9 +10,20 @@ use crate::{ChangeEvent, EventKind, Limits, StateError};
 /// A write to one item.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mutation {
-    Set { group: String, key: String, value: Value },
-    Delete { group: String, key: String },
-    Update { group: String, key: String, ops: Vec<UpdateOp> },
+    Set {
+        group: String,
+        key: String,
+        value: Value,
+    },
+    Delete {
+        group: String,
+        key: String,
+    },
+    Update {
+        group: String,
+        key: String,
+        ops: Vec<UpdateOp>,
+    },
 }
 
 impl Mutation {
@@ -26,9 +37,9 @@ impl Mutation {
 
     pub fn key(&self) -> &str {
         match self {
-            Mutation::Set { key, .. } | Mutation::Delete { key, .. } | Mutation::Update { key, .. } => {
-                key
-            }
+            Mutation::Set { key, .. }
+            | Mutation::Delete { key, .. }
+            | Mutation::Update { key, .. } => key,
         }
     }
 }

@@ -52,7 +52,12 @@ impl State {
         self.limits.check_key(key)
     }
 
-    pub async fn set(&self, group: &str, key: &str, value: Value) -> Result<SetOutcome, StateError> {
+    pub async fn set(
+        &self,
+        group: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<SetOutcome, StateError> {
         self.check_item(group, key)?;
         let outcome = self
             .store

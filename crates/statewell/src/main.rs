@@ -8,7 +8,11 @@ mod serve;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "statewell", version, about = "A durable state engine for event-driven backends")]
+#[command(
+    name = "statewell",
+    version,
+    about = "A durable state engine for event-driven backends"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,

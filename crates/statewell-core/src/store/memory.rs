@@ -43,7 +43,9 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied item:
         // every mutation is computed before the map is touched.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn publish(&self, event: Option<ChangeEvent>) {
@@ -63,7 +65,12 @@ impl Default for MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
-        Ok(self.lock().groups.get(group).and_then(|g| g.get(key)).cloned())
+        Ok(self
+            .lock()
+            .groups
+            .get(group)
+            .and_then(|g| g.get(key))
+            .cloned())
     }
 
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
@@ -109,7 +116,13 @@ impl Store for MemoryStore {
                 }
             }
         }
-        let event = change_event(group, key, old_value.clone(), applied.after.clone(), revision);
+        let event = change_event(
+            group,
+            key,
+            old_value.clone(),
+            applied.after.clone(),
+            revision,
+        );
         // Published under the lock so that events leave in commit order.
         self.publish(event);
         Ok(MutationOutcome {
