@@ -44,6 +44,9 @@ pub struct EmbeddedStats {
     /// Commands committed since open; divided by `store.commits` it gives
     /// the average batch size.
     pub batched_commands: u64,
+    /// Synced commits since open (every commit in `always` mode; in
+    /// `batched` mode the interval, `sync()` and close syncs).
+    pub syncs: u64,
 }
 
 impl EmbeddedStore {
@@ -103,6 +106,7 @@ impl EmbeddedStore {
             store: self.stats(),
             max_batch_size: self.counters.max_batch.load(Ordering::Relaxed),
             batched_commands: self.counters.batched.load(Ordering::Relaxed),
+            syncs: self.counters.syncs.load(Ordering::Relaxed),
         }
     }
 

@@ -65,6 +65,8 @@ pub(crate) struct Counters {
     pub max_batch: AtomicU64,
     /// Commands committed, across all batches (for the average batch size).
     pub batched: AtomicU64,
+    /// Synced commits (every commit in `always` mode).
+    pub syncs: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -148,6 +150,7 @@ impl Writer {
         let txn = self.db.begin_write().map_err(storage)?;
         txn.commit().map_err(storage)?;
         self.unsynced_since = None;
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -178,6 +181,7 @@ impl Writer {
         self.revision = batch_state.revision;
         if durable {
             self.unsynced_since = None;
+            self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         } else if self.unsynced_since.is_none() {
             self.unsynced_since = Some(Instant::now());
         }

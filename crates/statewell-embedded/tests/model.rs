@@ -1,0 +1,178 @@
+//! Property test: a random sequence of set / delete / update / clear on a
+//! few groups and keys gives the same results on the embedded store as on
+//! `MemoryStore` (the model) — answers, versions, listings, groups, stats —
+//! including across a close and reopen of the embedded store.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use statewell_core::store::MemoryStore;
+use statewell_core::{Mutation, Path as OpPath, Store, UpdateOp};
+use statewell_embedded::{Durability, EmbeddedOptions, EmbeddedStore};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Write(Mutation),
+    Clear(String),
+    Reopen,
+}
+
+const GROUPS: [&str; 3] = ["a", "b", "a/b"];
+const KEYS: [&str; 4] = ["x", "y", "x:1", "é"];
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(json!(null)),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        "[a-z]{0,5}".prop_map(|s| json!(s)),
+        (any::<i32>(), "[a-z]{0,3}").prop_map(|(n, s)| json!({"n": n, "s": s})),
+    ]
+}
+
+fn update_op() -> impl Strategy<Value = UpdateOp> {
+    prop_oneof![
+        (-5i64..5).prop_map(|by| UpdateOp::Increment {
+            path: OpPath::Field("n".into()),
+            by: by.into()
+        }),
+        (-5i64..5).prop_map(|by| UpdateOp::Decrement {
+            path: OpPath::Field("n".into()),
+            by: by.into()
+        }),
+        value().prop_map(|value| UpdateOp::Set {
+            path: OpPath::Field("s".into()),
+            value
+        }),
+        value().prop_map(|value| UpdateOp::Append {
+            path: Some(OpPath::Field("list".into())),
+            value
+        }),
+        Just(UpdateOp::Remove {
+            path: OpPath::Field("s".into())
+        }),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let group = prop::sample::select(GROUPS.to_vec()).prop_map(str::to_owned);
+    let key = prop::sample::select(KEYS.to_vec()).prop_map(str::to_owned);
+    prop_oneof![
+        4 => (group.clone(), key.clone(), value())
+            .prop_map(|(group, key, value)| Op::Write(Mutation::Set { group, key, value })),
+        2 => (group.clone(), key.clone())
+            .prop_map(|(group, key)| Op::Write(Mutation::Delete { group, key })),
+        4 => (group.clone(), key, prop::collection::vec(update_op(), 0..4))
+            .prop_map(|(group, key, ops)| Op::Write(Mutation::Update { group, key, ops })),
+        1 => group.prop_map(Op::Clear),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn open(dir: &Path, always: bool) -> EmbeddedStore {
+    let durability = if always {
+        Durability::Always
+    } else {
+        Durability::Batched {
+            interval: Duration::from_secs(3600),
+        }
+    };
+    EmbeddedStore::open(
+        dir,
+        EmbeddedOptions {
+            durability,
+            ..Default::default()
+        },
+    )
+    .expect("open")
+}
+
+/// Everything observable through reads must be the same on both stores.
+async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
+    assert_eq!(
+        store.list_groups().await.expect("groups"),
+        model.list_groups().await.expect("groups")
+    );
+    for group in GROUPS {
+        assert_eq!(
+            store.list(group).await.expect("list"),
+            model.list(group).await.expect("list")
+        );
+        for key in KEYS {
+            assert_eq!(
+                store.get(group, key).await.expect("get"),
+                model.get(group, key).await.expect("get")
+            );
+        }
+        for (prefix, after) in [
+            (None, None),
+            (Some("x"), None),
+            (None, Some("x")),
+            (Some("x"), Some("a")),
+        ] {
+            for limit in [1, 2, 10] {
+                let ours = store
+                    .list_items(group, prefix, after, limit)
+                    .await
+                    .expect("page");
+                let theirs = model
+                    .list_items(group, prefix, after, limit)
+                    .await
+                    .expect("page");
+                assert_eq!(ours, theirs, "{group} {prefix:?} {after:?} {limit}");
+            }
+        }
+    }
+    let (ours, theirs) = (store.stats(), model.stats());
+    assert_eq!((ours.items, ours.revision), (theirs.items, theirs.revision));
+}
+
+async fn run(ops: Vec<Op>, always: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(dir.path(), always);
+    let model = MemoryStore::default();
+    for op in ops {
+        match op {
+            Op::Write(mutation) => {
+                let ours = store.write(mutation.clone()).await;
+                let theirs = model.write(mutation).await;
+                match (ours, theirs) {
+                    (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs),
+                    (Err(ours), Err(theirs)) => assert_eq!(ours.code(), theirs.code()),
+                    (ours, theirs) => panic!("embedded {ours:?} but model {theirs:?}"),
+                }
+            }
+            Op::Clear(group) => {
+                assert_eq!(
+                    store.clear(&group).await.expect("clear"),
+                    model.clear(&group).await.expect("clear")
+                );
+            }
+            Op::Reopen => {
+                store.close().expect("close");
+                store = open(dir.path(), always);
+            }
+        }
+        same_reads(&store, &model).await;
+    }
+    store.close().expect("close");
+    let store = open(dir.path(), always);
+    same_reads(&store, &model).await;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn embedded_store_behaves_like_the_model(
+        ops in prop::collection::vec(op(), 1..40),
+        always in any::<bool>(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        runtime.block_on(run(ops, always));
+    }
+}

@@ -1,0 +1,183 @@
+//! Opening a data directory: what is refused, and how.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::json;
+use statewell_core::{ErrorCode, StateError, Store};
+use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
+
+use common::{child, heard, open, say, set, value};
+
+fn refusal(dir: &Path) -> String {
+    match EmbeddedStore::open(dir, EmbeddedOptions::default()) {
+        Ok(_) => panic!("opening {} should be refused", dir.display()),
+        Err(err) => {
+            assert_eq!(err.code(), ErrorCode::DataDirectory, "{err}");
+            assert!(matches!(err, StateError::DataDirectory { .. }));
+            err.to_string()
+        }
+    }
+}
+
+async fn store_with_data(dir: &Path) {
+    let store = open(dir);
+    for i in 0..50 {
+        store
+            .write(set("g", &format!("k{i}"), json!({"i": i})))
+            .await
+            .expect("set");
+    }
+    store.close().expect("close");
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_created_and_reopens_with_its_data() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("a/b/data");
+    store_with_data(&dir).await;
+    let store = open(&dir);
+    assert_eq!(value(&store, "g", "k49").await, Some(json!({"i": 49})));
+    assert_eq!(store.stats().items, 50);
+    assert_eq!(store.stats().revision, 50);
+}
+
+#[test]
+fn a_second_open_in_the_same_process_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _first = open(dir.path());
+    let reason = refusal(dir.path());
+    assert!(reason.contains("already open"), "{reason}");
+}
+
+/// Child half of the next test: opens the directory and holds it until its
+/// stdin closes.
+#[test]
+fn holder_child() {
+    let Ok(dir) = std::env::var("STATEWELL_HOLD_DIR") else {
+        return;
+    };
+    let _store = open(Path::new(&dir));
+    say("opened");
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+#[test]
+fn a_directory_open_in_another_process_is_refused_until_it_exits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut holder = child(
+        "holder_child",
+        &[("STATEWELL_HOLD_DIR", dir.path().display().to_string())],
+    )
+    .spawn()
+    .expect("spawn the holder");
+    let stdout = holder.stdout.take().expect("piped stdout");
+    let mut said = heard(stdout);
+    let opened = said.any(|line| line == "opened");
+    assert!(opened, "the holder process did not open the directory");
+
+    let reason = refusal(dir.path());
+    assert!(reason.contains("already open by another"), "{reason}");
+
+    // Closing its stdin lets the holder exit; the lock goes with it.
+    holder
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(b"\n")
+        .expect("write");
+    // Read to the end so that the child's last lines never meet a closed pipe.
+    said.for_each(drop);
+    assert!(holder.wait().expect("wait").success());
+    drop(open(dir.path()));
+}
+
+#[tokio::test]
+async fn a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::write(
+        dir.path().join("FORMAT"),
+        "statewell-embedded data directory\nformat 99\n",
+    )
+    .expect("write marker");
+    let reason = refusal(dir.path());
+    assert!(
+        reason.contains("format 99") && reason.contains("newer"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_marker_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::write(dir.path().join("FORMAT"), "hello").expect("write marker");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_data_file_of_garbage_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    let garbage: Vec<u8> = (0..64 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("data.redb"), garbage).expect("overwrite");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("data.redb"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_truncated_data_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    let path = dir.path().join("data.redb");
+    let len = std::fs::metadata(&path).expect("metadata").len();
+    for keep in [len / 2, 4096, 100, 0] {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.set_len(keep).expect("truncate");
+        drop(file);
+        let reason = refusal(dir.path());
+        assert!(reason.contains("data.redb"), "kept {keep} bytes: {reason}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_data_file_is_refused_not_started_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::remove_file(dir.path().join("data.redb")).expect("remove");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("missing"), "{reason}");
+}
+
+#[test]
+fn a_directory_holding_other_files_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "mine").expect("write");
+    let reason = refusal(dir.path());
+    assert!(
+        reason.contains("not a statewell data directory"),
+        "{reason}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).expect("read"),
+        "mine"
+    );
+}
+
+#[test]
+fn a_path_that_is_a_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "x").expect("write");
+    refusal(&file);
+}
