@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::ClientError;
+use crate::worker::{Invocation, result_frame};
 
 type Reply = Result<Option<Value>, ClientError>;
 type Pending = HashMap<String, oneshot::Sender<Reply>>;
@@ -34,11 +35,11 @@ const OUTGOING_CAPACITY: usize = 1024;
 /// WebSocket. The connection closes when the last clone is dropped.
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     timeout: Duration,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     pending: Mutex<Pending>,
     /// Set (before `pending` is drained) once the reader has stopped, so a
     /// request registered afterwards fails at once instead of timing out.
@@ -46,6 +47,12 @@ struct Shared {
     outgoing: mpsc::Sender<Message>,
     worker_id: Mutex<Option<String>>,
     reader: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Functions this client serves: where their invocations go.
+    pub(crate) functions: Mutex<HashMap<String, mpsc::Sender<Invocation>>>,
+    /// Trigger registrations the engine refused, by trigger id, until
+    /// `register_trigger` collects them.
+    pub(crate) trigger_errors: Mutex<HashMap<String, ClientError>>,
 }
 
 impl Drop for Shared {
@@ -58,7 +65,7 @@ impl Drop for Shared {
 
 /// A poisoned lock only means another caller panicked while holding it; the
 /// map itself is still consistent (every operation on it is one call).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -140,18 +147,27 @@ impl Client {
             outgoing,
             worker_id: Mutex::new(None),
             reader: Mutex::new(None),
+            writer: Mutex::new(None),
+            functions: Mutex::new(HashMap::new()),
+            trigger_errors: Mutex::new(HashMap::new()),
         });
 
-        // Writer: ends when every sender is gone (the client was dropped),
-        // closing the socket politely.
-        tokio::spawn(async move {
+        // Writer: ends when every sender is gone (the client was dropped)
+        // or after a close frame (`Client::close`), closing the socket
+        // politely.
+        let writer = tokio::spawn(async move {
             while let Some(message) = queue.recv().await {
+                let closing = matches!(message, Message::Close(_));
                 if sink.send(message).await.is_err() {
                     return;
+                }
+                if closing {
+                    break;
                 }
             }
             let _ = sink.close().await;
         });
+        *lock(&shared.writer) = Some(writer);
 
         // Reader: holds only a weak reference so dropping the client ends it.
         let weak = Arc::downgrade(&shared);
@@ -248,7 +264,18 @@ impl Client {
         }
     }
 
-    async fn send(&self, frame: Value) -> Result<(), ClientError> {
+    /// Closes the connection politely: frames already queued (answers,
+    /// unregistrations) are written first, then a close frame; waits at most
+    /// `timeout` for that. Other clones of this client fail from then on.
+    pub async fn close(&self, timeout: Duration) {
+        let _ = self.shared.outgoing.send(Message::Close(None)).await;
+        let writer = lock(&self.shared.writer).take();
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(timeout, writer).await;
+        }
+    }
+
+    pub(crate) async fn send(&self, frame: Value) -> Result<(), ClientError> {
         self.shared
             .outgoing
             .send(Message::text(frame.to_string()))
@@ -258,11 +285,12 @@ impl Client {
 }
 
 impl Shared {
-    /// Routes one frame from the engine. Frames this client has no use for
-    /// (function invocations, trigger results) are ignored, as the protocol
-    /// says unknown input must be.
+    /// Routes one frame from the engine: replies to the waiting caller,
+    /// invocations to the function's stream, refused trigger registrations to
+    /// `register_trigger`. Frames this client has no use for are ignored, as
+    /// the protocol says unknown input must be.
     fn dispatch(&self, text: &str) {
-        let Ok(Value::Object(frame)) = serde_json::from_str::<Value>(text) else {
+        let Ok(Value::Object(mut frame)) = serde_json::from_str::<Value>(text) else {
             tracing::warn!("ignoring a frame that is not a JSON object");
             return;
         };
@@ -286,12 +314,84 @@ impl Shared {
                 };
                 let _ = waiter.send(reply);
             }
+            Some("invokefunction") => {
+                if let Some(invocation) = Invocation::from_frame(&mut frame) {
+                    self.deliver(invocation);
+                }
+            }
+            Some("triggerregistrationresult") => {
+                let id = frame.get("id").and_then(Value::as_str).unwrap_or_default();
+                match frame.get("error") {
+                    Some(error) if !error.is_null() => {
+                        lock(&self.trigger_errors).insert(id.to_owned(), engine_error(error));
+                    }
+                    _ => {}
+                }
+            }
             _ => {}
         }
     }
 
+    /// Hands an invocation to its function's stream; when there is none, or
+    /// it is full or gone, answers the engine with an error at once so the
+    /// caller is not left waiting for the invocation timeout.
+    fn deliver(&self, invocation: Invocation) {
+        let sender = lock(&self.functions).get(&invocation.function_id).cloned();
+        let Some(sender) = sender else {
+            let message = format!(
+                "Function {} is not served by this worker.",
+                invocation.function_id
+            );
+            return self.refuse(&invocation, "function_not_found", message);
+        };
+        match sender.try_send(invocation) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(invocation)) => {
+                let message = format!(
+                    "Function {} has {} invocations waiting; try again later.",
+                    invocation.function_id,
+                    crate::worker::INVOCATION_CAPACITY
+                );
+                self.refuse(&invocation, "worker_busy", message);
+            }
+            Err(mpsc::error::TrySendError::Closed(invocation)) => {
+                // The application dropped the stream: stop routing to it
+                // (unless the function was registered again meanwhile).
+                let mut functions = lock(&self.functions);
+                if functions
+                    .get(&invocation.function_id)
+                    .is_some_and(|current| current.same_channel(&sender))
+                {
+                    functions.remove(&invocation.function_id);
+                }
+                drop(functions);
+                let message = format!("Function {} is no longer served.", invocation.function_id);
+                self.refuse(&invocation, "function_not_found", message);
+            }
+        }
+    }
+
+    fn refuse(&self, invocation: &Invocation, code: &str, message: String) {
+        tracing::debug!(code, %message, "invocation refused");
+        let Some(id) = invocation
+            .invocation_id
+            .as_ref()
+            .filter(|_| !invocation.void)
+        else {
+            return;
+        };
+        let error = json!({"code": code, "message": message});
+        let frame = result_frame(id, &invocation.function_id, Err(error));
+        // From the reader task: never wait here (the writer may be waiting
+        // on the socket); if even the outgoing queue is full the engine's
+        // invocation timeout answers the caller.
+        let _ = self.outgoing.try_send(Message::text(frame.to_string()));
+    }
+
     fn fail_all(&self, reason: &str) {
         self.closed.store(true, Ordering::SeqCst);
+        // Ends every function's invocation stream.
+        lock(&self.functions).clear();
         let pending = std::mem::take(&mut *lock(&self.pending));
         for (_, waiter) in pending {
             let _ = waiter.send(Err(ClientError::Closed(reason.to_owned())));

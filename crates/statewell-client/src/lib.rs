@@ -19,8 +19,10 @@
 mod connection;
 mod error;
 mod ops;
+mod worker;
 
 pub use connection::{Client, DEFAULT_TIMEOUT, websocket_url};
 pub use error::ClientError;
 pub use ops::{SetResult, UpdateResult};
 pub use statewell_core::{OpError, Page, PageRequest, UpdateOp};
+pub use worker::{Invocation, Invocations};

@@ -1,6 +1,9 @@
 //! CLI verbs for people, against a running engine: each verb opens one
 //! WebSocket with `statewell-client`, makes one call, prints JSON.
 //!
+//! `watch` is the one verb that stays: it serves a state trigger until
+//! SIGINT/SIGTERM (see `watch.rs`).
+//!
 //! Exit status: 0 on success; 1 when the engine or the connection fails, when
 //! `get` finds no item (`error: not_found: ...`), or when an `update` op was
 //! skipped (the result is still printed); 2 for unusable arguments (bad JSON).
@@ -8,6 +11,7 @@
 
 mod input;
 mod output;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -84,6 +88,16 @@ pub enum ClientCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Print every change of a group (or of one item) as it is committed,
+    /// one JSON line per event, until Ctrl-C.
+    Watch {
+        /// The group (scope) to watch.
+        group: String,
+        /// Only changes of this key.
+        key: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// Which engine to talk to.
@@ -106,7 +120,8 @@ impl ClientCommand {
             | ClientCommand::Delete { target, .. }
             | ClientCommand::List { target, .. }
             | ClientCommand::Clear { target, .. }
-            | ClientCommand::Groups { target } => target,
+            | ClientCommand::Groups { target }
+            | ClientCommand::Watch { target, .. } => target,
         }
     }
 }
@@ -189,6 +204,7 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
             output::print(&json!({"deleted": deleted}))
         }
         ClientCommand::Groups { .. } => output::print(&json!(client.list_groups().await?)),
+        ClientCommand::Watch { group, key, .. } => watch::run(client, group, key.as_deref()).await,
     }
 }
 
