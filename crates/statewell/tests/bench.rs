@@ -76,6 +76,13 @@ fn each_operation_completes_without_error_against_a_running_engine() {
         let kinds = check_run(&runs[0], 2000);
         assert_eq!(kinds[index], 2000, "only {op} ran: {kinds:?}");
         assert_eq!(runs[0]["op"], op);
+        // The engine's /metrics were read around the run: writes were
+        // committed in batches of at least one.
+        if op != "get" {
+            assert!(n(&runs[0]["commits"]) > 0, "{}", runs[0]);
+            let batch = runs[0]["mean_commit_batch"].as_f64().expect("mean batch");
+            assert!(batch >= 1.0, "{}", runs[0]);
+        }
     }
 }
 

@@ -92,6 +92,11 @@ pub async fn run(plan: &Plan<'_>) -> Result<RunResult> {
         Amount::Time(d) => (Budget::duration(d), None),
     };
     let budget = Arc::new(budget);
+    let (http, token) = match plan.target {
+        Target::Statewell { url, token } => (host_port(url), token.as_deref()),
+        Target::Redis { .. } => (None, None),
+    };
+    let commits_before = http.as_deref().and_then(|a| commit_counters(a, token));
     let server_before = plan.server_pid.and_then(|p| cpu_seconds(Some(p)));
     let generator_before = cpu_seconds(None);
     let began = Instant::now();
@@ -104,6 +109,11 @@ pub async fn run(plan: &Plan<'_>) -> Result<RunResult> {
     let elapsed = began.elapsed();
     let server_after = plan.server_pid.and_then(|p| cpu_seconds(Some(p)));
     let generator_after = cpu_seconds(None);
+    let commits_after = http.as_deref().and_then(|a| commit_counters(a, token));
+    let commits = match (commits_before, commits_after) {
+        (Some((c0, w0)), Some((c1, w1))) => Some((c1.saturating_sub(c0), w1.saturating_sub(w0))),
+        _ => None,
+    };
     let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
     Ok(RunResult::new(
         RunInfo {
@@ -117,6 +127,7 @@ pub async fn run(plan: &Plan<'_>) -> Result<RunResult> {
             elapsed,
             server_cpu: delta(server_before, server_after),
             generator_cpu: delta(generator_before, generator_after),
+            commits,
         },
         &stats,
     ))
@@ -192,7 +203,7 @@ async fn with_timed_progress<T>(label: &str, d: Duration, work: impl Future<Outp
 /// whose name mentions a batch, a commit or a sync), to tell what bounds a
 /// durable write.
 pub fn engine_metrics(addr: &str) -> Option<Vec<String>> {
-    let text = super::servers::fetch_metrics(addr).ok()?;
+    let text = super::servers::fetch_metrics(addr, None).ok()?;
     let lines: Vec<String> = text
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -216,6 +227,43 @@ pub fn print_metrics(lines: &[String]) {
     }
 }
 
+/// `ws://HOST:PORT/...` → `HOST:PORT` (HTTP is served on the same port).
+fn host_port(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    Some(rest.split('/').next()?.to_owned())
+}
+
+/// (commits, successful writes) so far, from the engine's `/metrics`.
+fn commit_counters(addr: &str, token: Option<&str>) -> Option<(u64, u64)> {
+    let text = super::servers::fetch_metrics(addr, token).ok()?;
+    parse_commit_counters(&text)
+}
+
+fn parse_commit_counters(text: &str) -> Option<(u64, u64)> {
+    let mut commits = None;
+    let mut writes = 0u64;
+    for line in text.lines() {
+        let Some((name, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.trim().parse::<f64>() else {
+            continue;
+        };
+        if name == "statewell_commits_total" {
+            commits = Some(value as u64);
+        }
+        let write = ["set", "update", "delete"]
+            .iter()
+            .any(|k| name == format!("statewell_operations_total{{kind=\"{k}\",outcome=\"ok\"}}"));
+        if write {
+            writes += value as u64;
+        }
+    }
+    Some((commits?, writes))
+}
+
 /// What the figures were measured on.
 pub fn machine() -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -229,4 +277,30 @@ pub fn machine() -> serde_json::Value {
         .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     serde_json::json!({"cpu": cpu, "cores": cores})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_commits_and_writes_from_metrics() {
+        let text = "# HELP x\nstatewell_operations_total{kind=\"set\",outcome=\"ok\"} 1100\n\
+            statewell_operations_total{kind=\"get\",outcome=\"ok\"} 7\n\
+            statewell_operations_total{kind=\"update\",outcome=\"ok\"} 10\n\
+            statewell_operations_total{kind=\"set\",outcome=\"error\"} 3\n\
+            statewell_commits_total 33\n";
+        assert_eq!(parse_commit_counters(text), Some((33, 1110)));
+        assert_eq!(parse_commit_counters("nothing 1\n"), None);
+    }
+
+    #[test]
+    fn http_address_of_an_engine_url() {
+        assert_eq!(
+            host_port("ws://127.0.0.1:5/").as_deref(),
+            Some("127.0.0.1:5")
+        );
+        assert_eq!(host_port("ws://h:1").as_deref(), Some("h:1"));
+        assert_eq!(host_port("redis://h:1"), None);
+    }
 }

@@ -48,6 +48,10 @@ pub struct RunResult {
     /// one core (both share the same machine).
     pub server_cpu_pct: Option<f64>,
     pub generator_cpu_pct: Option<f64>,
+    /// statewell only, from `/metrics` around the run: commits made and
+    /// the mean number of writes each carried (one sync per commit).
+    pub commits: Option<u64>,
+    pub mean_commit_batch: Option<f64>,
 }
 
 pub struct RunInfo<'a> {
@@ -61,6 +65,8 @@ pub struct RunInfo<'a> {
     pub elapsed: Duration,
     pub server_cpu: Option<f64>,
     pub generator_cpu: Option<f64>,
+    /// (commits, writes) the engine counted during the run.
+    pub commits: Option<(u64, u64)>,
 }
 
 impl RunResult {
@@ -94,6 +100,10 @@ impl RunResult {
             },
             server_cpu_pct: pct(info.server_cpu),
             generator_cpu_pct: pct(info.generator_cpu),
+            commits: info.commits.map(|(c, _)| c),
+            mean_commit_batch: info
+                .commits
+                .and_then(|(c, w)| (c > 0).then(|| w as f64 / c as f64)),
         }
     }
 
@@ -121,8 +131,12 @@ impl RunResult {
             ms(l.max_us)
         );
         let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.0}%"));
+        let batches = match (self.commits, self.mean_commit_batch) {
+            (Some(c), Some(b)) => format!("  commits {c} (mean {b:.1} writes each)"),
+            _ => String::new(),
+        };
         println!(
-            "  errors {}  missing {}  cpu: server {}  generator {}",
+            "  errors {}  missing {}  cpu: server {}  generator {}{batches}",
             self.errors,
             self.missing,
             cpu(self.server_cpu_pct),
@@ -171,6 +185,7 @@ mod tests {
                 elapsed: Duration::from_secs(2),
                 server_cpu: Some(1.0),
                 generator_cpu: None,
+                commits: Some((4, 10)),
             },
             &stats,
         );
@@ -181,6 +196,7 @@ mod tests {
         assert!((495..=505).contains(&r.latency.p50_us));
         assert_eq!(r.latency.max_us, 1000);
         assert_eq!(r.server_cpu_pct, Some(50.0));
+        assert_eq!(r.mean_commit_batch, Some(2.5));
     }
 
     #[test]

@@ -187,11 +187,15 @@ pub fn disk_bytes(dir: &Path) -> u64 {
 
 /// Fetches `http://ADDR/metrics` with a bare HTTP/1.0 request (no client
 /// library needed for one GET).
-pub fn fetch_metrics(addr: &str) -> Result<String> {
+pub fn fetch_metrics(addr: &str, token: Option<&str>) -> Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n{auth}\r\n"
+    )?;
     let mut text = String::new();
     stream.read_to_string(&mut text)?;
     let body = text
