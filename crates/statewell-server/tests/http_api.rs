@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use statewell_conformance::http::{Http, Reply, enc, item_path};
 use statewell_core::store::MemoryStore;
 use statewell_core::{Limits, State};
 use statewell_server::{AppState, ServerConfig};
@@ -12,12 +13,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+/// An in-process engine; derefs to the shared `/v1` test client
+/// (`statewell_conformance::http::Http`: `call`, `get`, `put`, `token`...).
 struct Server {
-    base: String,
     addr: std::net::SocketAddr,
-    client: reqwest::Client,
-    token: Option<String>,
+    http: Http,
     _stop: oneshot::Sender<()>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Http;
+
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Http {
+        &mut self.http
+    }
 }
 
 async fn start(config: ServerConfig) -> Server {
@@ -32,103 +47,14 @@ async fn start(config: ServerConfig) -> Server {
         let _ = stopped.await;
     }));
     Server {
-        base: format!("http://{addr}"),
         addr,
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client"),
-        token,
+        http: Http::new(format!("http://{addr}"), token.as_deref()),
         _stop: stop,
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters, so any
-/// group or key fits in one path segment.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn item_path(group: &str, key: &str) -> String {
-    format!("/v1/groups/{}/items/{}", enc(group), enc(key))
-}
-
-struct Reply {
-    status: StatusCode,
-    etag: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    fn error_code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or("<no error code>")
-    }
-}
-
-impl Server {
-    async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Reply {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
-        let resp = req.send().await.expect("send");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let etag = headers
-            .get("etag")
-            .map(|v| v.to_str().expect("ascii etag").to_owned());
-        let text = resp.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            etag,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, None).await
-    }
-
-    async fn send_json(&self, method: Method, path: &str, body: &Value) -> Reply {
-        self.call(method, path, Some(body.to_string().into_bytes()))
-            .await
-    }
-
-    async fn put(&self, group: &str, key: &str, value: &Value) -> Reply {
-        self.send_json(Method::PUT, &item_path(group, key), value)
-            .await
-    }
-}
-
 fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
-    assert_eq!(reply.status, status, "body: {}", reply.body);
-    assert_eq!(reply.error_code(), code, "body: {}", reply.body);
-    assert!(
-        reply.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "error without a message: {}",
-        reply.body
-    );
+    reply.assert_error(status, code);
 }
 
 #[tokio::test]

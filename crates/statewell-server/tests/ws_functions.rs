@@ -132,14 +132,7 @@ async fn a_call_that_takes_too_long_is_answered_with_a_timeout() {
 async fn the_owner_disconnecting_mid_call_fails_the_call_clearly() {
     let server = TestServer::start().await;
     let owner = Worker::connect(&server.url()).await;
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    owner.register("slow::hang", move |_| {
-        let started_tx = started_tx.clone();
-        async move {
-            let _ = started_tx.send(());
-            std::future::pending::<Result<Value, Value>>().await
-        }
-    });
+    let mut started = owner.register_hanging("slow::hang");
     owner.sync().await;
     let caller = Worker::connect(&server.url()).await;
     let call = tokio::spawn(async move {

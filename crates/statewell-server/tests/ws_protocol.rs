@@ -487,16 +487,7 @@ async fn pings_are_answered() {
         .send(Message::Ping(b"hello".to_vec().into()))
         .await
         .expect("ping");
-    loop {
-        match raw.next_message().await {
-            Some(Message::Pong(payload)) => {
-                assert_eq!(&payload[..], b"hello");
-                break;
-            }
-            Some(_) => continue,
-            None => panic!("socket ended"),
-        }
-    }
+    assert_eq!(raw.await_pong().await, b"hello");
 }
 
 #[tokio::test]

@@ -9,28 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use statewell_server::ServerConfig;
 use tokio::sync::mpsc;
-use ws_support::{PATIENCE, Raw, TestServer, Worker, eventually};
-
-/// Registers `function_id` on `worker`; every event it receives goes to the
-/// returned channel.
-fn recorder(worker: &Worker, function_id: &str) -> mpsc::UnboundedReceiver<Value> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    worker.register(function_id, move |event: Value| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(event);
-            Ok(Value::Null)
-        }
-    });
-    rx
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .expect("no event delivered")
-        .expect("handler channel open")
-}
+use ws_support::{Raw, TestServer, Worker, eventually, next, recorder};
 
 /// Events until (and including) the one for `scope`/`key` whose new value
 /// is `sentinel`. Triggers deliver in commit order, so this is everything

@@ -2,14 +2,12 @@
 //! PROTOCOL.md over a real socket.
 
 mod common;
-#[path = "../../statewell-server/tests/ws_support/mod.rs"]
-mod ws_support;
 
 use common::Engine;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use statewell_conformance::ws::Raw;
 use tokio_tungstenite::tungstenite::Message;
-use ws_support::Raw;
 
 /// Sends one invocation with a fixed id and returns the whole reply frame.
 async fn exchange(raw: &mut Raw, id: &str, function_id: &str, data: Value) -> Value {
@@ -193,16 +191,7 @@ async fn pings_otel_and_sigterm() {
         .send(Message::Ping(b"hi".to_vec().into()))
         .await
         .expect("ping");
-    loop {
-        match raw.next_message().await {
-            Some(Message::Pong(payload)) => {
-                assert_eq!(&payload[..], b"hi");
-                break;
-            }
-            Some(_) => continue,
-            None => panic!("socket ended"),
-        }
-    }
+    assert_eq!(raw.await_pong().await, b"hi");
     let mut otel = Raw::connect(&format!("ws://{}/otel", engine.addr)).await;
     otel.send_text(r#"{"resourceSpans":[]}"#).await;
 

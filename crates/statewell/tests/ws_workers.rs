@@ -2,35 +2,14 @@
 //! two and more workers over real sockets.
 
 mod common;
-#[path = "../../statewell-server/tests/ws_support/mod.rs"]
-mod ws_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use common::Engine;
 use serde_json::{Value, json};
+use statewell_conformance::ws::{Raw, Worker, next, recorder};
 use tokio::sync::mpsc;
-use ws_support::{PATIENCE, Raw, Worker};
-
-fn recorder(worker: &Worker, function_id: &str) -> mpsc::UnboundedReceiver<Value> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    worker.register(function_id, move |event: Value| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(event);
-            Ok(Value::Null)
-        }
-    });
-    rx
-}
-
-async fn next(rx: &mut mpsc::UnboundedReceiver<Value>) -> Value {
-    tokio::time::timeout(PATIENCE, rx.recv())
-        .await
-        .expect("no event delivered")
-        .expect("handler channel open")
-}
 
 #[tokio::test]
 async fn calls_are_routed_between_workers_and_void_calls_get_no_reply() {
@@ -65,14 +44,7 @@ async fn calls_are_routed_between_workers_and_void_calls_get_no_reply() {
 async fn a_call_fails_clearly_when_its_owner_disconnects() {
     let engine = Engine::start(&[]);
     let owner = Worker::connect(&engine.ws_url()).await;
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    owner.register("slow::hang", move |_| {
-        let started_tx = started_tx.clone();
-        async move {
-            let _ = started_tx.send(());
-            std::future::pending::<Result<Value, Value>>().await
-        }
-    });
+    let mut started = owner.register_hanging("slow::hang");
     owner.sync().await;
     let caller = Worker::connect(&engine.ws_url()).await;
     let call = tokio::spawn(async move { caller.call("slow::hang", json!({})).await });
