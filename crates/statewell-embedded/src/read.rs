@@ -1,7 +1,16 @@
-//! Reads: straight from the caller's task through a redb read transaction
-//! (a consistent snapshot of the last commit), never through the writer.
+//! Reads: straight from the caller's task through a redb read snapshot,
+//! never through the writer.
+//!
+//! Beginning a read transaction and opening a table costs more than a small
+//! `get` itself, so the opened tables of the newest snapshot are cached and
+//! shared by every reader until the next commit. The writer bumps
+//! `Counters::visible` after each commit and before answering any waiter, so
+//! a read that starts after a write was acknowledged never uses a snapshot
+//! older than that write (read-your-writes holds).
 
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
 use serde_json::Value;
@@ -9,14 +18,100 @@ use statewell_core::{Item, Page, StateError, Versioned};
 
 use crate::codec::{decode_value, group_prefix, item_key, key_of, prefix_end};
 use crate::tables::{GROUPS, ITEMS, storage};
+use crate::writer::Counters;
 
-fn items_table(db: &Database) -> Result<ReadOnlyTable<&'static [u8], &'static [u8]>, StateError> {
-    let txn = db.begin_read().map_err(storage)?;
-    txn.open_table(ITEMS).map_err(storage)
+/// The opened tables of one read snapshot.
+pub(crate) struct Snapshot {
+    items: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    groups: ReadOnlyTable<&'static str, u64>,
 }
 
-pub(crate) fn get(db: &Database, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
-    let items = items_table(db)?;
+/// The snapshot last opened, tagged with the `visible` count it was opened
+/// at (or after). Shared with the writer, which empties it after each commit:
+/// a cached snapshot pins the pages it sees, and an old one kept through a
+/// long run of writes with no read would stop redb from reusing freed pages.
+#[derive(Default)]
+pub(crate) struct SnapshotCache(RwLock<Option<(u64, Arc<Snapshot>)>>);
+
+impl SnapshotCache {
+    pub(crate) fn invalidate(&self) {
+        if let Ok(mut cache) = self.0.write() {
+            *cache = None;
+        }
+    }
+}
+
+pub(crate) struct Reader {
+    db: Arc<Database>,
+    counters: Arc<Counters>,
+    cache: Arc<SnapshotCache>,
+}
+
+impl Reader {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        counters: Arc<Counters>,
+        cache: Arc<SnapshotCache>,
+    ) -> Self {
+        Reader {
+            db,
+            counters,
+            cache,
+        }
+    }
+
+    /// A snapshot that includes every commit acknowledged so far.
+    pub(crate) fn snapshot(&self) -> Result<Arc<Snapshot>, StateError> {
+        // Read the commit count BEFORE opening: a snapshot opened after this
+        // load contains at least that many commits, so tagging it with the
+        // loaded count never overstates how fresh it is.
+        let visible = self.counters.visible.load(Ordering::Acquire);
+        if let Ok(cache) = self.cache.0.read() {
+            if let Some((at, snapshot)) = cache.as_ref() {
+                if *at == visible {
+                    return Ok(snapshot.clone());
+                }
+            }
+        }
+        let txn = self.db.begin_read().map_err(storage)?;
+        let snapshot = Arc::new(Snapshot {
+            items: txn.open_table(ITEMS).map_err(storage)?,
+            groups: txn.open_table(GROUPS).map_err(storage)?,
+        });
+        if let Ok(mut cache) = self.cache.0.write() {
+            // Never replace a newer snapshot with an older one.
+            if cache.as_ref().is_none_or(|(at, _)| *at < visible) {
+                *cache = Some((visible, snapshot.clone()));
+            }
+        }
+        Ok(snapshot)
+    }
+
+    pub(crate) fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
+        get(&*self.snapshot()?, group, key)
+    }
+
+    pub(crate) fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
+        list(&*self.snapshot()?, group)
+    }
+
+    pub(crate) fn list_items(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page, StateError> {
+        list_items(&*self.snapshot()?, group, prefix, after, limit)
+    }
+
+    pub(crate) fn list_groups(&self) -> Result<Vec<String>, StateError> {
+        list_groups(&*self.snapshot()?)
+    }
+}
+
+fn get(snapshot: &Snapshot, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
+    let items = &snapshot.items;
     let Some(bytes) = items
         .get(item_key(group, key).as_slice())
         .map_err(storage)?
@@ -27,8 +122,8 @@ pub(crate) fn get(db: &Database, group: &str, key: &str) -> Result<Option<Versio
     Ok(Some(Versioned { value, version }))
 }
 
-pub(crate) fn list(db: &Database, group: &str) -> Result<Vec<Value>, StateError> {
-    let items = items_table(db)?;
+fn list(snapshot: &Snapshot, group: &str) -> Result<Vec<Value>, StateError> {
+    let items = &snapshot.items;
     let prefix = group_prefix(group);
     let end = prefix_end(&prefix);
     let mut values = Vec::new();
@@ -42,14 +137,14 @@ pub(crate) fn list(db: &Database, group: &str) -> Result<Vec<Value>, StateError>
     Ok(values)
 }
 
-pub(crate) fn list_items(
-    db: &Database,
+fn list_items(
+    snapshot: &Snapshot,
     group: &str,
     prefix: Option<&str>,
     after: Option<&str>,
     limit: usize,
 ) -> Result<Page, StateError> {
-    let items = items_table(db)?;
+    let items = &snapshot.items;
     let group_len = group_prefix(group).len();
     let prefix = prefix.unwrap_or("");
     let wanted = item_key(group, prefix);
@@ -86,11 +181,9 @@ pub(crate) fn list_items(
     Ok(Page { items: page, next })
 }
 
-pub(crate) fn list_groups(db: &Database) -> Result<Vec<String>, StateError> {
-    let txn = db.begin_read().map_err(storage)?;
-    let groups = txn.open_table(GROUPS).map_err(storage)?;
+fn list_groups(snapshot: &Snapshot) -> Result<Vec<String>, StateError> {
     let mut names = Vec::new();
-    for row in groups.iter().map_err(storage)? {
+    for row in snapshot.groups.iter().map_err(storage)? {
         let (name, _) = row.map_err(storage)?;
         names.push(name.value().to_owned());
     }

@@ -9,7 +9,6 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use redb::Database;
 use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
@@ -17,6 +16,7 @@ use statewell_core::{
 };
 use tokio::sync::{broadcast, oneshot};
 
+use crate::read::SnapshotCache;
 use crate::writer::{Command, Counters, Writer};
 use crate::{Durability, EmbeddedOptions, dir, read};
 
@@ -25,13 +25,13 @@ pub struct EmbeddedStore {
     /// `None` once closing: dropping the sender is what stops the writer.
     commands: Option<mpsc::Sender<Command>>,
     writer: Option<JoinHandle<Result<(), StateError>>>,
-    db: Arc<Database>,
+    /// Holds the database (with the writer until it stops); declared
+    /// before `_lock`, so the lock is released only once the file is closed.
+    reader: read::Reader,
     events: broadcast::Sender<Arc<ChangeEvent>>,
     counters: Arc<Counters>,
     durability: Durability,
     data_path: PathBuf,
-    /// Declared after `db` so that the lock is released only once the
-    /// database is closed.
     _lock: File,
 }
 
@@ -63,7 +63,9 @@ impl EmbeddedStore {
         counters.revision.store(opened.revision, Ordering::Relaxed);
         counters.items.store(opened.items, Ordering::Relaxed);
         let (commands, rx) = mpsc::channel();
+        let snapshots = Arc::new(SnapshotCache::default());
         let writer = Writer {
+            snapshots: snapshots.clone(),
             db: db.clone(),
             rx,
             events: events.clone(),
@@ -81,7 +83,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             commands: Some(commands),
             writer: Some(writer),
-            db,
+            reader: read::Reader::new(db, counters.clone(), snapshots),
             events,
             counters,
             durability: options.durability,
@@ -144,7 +146,7 @@ impl Drop for EmbeddedStore {
 #[async_trait]
 impl Store for EmbeddedStore {
     async fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
-        read::get(&self.db, group, key)
+        self.reader.get(group, key)
     }
 
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
@@ -163,7 +165,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
-        read::list(&self.db, group)
+        self.reader.list(group)
     }
 
     async fn list_items(
@@ -173,11 +175,11 @@ impl Store for EmbeddedStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StateError> {
-        read::list_items(&self.db, group, prefix, after, limit)
+        self.reader.list_items(group, prefix, after, limit)
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {
-        read::list_groups(&self.db)
+        self.reader.list_groups()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
