@@ -1,7 +1,7 @@
 //! `statewell bench --compare-redis`: the same load against statewell
 //! (durability `always`, then `batched`) and `redis-server` (appendfsync
-//! `always`, then `everysec`), one server at a time on the same machine,
-//! then one table with the ratio per operation.
+//! `always`, then `everysec`), all on the same machine, each cell measured
+//! right after its counterpart; then one table with the ratio per operation.
 
 use std::time::{Duration, Instant};
 
@@ -53,18 +53,24 @@ pub async fn run(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde
     let shape = args.shape_of_keys();
     let mut runs: Vec<RunResult> = Vec::new();
     let mut metrics = serde_json::Map::new();
-    for config in &configs {
-        let label = config.label();
-        let dir = tempfile::tempdir()?;
-        let (target, server) = start(args, config, dir.path()).await?;
-        let pid = server.as_ref().and_then(Server::pid);
+    // Every server runs for the whole comparison and the cells are measured
+    // side by side (statewell, then Redis, for the same operation and shape),
+    // so a slow minute of a shared machine or disk hits both sides of a ratio
+    // alike. An idle server costs nothing meanwhile.
+    let dir = tempfile::tempdir()?;
+    let mut started = Vec::with_capacity(configs.len());
+    for (i, config) in configs.iter().enumerate() {
+        let (target, server) = start(args, config, &dir.path().join(i.to_string())).await?;
         measure::preload(&target, &shape, 0, shape.keys).await?;
-        for (_, layout) in layouts {
-            for &op in &args.compare_ops {
+        started.push((config.label(), target, server));
+    }
+    for (_, layout) in layouts {
+        for &op in &args.compare_ops {
+            for (label, target, server) in &started {
                 let plan = Plan {
-                    label: &label,
-                    target: &target,
-                    server_pid: pid,
+                    label,
+                    target,
+                    server_pid: server.as_ref().and_then(Server::pid),
                     layout: layout.clone(),
                     choice: op,
                     shape: shape.clone(),
@@ -78,6 +84,8 @@ pub async fn run(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde
                 runs.push(result);
             }
         }
+    }
+    for ((label, _, server), config) in started.into_iter().zip(&configs) {
         if let (Config::Engine(_), Some(server)) = (config, &server) {
             if let Some(lines) = measure::engine_metrics(&server.addr) {
                 measure::print_metrics(&lines);
