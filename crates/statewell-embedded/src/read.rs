@@ -66,12 +66,11 @@ impl Reader {
         // load contains at least that many commits, so tagging it with the
         // loaded count never overstates how fresh it is.
         let visible = self.counters.visible.load(Ordering::Acquire);
-        if let Ok(cache) = self.cache.0.read() {
-            if let Some((at, snapshot)) = cache.as_ref() {
-                if *at == visible {
-                    return Ok(snapshot.clone());
-                }
-            }
+        if let Ok(cache) = self.cache.0.read()
+            && let Some((at, snapshot)) = cache.as_ref()
+            && *at == visible
+        {
+            return Ok(snapshot.clone());
         }
         let txn = self.db.begin_read().map_err(storage)?;
         let snapshot = Arc::new(Snapshot {
