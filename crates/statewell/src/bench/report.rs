@@ -48,6 +48,10 @@ pub struct RunResult {
     /// one core (both share the same machine).
     pub server_cpu_pct: Option<f64>,
     pub generator_cpu_pct: Option<f64>,
+    /// CPU time per request, in µs: steadier than ops/s on a shared machine
+    /// (other processes take cycles away, not add them to a request).
+    pub server_cpu_us_per_op: Option<f64>,
+    pub generator_cpu_us_per_op: Option<f64>,
     /// statewell only, from `/metrics` around the run: commits made and
     /// the mean number of writes each carried (one sync per commit).
     pub commits: Option<u64>,
@@ -76,6 +80,7 @@ impl RunResult {
         let ops = set.ops + get.ops + update.ops;
         let seconds = info.elapsed.as_secs_f64();
         let pct = |cpu: Option<f64>| cpu.map(|c| 100.0 * c / seconds.max(1e-9));
+        let per_op = |cpu: Option<f64>| cpu.filter(|_| ops > 0).map(|c| c * 1e6 / ops as f64);
         RunResult {
             target: info.target.to_owned(),
             op: info.op,
@@ -100,6 +105,8 @@ impl RunResult {
             },
             server_cpu_pct: pct(info.server_cpu),
             generator_cpu_pct: pct(info.generator_cpu),
+            server_cpu_us_per_op: per_op(info.server_cpu),
+            generator_cpu_us_per_op: per_op(info.generator_cpu),
             commits: info.commits.map(|(c, _)| c),
             mean_commit_batch: info
                 .commits
@@ -130,7 +137,11 @@ impl RunResult {
             ms(l.p999_us),
             ms(l.max_us)
         );
-        let cpu = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{c:.0}%"));
+        let cpu = |c: Option<f64>, per_op: Option<f64>| match (c, per_op) {
+            (Some(c), Some(u)) => format!("{c:.0}% ({u:.1} µs/op)"),
+            (Some(c), None) => format!("{c:.0}%"),
+            _ => "-".to_owned(),
+        };
         let batches = match (self.commits, self.mean_commit_batch) {
             (Some(c), Some(b)) => format!("  commits {c} (mean {b:.1} writes each)"),
             _ => String::new(),
@@ -139,8 +150,8 @@ impl RunResult {
             "  errors {}  missing {}  cpu: server {}  generator {}{batches}",
             self.errors,
             self.missing,
-            cpu(self.server_cpu_pct),
-            cpu(self.generator_cpu_pct)
+            cpu(self.server_cpu_pct, self.server_cpu_us_per_op),
+            cpu(self.generator_cpu_pct, self.generator_cpu_us_per_op)
         );
     }
 }
@@ -197,6 +208,7 @@ mod tests {
         assert_eq!(r.latency.max_us, 1000);
         assert_eq!(r.server_cpu_pct, Some(50.0));
         assert_eq!(r.mean_commit_batch, Some(2.5));
+        assert_eq!(r.server_cpu_us_per_op, Some(1000.0));
     }
 
     #[test]
