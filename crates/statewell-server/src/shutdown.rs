@@ -4,9 +4,11 @@
 //! an upgraded WebSocket is detached from hyper and would keep running (or be
 //! cut mid-request when the process exits). So every worker connection holds a
 //! [`ConnectionGuard`] and watches [`Shutdown::wait`]: when shutdown begins it
-//! stops taking new requests, finishes the ones in flight, sends a close frame
-//! and drops its guard. [`crate::serve`] begins the shutdown when its future
-//! resolves and returns only once every guard is gone (or a deadline passes).
+//! stops taking new requests, finishes the ones in flight, keeps reading until
+//! every invocation forwarded to its worker is answered (another connection's
+//! request may be waiting on it), sends a close frame and drops its guard.
+//! [`crate::serve`] begins the shutdown when its future resolves and returns
+//! only once every guard is gone (or a deadline passes).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -153,7 +153,6 @@ impl Sentinel {
 /// The same with the function served by another worker: the owner's
 /// connection must stay open while calls forwarded to it are pending.
 #[tokio::test]
-#[ignore = "engine bug: on shutdown an owner's connection closes as soon as its *own* requests are done, so calls forwarded to it from other workers fail with worker_disconnected instead of being answered (statewell-server ws/connection.rs drain)"]
 async fn calls_forwarded_to_another_worker_at_sigterm_get_their_results() {
     let engine = Engine::start(&["--store", "memory"]);
     let sentinel = Sentinel::start(&engine, "forwarded").await;
@@ -173,9 +172,11 @@ async fn calls_forwarded_to_another_worker_at_sigterm_get_their_results() {
 
     send_signal(&engine, "TERM");
     wait_until_draining(&sentinel.client).await;
-    // With the bug the owner is already disconnected and this answer is
-    // never read; the caller's reply below shows the effect.
-    let _ = owner.respond(&invocation, Ok(Some(json!(14)))).await;
+    // The owner's connection is draining but still reads this answer.
+    owner
+        .respond(&invocation, Ok(Some(json!(14))))
+        .await
+        .expect("answer");
 
     let reply = call.await.expect("join");
     assert_eq!(
@@ -228,7 +229,9 @@ async fn durable_writes_in_flight_are_answered_and_none_acknowledged_is_lost() {
 
     // Writes then the marker, queued in this order on each connection
     // (`join_all` polls its futures in order, and each call queues its
-    // frame on its first poll).
+    // frame on its first poll). The writes run unconstrained by tokio's
+    // cooperative budget: with it, the 129th send of one poll would be put
+    // off while the marker went out first on a fresh budget.
     let mut early = Vec::new();
     for (client, marker_id, _) in &workers {
         let client = client.clone();
@@ -243,7 +246,7 @@ async fn durable_writes_in_flight_are_answered_and_none_acknowledged_is_lost() {
                     (outcome, std::time::Instant::now())
                 }
             });
-            let writes = join_all(writes);
+            let writes = tokio::task::unconstrained(join_all(writes));
             let marker = client.call(&marker_id, json!({}));
             futures::join!(writes, marker)
         }));

@@ -8,6 +8,13 @@
 //! Duplicate ids: the most recent registration wins (a warning is logged);
 //! the earlier ones are kept behind it, so when the newest owner unregisters
 //! or disconnects the previous one serves the id again.
+//!
+//! Shutdown: a worker owes the answers of the invocations forwarded to it, so
+//! its draining connection stays open until [`Functions::retire_when_idle`]
+//! finds none pending; from then on its functions are gone. The owner lookup
+//! and the pending entry are made under one lock, and a worker connection's
+//! call is refused once shutdown has begun (see [`Functions::forward`]), so
+//! no call can reach a worker between that check and its close.
 
 mod link;
 
@@ -17,11 +24,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use uuid::Uuid;
 
 pub use link::{Outgoing, WorkerLink};
 
+use crate::shutdown::Shutdown;
 use crate::ws::frame::ErrorBody;
 
 /// Ids no worker may register: the engine serves them itself.
@@ -40,14 +48,27 @@ struct Registration {
     link: Arc<WorkerLink>,
 }
 
+type Outcome = Result<Option<Value>, ErrorBody>;
+
 struct Pending {
     owner: Uuid,
-    reply: oneshot::Sender<Result<Option<Value>, ErrorBody>>,
+    reply: oneshot::Sender<Outcome>,
+}
+
+/// An invocation sent to its owner; [`Functions::outcome`] waits for its
+/// answer.
+pub struct Forwarded {
+    id: Uuid,
+    answer: oneshot::Receiver<Outcome>,
 }
 
 pub struct Functions {
     registry: Mutex<HashMap<String, Vec<Registration>>>,
+    /// Lock order: `registry` before `pending` when both are held.
     pending: Mutex<HashMap<Uuid, Pending>>,
+    /// Notified when a pending invocation is answered or given up, so a
+    /// draining owner can check whether it still owes an answer.
+    settled: Notify,
     /// Bumped on every registration, so a waiter can notice a function appear.
     generation: watch::Sender<u64>,
     timeout: Duration,
@@ -64,6 +85,7 @@ impl Functions {
         Functions {
             registry: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            settled: Notify::new(),
             generation: watch::channel(0).0,
             timeout,
         }
@@ -142,6 +164,48 @@ impl Functions {
         }
     }
 
+    /// For a draining connection: once no invocation forwarded to `worker`
+    /// is pending, forgets its functions (so no new call can reach it) and
+    /// returns. Until then the connection must keep reading, since the
+    /// answers it owes arrive on its socket.
+    pub async fn retire_when_idle(&self, worker: Uuid) {
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            // Register interest before checking, so an answer arriving in
+            // between still wakes us.
+            settled.as_mut().enable();
+            if self.retire_if_idle(worker) {
+                return;
+            }
+            settled.await;
+        }
+    }
+
+    fn retire_if_idle(&self, worker: Uuid) -> bool {
+        // Both locks, in `forward`'s order: a call either is pending here
+        // already or finds the worker's functions gone.
+        let mut registry = lock(&self.registry);
+        if lock(&self.pending).values().any(|p| p.owner == worker) {
+            return false;
+        }
+        registry.retain(|_, owners| {
+            owners.retain(|r| r.link.id != worker);
+            !owners.is_empty()
+        });
+        true
+    }
+
+    /// Removes a pending invocation that will not be answered, and wakes
+    /// draining owners waiting for it to settle.
+    fn settle(&self, id: &Uuid) -> Option<Pending> {
+        let call = lock(&self.pending).remove(id);
+        if call.is_some() {
+            self.settled.notify_waiters();
+        }
+        call
+    }
+
     fn owner_of(&self, function_id: &str) -> Option<Arc<WorkerLink>> {
         lock(&self.registry)
             .get(function_id)
@@ -151,35 +215,60 @@ impl Functions {
 
     /// Invokes a worker's function and waits for its result. `Ok(None)`: the
     /// function returned nothing.
-    pub async fn invoke(
+    pub async fn invoke(&self, function_id: &str, data: &Value, trace: &TraceContext) -> Outcome {
+        let forwarded = self.forward(function_id, data, trace, None)?;
+        self.outcome(forwarded, function_id).await
+    }
+
+    /// Sends an invocation to the function's owner now, without waiting for
+    /// the answer. With `caller_stops`, a call made once shutdown has begun is
+    /// refused `unavailable`: the check is made under the registry lock, so a
+    /// call is either refused or pending before any owner retires.
+    pub fn forward(
         &self,
         function_id: &str,
         data: &Value,
         trace: &TraceContext,
-    ) -> Result<Option<Value>, ErrorBody> {
-        let owner = self
-            .owner_of(function_id)
-            .ok_or_else(|| ErrorBody::function_not_found(function_id))?;
+        caller_stops: Option<&Shutdown>,
+    ) -> Result<Forwarded, ErrorBody> {
         let id = Uuid::new_v4();
         let (reply, answer) = oneshot::channel();
-        lock(&self.pending).insert(
-            id,
-            Pending {
-                owner: owner.id,
-                reply,
-            },
-        );
+        let owner = {
+            let registry = lock(&self.registry);
+            if caller_stops.is_some_and(Shutdown::is_shutting_down) {
+                return Err(ErrorBody::shutting_down());
+            }
+            let owner = registry
+                .get(function_id)
+                .and_then(|owners| owners.last())
+                .map(|r| Arc::clone(&r.link))
+                .ok_or_else(|| ErrorBody::function_not_found(function_id))?;
+            lock(&self.pending).insert(
+                id,
+                Pending {
+                    owner: owner.id,
+                    reply,
+                },
+            );
+            owner
+        };
         let frame = invoke_frame(Some(&id), function_id, data, trace, false);
         if owner.send(frame, None).is_err() {
-            lock(&self.pending).remove(&id);
+            self.settle(&id);
             return Err(worker_disconnected());
         }
-        match tokio::time::timeout(self.timeout, answer).await {
+        Ok(Forwarded { id, answer })
+    }
+
+    /// Waits for the answer of a forwarded invocation, at most
+    /// `invocation_timeout`.
+    pub async fn outcome(&self, forwarded: Forwarded, function_id: &str) -> Outcome {
+        match tokio::time::timeout(self.timeout, forwarded.answer).await {
             Ok(Ok(outcome)) => outcome,
             // The sender was dropped without an answer: the owner went away.
             Ok(Err(_)) => Err(worker_disconnected()),
             Err(_) => {
-                lock(&self.pending).remove(&id);
+                self.settle(&forwarded.id);
                 Err(ErrorBody::new(
                     "invocation_timeout",
                     format!(
@@ -233,6 +322,7 @@ impl Functions {
             }
         };
         let Some(call) = call else { return };
+        self.settled.notify_waiters();
         let outcome = match error {
             Some(Value::Null) | None => Ok(result),
             Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
@@ -283,4 +373,84 @@ fn invoke_frame(
     };
     // Every field is a string or already-valid JSON.
     serde_json::to_string(&frame).expect("frames always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+    use tokio::sync::mpsc;
+
+    fn worker(functions: &Functions, function_id: &str) -> (Uuid, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(16);
+        let link = Arc::new(WorkerLink::new(Uuid::new_v4(), tx));
+        functions.register(&link, function_id.to_owned());
+        (link.id, rx)
+    }
+
+    fn invocation_id(rx: &mut mpsc::Receiver<Outgoing>) -> String {
+        match rx.try_recv() {
+            Ok(Outgoing::Frame(text, _)) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                frame["invocation_id"].as_str().unwrap().to_owned()
+            }
+            _ => panic!("no invocation frame was queued"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_owner_retires_only_once_the_calls_forwarded_to_it_are_answered() {
+        let functions = Functions::new(Duration::from_secs(30));
+        let (owner, mut rx) = worker(&functions, "t::f");
+        let forwarded = functions
+            .forward("t::f", &json!(1), &TraceContext::default(), None)
+            .unwrap();
+        let id = invocation_id(&mut rx);
+
+        let retire = functions.retire_when_idle(owner);
+        tokio::pin!(retire);
+        assert!(futures::poll!(retire.as_mut()).is_pending());
+        assert!(
+            functions.is_registered("t::f"),
+            "retired with a call pending"
+        );
+
+        functions.complete(owner, &id, Some(json!(2)), None);
+        assert!(futures::poll!(retire.as_mut()).is_ready());
+        assert!(!functions.is_registered("t::f"));
+        assert_eq!(
+            functions.outcome(forwarded, "t::f").await.unwrap(),
+            Some(json!(2))
+        );
+    }
+
+    #[tokio::test]
+    async fn once_shutdown_began_a_workers_call_is_refused_and_not_forwarded() {
+        let functions = Functions::new(Duration::from_secs(30));
+        let (_owner, mut rx) = worker(&functions, "t::f");
+        let shutdown = Shutdown::default();
+        shutdown.begin();
+        let refused = functions
+            .forward("t::f", &json!(1), &TraceContext::default(), Some(&shutdown))
+            .err()
+            .unwrap();
+        assert_eq!(refused.code(), "unavailable");
+        assert!(rx.try_recv().is_err(), "the call reached the owner");
+        assert!(lock(&functions.pending).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_call_after_its_owner_retired_does_not_reach_it() {
+        let functions = Functions::new(Duration::from_secs(30));
+        let (owner, mut rx) = worker(&functions, "t::f");
+        functions.retire_when_idle(owner).await;
+        let error = functions
+            .forward("t::f", &json!(1), &TraceContext::default(), None)
+            .err()
+            .unwrap();
+        assert_eq!(error.code(), "function_not_found");
+        assert!(rx.try_recv().is_err());
+    }
 }

@@ -54,7 +54,8 @@ enum End {
     Slow,
     /// Nothing arrived from the worker for `IDLE_LIMIT`.
     Idle,
-    /// The engine is shutting down and in-flight requests are done.
+    /// The engine is shutting down, this connection's requests are done and
+    /// no invocation forwarded to it is pending.
     Shutdown,
 }
 
@@ -201,15 +202,10 @@ impl Connection {
                     self.link.ping();
                 }
                 _ = shutdown.wait_for(|begun| *begun), if !draining => {
-                    // Stop taking requests; keep reading results of calls
-                    // forwarded to this worker; close once our own are done.
+                    // Stop taking requests, but keep reading: the answers to
+                    // invocations forwarded to this worker arrive here.
                     draining = true;
-                    let in_flight = Arc::clone(&self.in_flight);
-                    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
-                    let drain = self.app.config.shutdown_drain_timeout;
-                    idle = Box::pin(async move {
-                        let _ = tokio::time::timeout(drain, in_flight.acquire_many_owned(all)).await;
-                    });
+                    idle = Box::pin(self.drained(max_in_flight));
                 }
                 _ = &mut idle => return End::Shutdown,
                 (permit, message) = next_message(stream, &self.in_flight, draining) => {
@@ -233,6 +229,29 @@ impl Connection {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     }
                 }
+            }
+        }
+    }
+
+    /// Resolves once this connection may close on shutdown: no request of
+    /// its own in flight (their replies written) and no invocation forwarded
+    /// to it pending — or once `shutdown_drain_timeout` has passed. Requests
+    /// of its own only decrease while draining (new ones are refused), so
+    /// holding every slot while waiting for the forwarded ones makes both
+    /// true at once.
+    fn drained(&self, max_in_flight: usize) -> impl Future<Output = ()> + Send + 'static {
+        let in_flight = Arc::clone(&self.in_flight);
+        let functions = Arc::clone(&self.app.functions);
+        let worker = self.link.id;
+        let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+        let drain = self.app.config.shutdown_drain_timeout;
+        async move {
+            let both = async {
+                let _mine = in_flight.acquire_many_owned(all).await;
+                functions.retire_when_idle(worker).await;
+            };
+            if tokio::time::timeout(drain, both).await.is_err() {
+                tracing::warn!(%worker, "worker connection still busy after the drain timeout; closing it");
             }
         }
     }
@@ -383,7 +402,7 @@ impl Connection {
         };
         if draining {
             if let Some(id) = reply_to {
-                let error = ErrorBody::new("unavailable", "The engine is shutting down.");
+                let error = ErrorBody::shutting_down();
                 self.reply(&id, Some(&function_id), Err(error), permit);
             }
             return;
@@ -427,11 +446,19 @@ impl Connection {
             }
             return;
         };
-        let conn = Arc::clone(self);
-        tokio::spawn(async move {
-            let outcome = conn.app.functions.invoke(&function_id, &data, &trace).await;
-            conn.reply(&id, Some(&function_id), outcome, permit);
-        });
+        // Forwarded now, while the request is read, not in the task: the
+        // owner must count it as pending before it can decide to close.
+        let functions = &self.app.functions;
+        match functions.forward(&function_id, &data, &trace, Some(&self.app.shutdown)) {
+            Err(error) => self.reply(&id, Some(&function_id), Err(error), permit),
+            Ok(forwarded) => {
+                let conn = Arc::clone(self);
+                tokio::spawn(async move {
+                    let outcome = conn.app.functions.outcome(forwarded, &function_id).await;
+                    conn.reply(&id, Some(&function_id), outcome, permit);
+                });
+            }
+        }
     }
 
     fn on_register_function(&self, mut frame: Map<String, Value>) {

@@ -45,6 +45,11 @@ impl ErrorBody {
         )
     }
 
+    /// `unavailable`: a new request refused because the engine is draining.
+    pub fn shutting_down() -> Self {
+        ErrorBody::new("unavailable", "The engine is shutting down.")
+    }
+
     /// The stable code, for logs and metrics.
     pub fn code(&self) -> &str {
         match self {
