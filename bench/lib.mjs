@@ -75,14 +75,20 @@ export async function closedLoop(call, { seconds, inFlight = config.inFlight, re
     }
   };
   const began = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: inFlight }, (_, n) => lane(n + 1)));
   const elapsed = (performance.now() - began) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // This Node process's CPU over the run, % of one core: near 100% means
+  // the client, not the server, is the bound.
+  const clientCpuPct = ((cpu.user + cpu.system) / 1e6 / elapsed) * 100;
   latencies.sort((a, b) => a - b);
   return {
     ops,
     errors,
     seconds: elapsed,
     opsPerSec: ops / elapsed,
+    clientCpuPct,
     p50: percentile(latencies, 0.5),
     p90: percentile(latencies, 0.9),
     p99: percentile(latencies, 0.99),
@@ -115,7 +121,7 @@ export async function measureAll(label, calls) {
     console.log(
       `${label.padEnd(36)} ${op.padEnd(7)} ${(r.opsPerSec / 1000).toFixed(1).padStart(7)}k ops/s  ` +
         `p50 ${r.p50.toFixed(2)}  p99 ${r.p99.toFixed(2)}  p99.9 ${r.p999.toFixed(2)}  max ${r.max.toFixed(2)} ms  ` +
-        `errors ${r.errors}`,
+        `client cpu ${r.clientCpuPct.toFixed(0)}%  errors ${r.errors}`,
     );
   }
   return results;
