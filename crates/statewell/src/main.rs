@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod serve;
+mod signals;
 
 use clap::{Parser, Subcommand};
 

@@ -22,6 +22,8 @@ use statewell_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::signals::Signals;
+
 /// Largest `--max-value-bytes` accepted: beyond this a single value would
 /// dominate memory and frame buffers.
 const MAX_VALUE_BYTES_CEILING: usize = 64 * 1024 * 1024;
@@ -321,7 +323,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     };
     let app = AppState::new(state.clone(), config);
 
-    let signals = Signals::install()?;
+    // Before the address is announced: a signal sent right after the
+    // `listening on` line must already mean "shut down in order".
+    let signals = Signals::install().context("cannot handle SIGINT/SIGTERM")?;
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -397,48 +401,6 @@ async fn open_store(
             let store = Arc::new(store);
             Ok((store.clone(), Some(store)))
         }
-    }
-}
-
-/// SIGINT and SIGTERM handlers. Installed before the address is announced:
-/// a signal sent right after the `listening on` line must already mean
-/// "shut down in order", not the default "die now".
-#[cfg(unix)]
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    fn install() -> anyhow::Result<Signals> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
-            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-        })
-    }
-
-    async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn install() -> anyhow::Result<Signals> {
-        Ok(Signals)
-    }
-
-    async fn next(&mut self) -> &'static str {
-        let _ = tokio::signal::ctrl_c().await;
-        "ctrl-c"
     }
 }
 

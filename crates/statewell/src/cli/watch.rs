@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use statewell_client::{Client, Invocation};
 
 use super::Failure;
+use crate::signals::Signals;
 
 /// How long a polite goodbye (unregistering, close frame) may take on exit.
 const CLOSE_PATIENCE: Duration = Duration::from_secs(2);
@@ -34,7 +35,7 @@ pub async fn run(client: Client, group: &str, key: Option<&str>) -> Result<(), F
     client
         .register_trigger(&trigger_id, "state", &function_id, config)
         .await?;
-    let mut signals = Signals::install()?;
+    let mut signals = Signals::install().map_err(|e| Failure::new("signals", e.to_string()))?;
     // On stderr so stdout holds only events; scripts may wait for this line.
     match key {
         Some(key) => eprintln!("watching {group:?} key {key:?} (Ctrl-C to stop)"),
@@ -93,46 +94,6 @@ fn unique_id() -> String {
         hasher.finish()
     };
     format!("{:016x}{:016x}", half(1), half(2))
-}
-
-/// SIGINT and SIGTERM: stop watching and exit 0.
-#[cfg(unix)]
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    fn install() -> Result<Signals, Failure> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let failed = |e: std::io::Error| Failure::new("signals", e.to_string());
-        Ok(Signals {
-            term: signal(SignalKind::terminate()).map_err(failed)?,
-            int: signal(SignalKind::interrupt()).map_err(failed)?,
-        })
-    }
-
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    fn install() -> Result<Signals, Failure> {
-        Ok(Signals)
-    }
-
-    async fn next(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]
