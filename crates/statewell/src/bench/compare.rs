@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::BenchArgs;
-use super::measure::{self, Plan};
+use super::measure;
 use super::report::{RunResult, ms, rate};
 use super::resp::RespConn;
 use super::runner::{Layout, Target};
@@ -67,18 +67,8 @@ pub async fn run(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde
     for (_, layout) in layouts {
         for &op in &args.compare_ops {
             for (label, target, server) in &started {
-                let plan = Plan {
-                    label,
-                    target,
-                    server_pid: server.as_ref().and_then(Server::pid),
-                    layout: layout.clone(),
-                    choice: op,
-                    shape: shape.clone(),
-                    items_stored: shape.keys,
-                    warmup: args.warmup,
-                    amount: args.amount(),
-                    seed: args.seed,
-                };
+                let server_pid = server.as_ref().and_then(Server::pid);
+                let plan = args.plan(label, target, server_pid, layout, op, &shape);
                 let result = measure::run(&plan).await?;
                 result.print();
                 runs.push(result);

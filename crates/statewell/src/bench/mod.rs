@@ -238,6 +238,32 @@ impl BenchArgs {
         }
     }
 
+    /// One measured cell — an operation on one server with one layout, over
+    /// the whole key space of `shape` — with these arguments' warm-up, amount
+    /// and seed.
+    fn plan<'a>(
+        &self,
+        label: &'a str,
+        target: &'a Target,
+        server_pid: Option<u32>,
+        layout: &Layout,
+        choice: OpChoice,
+        shape: &Shape,
+    ) -> Plan<'a> {
+        Plan {
+            label,
+            target,
+            server_pid,
+            layout: layout.clone(),
+            choice,
+            shape: shape.clone(),
+            items_stored: shape.keys,
+            warmup: self.warmup,
+            amount: self.amount(),
+            seed: self.seed,
+        }
+    }
+
     fn amount(&self) -> Amount {
         match (self.ops, self.duration) {
             (Some(n), _) => Amount::Ops(n),
@@ -337,16 +363,8 @@ async fn single(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde_
     let mut runs: Vec<RunResult> = Vec::new();
     for (_, layout) in layouts {
         let plan = Plan {
-            label: &label,
-            target: &target,
-            server_pid: pid,
-            layout: layout.clone(),
-            choice: args.op,
-            shape: shape.clone(),
             items_stored: if args.no_preload { 0 } else { shape.keys },
-            warmup: args.warmup,
-            amount: args.amount(),
-            seed: args.seed,
+            ..args.plan(&label, &target, pid, layout, args.op, &shape)
         };
         let result = measure::run(&plan).await?;
         result.print();

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 
 use super::BenchArgs;
-use super::measure::{self, Plan};
+use super::measure;
 use super::report::{RunResult, ms, rate};
 use super::runner::{self, Budget, Layout, Target};
 use super::servers::{Server, disk_bytes, rss_bytes};
@@ -141,18 +141,7 @@ async fn measure_ops(
 ) -> Result<Vec<RunResult>> {
     let mut out = Vec::new();
     for &op in &args.compare_ops {
-        let plan = Plan {
-            label,
-            target,
-            server_pid: server.pid(),
-            layout: layout.clone(),
-            choice: op,
-            shape: shape.clone(),
-            items_stored: shape.keys,
-            warmup: args.warmup,
-            amount: args.amount(),
-            seed: args.seed,
-        };
+        let plan = args.plan(label, target, server.pid(), layout, op, shape);
         let result = measure::run(&plan).await?;
         result.print();
         out.push(result);
