@@ -29,6 +29,9 @@ use crate::triggers::TriggerSpec;
 /// connection is over, before the socket is dropped.
 const WRITER_LINGER: Duration = Duration::from_secs(5);
 
+/// Frames the writer gathers at most before it flushes.
+const MAX_FRAMES_PER_FLUSH: usize = 256;
+
 /// How often the engine pings a worker. The clients ping too (every ~20 s),
 /// so a live worker is never silent for long.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -120,34 +123,55 @@ pub async fn run(socket: WebSocket, app: AppState) {
     tracing::debug!(worker = %worker_id, "worker disconnected");
 }
 
-/// Writes queued frames; flushes once the queue is momentarily empty, so a
-/// burst of replies goes out in few syscalls.
+/// Writes queued frames; flushes once the queue is empty even after every
+/// other ready task had its turn, so a burst of replies goes out in one
+/// syscall.
+///
+/// Replies are produced by one task per request: when a read brings in a
+/// dozen requests, the first reply wakes this task while the other requests
+/// are still running. Yielding once before flushing lets them queue their
+/// replies first (a yield is far cheaper than a `sendto`), so under load
+/// many replies share one write. The queue stays bounded: a frame's
+/// in-flight permit is released as soon as the frame is in the socket's
+/// buffer, exactly as before.
 async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
-    while let Some(mut item) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut unflushed = 0usize;
         loop {
-            match item {
-                Outgoing::Frame(text, permit) => {
-                    if sink.feed(Message::Text(text.into())).await.is_err() {
+            while let Some(item) = next.take() {
+                unflushed += 1;
+                match item {
+                    Outgoing::Frame(text, permit) => {
+                        if sink.feed(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                        drop(permit);
+                    }
+                    Outgoing::Ping => {
+                        if sink.feed(Message::Ping(Default::default())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Outgoing::Close(code, reason) => {
+                        let close = CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        };
+                        let _ = sink.send(Message::Close(Some(close))).await;
                         return;
                     }
-                    drop(permit);
                 }
-                Outgoing::Ping => {
-                    if sink.feed(Message::Ping(Default::default())).await.is_err() {
-                        return;
-                    }
-                }
-                Outgoing::Close(code, reason) => {
-                    let close = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(close))).await;
-                    return;
-                }
+                next = rx.try_recv().ok();
             }
+            // A worker streaming frames without pause still gets them
+            // flushed regularly, not only when the stream stops.
+            if unflushed >= MAX_FRAMES_PER_FLUSH {
+                break;
+            }
+            tokio::task::yield_now().await;
             match rx.try_recv() {
-                Ok(next) => item = next,
+                Ok(item) => next = Some(item),
                 Err(_) => break,
             }
         }
