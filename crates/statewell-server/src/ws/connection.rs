@@ -15,11 +15,12 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
 
-use super::frame::{self, ErrorBody, type_name};
+use super::frame::{self, ErrorBody};
+use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
 use super::state_fns::{self, StateFn};
 use crate::AppState;
 use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
@@ -312,10 +313,10 @@ impl Connection {
             }
             return;
         }
-        let mut frame = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => {
-                tracing::debug!(worker = %self.link.id, "frame is JSON {} instead of an object", type_name(&other));
+        let frame = match RawObject::parse(text) {
+            Ok(frame) => frame,
+            Err(error) if error.is_data() => {
+                tracing::debug!(worker = %self.link.id, "frame is JSON but not an object");
                 return;
             }
             Err(error) => {
@@ -330,47 +331,45 @@ impl Connection {
                 return;
             }
         };
-        let invocation_id = frame::take_invocation_id(&mut frame);
-        let kind = match frame.remove("type") {
-            Some(Value::String(kind)) => kind,
-            other => {
-                if let Some(id) = invocation_id {
-                    let detail = match other {
-                        None => "missing field `type`".to_owned(),
-                        Some(v) => format!(
-                            "field `type`: invalid type: {}, expected a string",
-                            type_name(&v)
-                        ),
-                    };
-                    let error = ErrorBody::new(
-                        "deserialization_error",
-                        format!("Failed to deserialize frame: {detail}"),
-                    );
-                    self.reply(&id, None, Err(error), permit);
-                }
-                return;
+        let invocation_id = frame::invocation_id(frame.get("invocation_id"));
+        let raw_kind = frame.get("type");
+        let Some(kind) = raw_kind.and_then(raw_str) else {
+            if let Some(id) = invocation_id {
+                let detail = match raw_kind {
+                    None => "missing field `type`".to_owned(),
+                    Some(raw) => format!(
+                        "field `type`: invalid type: {}, expected a string",
+                        raw_type_name(raw)
+                    ),
+                };
+                let error = ErrorBody::new(
+                    "deserialization_error",
+                    format!("Failed to deserialize frame: {detail}"),
+                );
+                self.reply(&id, None, Err(error), permit);
             }
+            return;
         };
-        match kind.as_str() {
-            "invokefunction" => self.on_invoke(invocation_id, frame, permit, draining),
+        match &*kind {
+            "invokefunction" => self.on_invoke(invocation_id, &frame, permit, draining),
             "invocationresult" => {
                 if let Some(Value::String(id)) = invocation_id {
-                    let result = frame.remove("result");
-                    let error = frame.remove("error");
+                    let result = frame.get("result").and_then(|r| raw_value(r).ok());
+                    let error = frame.get("error").and_then(|e| raw_value(e).ok());
                     self.app
                         .functions
                         .complete(self.link.id, &id, result, error);
                 }
             }
-            "registerfunction" => self.on_register_function(frame),
+            "registerfunction" => self.on_register_function(&frame),
             "unregisterfunction" => {
-                if let Some(Value::String(id)) = frame.remove("id") {
+                if let Some(id) = take_string(&frame, "id") {
                     self.app.functions.unregister(self.link.id, &id);
                 }
             }
-            "registertrigger" => self.on_register_trigger(frame),
+            "registertrigger" => self.on_register_trigger(&frame),
             "unregistertrigger" => {
-                if let Some(Value::String(id)) = frame.remove("id") {
+                if let Some(id) = take_string(&frame, "id") {
                     self.app.triggers.unregister(self.link.id, &id);
                 }
             }
@@ -392,37 +391,37 @@ impl Connection {
     fn on_invoke(
         self: &Arc<Self>,
         invocation_id: Option<Value>,
-        mut frame: Map<String, Value>,
+        frame: &RawObject<'_>,
         permit: Option<OwnedSemaphorePermit>,
         draining: bool,
     ) {
         let void = invocation_id.is_none()
             || frame
                 .get("action")
+                .and_then(|a| raw_value(a).ok())
+                .as_ref()
                 .and_then(|a| a.get("type"))
                 .and_then(Value::as_str)
                 == Some("void");
         // A void call gets no reply, whatever happens.
         let reply_to = if void { None } else { invocation_id };
-        let function_id = match frame.remove("function_id") {
-            Some(Value::String(id)) => id,
-            other => {
-                if let Some(id) = reply_to {
-                    let detail = match other {
-                        None => "missing field `function_id`".to_owned(),
-                        Some(v) => format!(
-                            "field `function_id`: invalid type: {}, expected a string",
-                            type_name(&v)
-                        ),
-                    };
-                    let error = ErrorBody::new(
-                        "deserialization_error",
-                        format!("Failed to deserialize invokefunction: {detail}"),
-                    );
-                    self.reply(&id, None, Err(error), permit);
-                }
-                return;
+        let raw_function = frame.get("function_id");
+        let Some(function_id) = raw_function.and_then(raw_str) else {
+            if let Some(id) = reply_to {
+                let detail = match raw_function {
+                    None => "missing field `function_id`".to_owned(),
+                    Some(raw) => format!(
+                        "field `function_id`: invalid type: {}, expected a string",
+                        raw_type_name(raw)
+                    ),
+                };
+                let error = ErrorBody::new(
+                    "deserialization_error",
+                    format!("Failed to deserialize invokefunction: {detail}"),
+                );
+                self.reply(&id, None, Err(error), permit);
             }
+            return;
         };
         if draining {
             if let Some(id) = reply_to {
@@ -431,13 +430,16 @@ impl Connection {
             }
             return;
         }
-        let data = frame.remove("data").unwrap_or(Value::Null);
+        let raw_data = frame.get("data");
 
         if let Some(function) = StateFn::from_id(&function_id) {
+            // Arguments are decoded here, from the frame's text, straight
+            // into what the call needs; the task owns them.
+            let call = state_fns::Call::parse(function, raw_data);
             let conn = Arc::clone(self);
             tokio::spawn(async move {
                 let outcome =
-                    state_fns::call(&conn.app.state, &conn.app.metrics, function, data).await;
+                    state_fns::call(&conn.app.state, &conn.app.metrics, function, call).await;
                 match reply_to {
                     Some(id) => conn.reply(&id, Some(function.id()), outcome, permit),
                     None => drop(permit),
@@ -445,6 +447,17 @@ impl Connection {
             });
             return;
         }
+        let function_id = function_id.into_owned();
+        let data = match raw_data.map(raw_value).transpose() {
+            Ok(data) => data.unwrap_or(Value::Null),
+            Err(error) => {
+                if let Some(id) = reply_to {
+                    let error = ErrorBody::deserialization(&function_id, error);
+                    self.reply(&id, Some(&function_id), Err(error), permit);
+                }
+                return;
+            }
+        };
         if function_id == "engine::workers::register" {
             self.link.set_metadata(data);
             if let Some(id) = reply_to {
@@ -461,8 +474,8 @@ impl Connection {
         }
 
         let trace = TraceContext {
-            traceparent: take_string(&mut frame, "traceparent"),
-            baggage: take_string(&mut frame, "baggage"),
+            traceparent: take_string(frame, "traceparent"),
+            baggage: take_string(frame, "baggage"),
         };
         let Some(id) = reply_to else {
             if let Err(error) = self.app.functions.invoke_void(&function_id, &data, &trace) {
@@ -485,8 +498,8 @@ impl Connection {
         }
     }
 
-    fn on_register_function(&self, mut frame: Map<String, Value>) {
-        let Some(Value::String(id)) = frame.remove("id") else {
+    fn on_register_function(&self, frame: &RawObject<'_>) {
+        let Some(id) = take_string(frame, "id") else {
             tracing::warn!(worker = %self.link.id, "registerfunction without a string `id` ignored");
             return;
         };
@@ -497,10 +510,10 @@ impl Connection {
         self.app.functions.register(&self.link, id);
     }
 
-    fn on_register_trigger(&self, mut frame: Map<String, Value>) {
-        let id = take_string(&mut frame, "id").unwrap_or_default();
-        let trigger_type = take_string(&mut frame, "trigger_type").unwrap_or_default();
-        let function_id = take_string(&mut frame, "function_id").unwrap_or_default();
+    fn on_register_trigger(&self, frame: &RawObject<'_>) {
+        let id = take_string(frame, "id").unwrap_or_default();
+        let trigger_type = take_string(frame, "trigger_type").unwrap_or_default();
+        let function_id = take_string(frame, "function_id").unwrap_or_default();
         let spec = if id.is_empty() || function_id.is_empty() {
             let field = if id.is_empty() { "id" } else { "function_id" };
             Err(ErrorBody::deserialization(
@@ -515,7 +528,8 @@ impl Connection {
                 ),
             ))
         } else {
-            TriggerSpec::from_config(function_id.clone(), frame.remove("config"))
+            let config = frame.get("config").and_then(|c| raw_value(c).ok());
+            TriggerSpec::from_config(function_id.clone(), config)
         };
         match spec {
             Ok(spec) => self.app.triggers.register(self.link.id, id, spec),
@@ -533,9 +547,7 @@ impl Connection {
     }
 }
 
-fn take_string(frame: &mut Map<String, Value>, field: &str) -> Option<String> {
-    match frame.remove(field) {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
+/// A string field of the frame; `None` when missing or of another type.
+fn take_string(frame: &RawObject<'_>, field: &str) -> Option<String> {
+    frame.get(field).and_then(raw_str).map(|s| s.into_owned())
 }

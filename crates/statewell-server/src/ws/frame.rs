@@ -1,14 +1,15 @@
 //! Frames of the worker protocol: reading the envelope of an incoming frame
 //! and encoding the frames the engine sends.
 //!
-//! An incoming frame is parsed once, into a JSON object; its fields are then
-//! moved out (never cloned) by whoever handles the message.
+//! An incoming frame is parsed once, into a [`super::raw::RawObject`] (each
+//! field's raw text); whoever handles the message decodes the fields it needs.
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// An error as it travels in an `invocationresult` frame.
 #[derive(Debug, Clone)]
@@ -166,12 +167,11 @@ fn encode<T: Serialize>(frame: &T) -> String {
     serde_json::to_string(frame).expect("frames always serialize")
 }
 
-/// Takes `invocation_id` out of a frame when it is readable: a string (any
-/// string — statewell does not insist on a UUID) or a number, echoed back
-/// as-is.
-pub fn take_invocation_id(frame: &mut Map<String, Value>) -> Option<Value> {
-    match frame.remove("invocation_id") {
-        Some(id @ (Value::String(_) | Value::Number(_))) => Some(id),
+/// The frame's `invocation_id` when it is readable: a string (any string —
+/// statewell does not insist on a UUID) or a number, echoed back as-is.
+pub fn invocation_id(raw: Option<&RawValue>) -> Option<Value> {
+    match serde_json::from_str(raw?.get()) {
+        Ok(id @ (Value::String(_) | Value::Number(_))) => Some(id),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 mod connection;
 pub(crate) mod frame;
+mod raw;
 mod state_fns;
 
 use axum::Router;

@@ -3,10 +3,12 @@
 
 use std::time::Instant;
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use statewell_core::{PageRequest, State, StateError, UpdateOp};
 
-use super::frame::{ErrorBody, type_name};
+use super::frame::ErrorBody;
+use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
 use crate::metrics::Metrics;
 
 /// The built-in state functions, by wire id.
@@ -65,16 +67,132 @@ impl StateFn {
     }
 }
 
+/// A state function's arguments, decoded from the frame's `data` while the
+/// frame is read (so the request task owns them and the frame's text can be
+/// dropped at once).
+#[derive(Debug)]
+pub enum Call {
+    Set {
+        scope: String,
+        key: String,
+        value: Value,
+    },
+    Get {
+        scope: String,
+        key: String,
+    },
+    Delete {
+        scope: String,
+        key: String,
+    },
+    Update {
+        scope: String,
+        key: String,
+        ops: Vec<UpdateOp>,
+    },
+    List {
+        scope: String,
+    },
+    ListGroups,
+    Clear {
+        scope: String,
+    },
+    ListItems {
+        scope: String,
+        page: PageRequest,
+    },
+}
+
+impl Call {
+    /// Decodes `data` (`None` when the frame had none) into the arguments of
+    /// `function`, checking fields in the order a reply reports them.
+    pub fn parse(function: StateFn, data: Option<&RawValue>) -> Result<Call, ErrorBody> {
+        let object;
+        let args = Args {
+            function,
+            fields: match data {
+                // No `data` at all reads as an empty object: the first
+                // required field is then reported missing.
+                None => None,
+                Some(raw) if raw.get() == "null" => None,
+                Some(raw) => match RawObject::parse(raw.get()) {
+                    Ok(parsed) => {
+                        object = parsed;
+                        Some(&object)
+                    }
+                    Err(error) if error.is_data() => {
+                        return Err(ErrorBody::deserialization(
+                            function.id(),
+                            format!("invalid type: {}, expected an object", raw_type_name(raw)),
+                        ));
+                    }
+                    Err(error) => return Err(ErrorBody::deserialization(function.id(), error)),
+                },
+            },
+        };
+        Ok(match function {
+            StateFn::Set => {
+                let (scope, key) = args.item()?;
+                // `data` is accepted as an alias of `value` (older clients).
+                let value = match args.take("value") {
+                    Some(value) => value,
+                    None => args.take("data").ok_or_else(|| args.missing("value"))?,
+                };
+                let value = raw_value(value).map_err(|e| args.invalid("value", e))?;
+                Call::Set { scope, key, value }
+            }
+            StateFn::Get => {
+                let (scope, key) = args.item()?;
+                Call::Get { scope, key }
+            }
+            StateFn::Delete => {
+                let (scope, key) = args.item()?;
+                Call::Delete { scope, key }
+            }
+            StateFn::Update => {
+                let (scope, key) = args.item()?;
+                let ops = args.take("ops").ok_or_else(|| args.missing("ops"))?;
+                // Through a `Value`, so that the error text is the one of
+                // `from_value` (no line and column), as it always was.
+                let ops = raw_value(ops).map_err(|e| args.invalid("ops", e))?;
+                let ops: Vec<UpdateOp> =
+                    serde_json::from_value(ops).map_err(|e| args.invalid("ops", e))?;
+                Call::Update { scope, key, ops }
+            }
+            StateFn::List => Call::List {
+                scope: args.name("scope")?,
+            },
+            StateFn::ListGroups => Call::ListGroups,
+            StateFn::Clear => Call::Clear {
+                scope: args.name("scope")?,
+            },
+            StateFn::ListItems => {
+                let scope = args.name("scope")?;
+                let page = PageRequest {
+                    prefix: args.optional_string("prefix")?,
+                    after: args.optional_string("after")?,
+                    limit: args.optional_usize("limit")?,
+                };
+                Call::ListItems { scope, page }
+            }
+        })
+    }
+}
+
 /// Runs one state function and records it in the metrics. `Ok(None)` means
-/// "nothing": the reply omits `result`.
+/// "nothing": the reply omits `result`. `call` is what [`Call::parse`] made
+/// of the request; an argument error is recorded like any other failure.
 pub async fn call(
     state: &State,
     metrics: &Metrics,
     function: StateFn,
-    data: Value,
+    call: Result<Call, ErrorBody>,
 ) -> Result<Option<Value>, ErrorBody> {
     let started = Instant::now();
-    let outcome = run(state, function, data).await;
+    let outcome = match call {
+        Ok(call) => run(state, call).await,
+        Err(error) => Err(error),
+    };
     let label = match &outcome {
         Ok(_) => "ok",
         Err(error) => error.code(),
@@ -83,33 +201,18 @@ pub async fn call(
     outcome
 }
 
-async fn run(state: &State, function: StateFn, data: Value) -> Result<Option<Value>, ErrorBody> {
-    let mut args = Args::new(function, data)?;
-    match function {
-        StateFn::Set => {
-            let (scope, key) = args.item()?;
-            // `data` is accepted as an alias of `value` (older clients).
-            let value = match args.take("value") {
-                Some(value) => value,
-                None => args.take("data").ok_or_else(|| args.missing("value"))?,
-            };
+async fn run(state: &State, call: Call) -> Result<Option<Value>, ErrorBody> {
+    match call {
+        Call::Set { scope, key, value } => {
             let outcome = state.set(&scope, &key, value).await.map_err(state_error)?;
             Ok(Some(old_new(outcome.old_value, Some(outcome.new_value))))
         }
-        StateFn::Get => {
-            let (scope, key) = args.item()?;
+        Call::Get { scope, key } => {
             let found = state.get(&scope, &key).await.map_err(state_error)?;
             Ok(found.map(|item| item.value))
         }
-        StateFn::Delete => {
-            let (scope, key) = args.item()?;
-            state.delete(&scope, &key).await.map_err(state_error)
-        }
-        StateFn::Update => {
-            let (scope, key) = args.item()?;
-            let ops = args.take("ops").ok_or_else(|| args.missing("ops"))?;
-            let ops: Vec<UpdateOp> =
-                serde_json::from_value(ops).map_err(|e| args.invalid("ops", e))?;
+        Call::Delete { scope, key } => state.delete(&scope, &key).await.map_err(state_error),
+        Call::Update { scope, key, ops } => {
             let outcome = state.update(&scope, &key, ops).await.map_err(state_error)?;
             let mut result = old_new(outcome.old_value, outcome.new_value);
             if !outcome.errors.is_empty() {
@@ -119,27 +222,19 @@ async fn run(state: &State, function: StateFn, data: Value) -> Result<Option<Val
             }
             Ok(Some(result))
         }
-        StateFn::List => {
-            let scope = args.name("scope")?;
+        Call::List { scope } => {
             let values = state.list(&scope).await.map_err(state_error)?;
             Ok(Some(Value::Array(values)))
         }
-        StateFn::ListGroups => {
+        Call::ListGroups => {
             let groups = state.list_groups().await.map_err(state_error)?;
             Ok(Some(json!({ "groups": groups })))
         }
-        StateFn::Clear => {
-            let scope = args.name("scope")?;
+        Call::Clear { scope } => {
             let deleted = state.clear(&scope).await.map_err(state_error)?;
             Ok(Some(json!({ "deleted": deleted })))
         }
-        StateFn::ListItems => {
-            let scope = args.name("scope")?;
-            let page = PageRequest {
-                prefix: args.optional_string("prefix")?,
-                after: args.optional_string("after")?,
-                limit: args.optional_usize("limit")?,
-            };
+        Call::ListItems { scope, page } => {
             let page = state.list_items(&scope, &page).await.map_err(state_error)?;
             Ok(Some(json!({ "items": page.items, "next": page.next })))
         }
@@ -167,30 +262,15 @@ fn state_error(error: StateError) -> ErrorBody {
 
 /// A function's `data` object, taken apart field by field with messages in
 /// the style of serde's (`missing field \`key\``).
-struct Args {
+struct Args<'o, 'a> {
     function: StateFn,
-    map: Map<String, Value>,
+    /// `None` when the frame had no `data` (or `null`).
+    fields: Option<&'o RawObject<'a>>,
 }
 
-impl Args {
-    fn new(function: StateFn, data: Value) -> Result<Args, ErrorBody> {
-        match data {
-            Value::Object(map) => Ok(Args { function, map }),
-            // No `data` at all reads as an empty object: the first required
-            // field is then reported missing.
-            Value::Null => Ok(Args {
-                function,
-                map: Map::new(),
-            }),
-            other => Err(ErrorBody::deserialization(
-                function.id(),
-                format!("invalid type: {}, expected an object", type_name(&other)),
-            )),
-        }
-    }
-
-    fn take(&mut self, field: &str) -> Option<Value> {
-        self.map.remove(field)
+impl<'a> Args<'_, 'a> {
+    fn take(&self, field: &str) -> Option<&'a RawValue> {
+        self.fields.and_then(|fields| fields.get(field))
     }
 
     fn missing(&self, field: &str) -> ErrorBody {
@@ -201,45 +281,53 @@ impl Args {
         ErrorBody::deserialization(self.function.id(), format!("field `{field}`: {error}"))
     }
 
-    fn string(&mut self, field: &str) -> Result<String, ErrorBody> {
+    fn string(&self, field: &str) -> Result<String, ErrorBody> {
         match self.take(field) {
-            Some(Value::String(s)) => Ok(s),
-            Some(other) => Err(self.wrong_type(field, &other, "a string")),
+            Some(raw) => match raw_str(raw) {
+                Some(s) => Ok(s.into_owned()),
+                None => Err(self.wrong_type(field, raw, "a string")),
+            },
             None => Err(self.missing(field)),
         }
     }
 
-    fn optional_string(&mut self, field: &str) -> Result<Option<String>, ErrorBody> {
+    fn optional_string(&self, field: &str) -> Result<Option<String>, ErrorBody> {
         match self.take(field) {
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(Value::Null) | None => Ok(None),
-            Some(other) => Err(self.wrong_type(field, &other, "a string")),
+            None => Ok(None),
+            Some(raw) if raw.get() == "null" => Ok(None),
+            Some(raw) => match raw_str(raw) {
+                Some(s) => Ok(Some(s.into_owned())),
+                None => Err(self.wrong_type(field, raw, "a string")),
+            },
         }
     }
 
-    fn optional_usize(&mut self, field: &str) -> Result<Option<usize>, ErrorBody> {
-        match self.take(field) {
-            Some(Value::Null) | None => Ok(None),
-            Some(Value::Number(n)) => match n.as_u64().and_then(|n| usize::try_from(n).ok()) {
+    fn optional_usize(&self, field: &str) -> Result<Option<usize>, ErrorBody> {
+        let Some(raw) = self.take(field) else {
+            return Ok(None);
+        };
+        match raw_value(raw).map_err(|e| self.invalid(field, e))? {
+            Value::Null => Ok(None),
+            Value::Number(n) => match n.as_u64().and_then(|n| usize::try_from(n).ok()) {
                 Some(n) => Ok(Some(n)),
                 None => Err(self.invalid(
                     field,
                     format!("invalid value: {n}, expected a non-negative integer"),
                 )),
             },
-            Some(other) => Err(self.wrong_type(field, &other, "a non-negative integer")),
+            _ => Err(self.wrong_type(field, raw, "a non-negative integer")),
         }
     }
 
-    fn wrong_type(&self, field: &str, value: &Value, expected: &str) -> ErrorBody {
+    fn wrong_type(&self, field: &str, raw: &RawValue, expected: &str) -> ErrorBody {
         self.invalid(
             field,
-            format!("invalid type: {}, expected {expected}", type_name(value)),
+            format!("invalid type: {}, expected {expected}", raw_type_name(raw)),
         )
     }
 
     /// A required, non-empty name (`scope` or `key`).
-    fn name(&mut self, field: &'static str) -> Result<String, ErrorBody> {
+    fn name(&self, field: &'static str) -> Result<String, ErrorBody> {
         let name = self.string(field)?;
         if name.is_empty() {
             return Err(ErrorBody::new(
@@ -250,7 +338,7 @@ impl Args {
         Ok(name)
     }
 
-    fn item(&mut self) -> Result<(String, String), ErrorBody> {
+    fn item(&self) -> Result<(String, String), ErrorBody> {
         let scope = self.name("scope")?;
         let key = self.name("key")?;
         Ok((scope, key))
