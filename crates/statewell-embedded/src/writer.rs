@@ -6,7 +6,9 @@
 //! whole batch in arrival order inside ONE write transaction, commits with
 //! ONE sync, then publishes the change events and answers every waiter.
 //! Throughput therefore grows with the number of concurrent writers: the
-//! cost of a sync is shared by the whole batch.
+//! cost of a sync is shared by the whole batch. A short batch waits briefly
+//! for the writers the last commits saw (see [`Pace`]), so that concurrent
+//! writers share one sync instead of splitting into alternating cohorts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,6 +89,60 @@ pub(crate) struct Writer {
     pub unsynced_since: Option<Instant>,
 }
 
+/// The group-commit policy: how many commands a batch waits for, and how
+/// long at most.
+///
+/// Committing as soon as one command waits splits N concurrent writers
+/// into cohorts that alternate, each paying a whole sync: while cohort A
+/// commits, cohort B queues; B then commits alone while A's writers come
+/// back. Aiming only at the previous batch's size keeps that split forever
+/// (each cohort meets its own size). So the target is the number of
+/// writers seen around the last commit — its batch plus the commands that
+/// queued behind it — which merges the cohorts into one batch per sync.
+/// It decays by an eighth per commit rather than dropping at once, so one
+/// short batch (a writer slow to come back) does not split them again,
+/// while a real drop in load is followed within a few commits.
+///
+/// The wait is bounded by a quarter of the previous commit (at most
+/// [`MAX_WAIT`]): when the writers do come back it costs far less than the
+/// extra sync a split costs them, and when they don't, a write waits at
+/// most 1.25 commits. A lone writer (batch 1, nothing behind) has target 1
+/// and never waits.
+#[derive(Debug)]
+struct Pace {
+    target: usize,
+    last_commit: Duration,
+}
+
+/// Upper bound of the group-commit wait, whatever a commit costs.
+const MAX_WAIT: Duration = Duration::from_millis(2);
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            target: 1,
+            last_commit: Duration::ZERO,
+        }
+    }
+}
+
+impl Pace {
+    /// Records a commit of `size` commands that took `took`, with `behind`
+    /// commands queued during it.
+    fn committed(&mut self, size: usize, behind: usize, took: Duration) {
+        let seen = size.saturating_add(behind).min(MAX_BATCH);
+        // Decay by at least one, so the target always falls back to `seen`.
+        let decayed = self.target - self.target.div_ceil(8);
+        self.target = seen.max(decayed).max(1);
+        self.last_commit = took;
+    }
+
+    /// The longest a batch short of the target waits for it.
+    fn wait(&self) -> Duration {
+        (self.last_commit / 4).min(MAX_WAIT)
+    }
+}
+
 /// What one command of a batch produced, before the commit decides its fate.
 enum Done {
     Write(Result<MutationOutcome, StateError>),
@@ -107,20 +163,28 @@ impl Writer {
     /// Runs until every sender is gone and the queue is drained; then syncs
     /// whatever is not yet synced. Returns the error of that last sync.
     pub(crate) fn run(mut self) -> Result<(), StateError> {
-        // Size of the previous batch and how long its commit took.
-        let mut target = 1usize;
-        let mut last_commit = Duration::ZERO;
-        while let Some(first) = self.next_command() {
-            let mut batch = Vec::with_capacity(target.max(16));
-            batch.push(first);
-            self.drain(&mut batch);
-            if batch.len() < target {
-                self.top_up(&mut batch, target, last_commit);
+        let mut pace = Pace::default();
+        // Commands that queued while the previous batch was committing,
+        // taken before its writers were answered (see `commit`): they open
+        // the next batch, ahead of anything that arrives later.
+        let mut behind: Vec<Command> = Vec::new();
+        loop {
+            let mut batch = std::mem::take(&mut behind);
+            if batch.is_empty() {
+                match self.next_command() {
+                    Some(first) => batch.push(first),
+                    None => break,
+                }
             }
-            target = batch.len();
+            batch.reserve(pace.target.saturating_sub(batch.len()));
+            self.drain(&mut batch);
+            if batch.len() < pace.target {
+                self.top_up(&mut batch, pace.target, pace.wait());
+            }
+            let size = batch.len();
             let started = Instant::now();
-            self.commit(batch);
-            last_commit = started.elapsed();
+            self.commit(batch, &mut behind);
+            pace.committed(size, behind.len(), started.elapsed());
         }
         if self.unsynced_since.is_some() {
             self.sync_now()?;
@@ -137,15 +201,10 @@ impl Writer {
         }
     }
 
-    /// Group-commit delay. Writers answered by the previous commit come back
-    /// a few microseconds later; committing without them would split the
-    /// writers into two half-size cohorts that alternate, each paying a
-    /// whole sync. So when fewer commands wait than the previous batch held,
-    /// wait a little for the rest — at most an eighth of the previous
-    /// commit's duration (capped at 1 ms), so a drop in load costs little
-    /// latency and one writer alone (target 1) never waits.
-    fn top_up(&self, batch: &mut Vec<Command>, target: usize, last_commit: Duration) {
-        let deadline = Instant::now() + (last_commit / 8).min(Duration::from_millis(1));
+    /// Group-commit delay: waits at most `wait` for the batch to reach
+    /// `target` commands (see [`Pace`]); returns as soon as it does.
+    fn top_up(&self, batch: &mut Vec<Command>, target: usize, wait: Duration) {
+        let deadline = Instant::now() + wait;
         while batch.len() < target.min(MAX_BATCH) {
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return;
@@ -195,7 +254,12 @@ impl Writer {
         Ok(())
     }
 
-    fn commit(&mut self, batch: Vec<Command>) {
+    /// Commits `batch`, then answers its waiters. Before answering, moves
+    /// whatever queued during the commit into `behind`: those commands come
+    /// from other writers than this batch's (which are still waiting for
+    /// their answers), so `behind.len()` tells the pace how many writers
+    /// the batch left out.
+    fn commit(&mut self, batch: Vec<Command>, behind: &mut Vec<Command>) {
         let durable = match self.durability {
             Durability::Always => true,
             Durability::Batched { interval } => {
@@ -205,7 +269,9 @@ impl Writer {
                         .is_some_and(|since| since.elapsed() >= interval)
             }
         };
-        let (done, batch_state) = match self.apply(&batch, durable) {
+        let applied = self.apply(&batch, durable);
+        self.drain(behind);
+        let (done, batch_state) = match applied {
             Ok(result) => result,
             Err(err) => {
                 // Nothing of the batch was committed: every waiter is told.
@@ -409,4 +475,75 @@ fn apply_clear(
         *state.group_deltas.entry(group.to_owned()).or_default() -= delta;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMIT: Duration = Duration::from_millis(4);
+
+    #[test]
+    fn a_lone_writer_never_waits() {
+        let mut pace = Pace::default();
+        for _ in 0..100 {
+            // A batch of one always meets the target: `top_up` is skipped.
+            assert!(1 >= pace.target, "target {}", pace.target);
+            pace.committed(1, 0, COMMIT);
+        }
+        assert_eq!(pace.target, 1);
+    }
+
+    #[test]
+    fn two_alternating_cohorts_are_aimed_at_together() {
+        let mut pace = Pace::default();
+        // Cohort A (32) commits while cohort B (32) queues behind it.
+        pace.committed(32, 32, COMMIT);
+        assert_eq!(pace.target, 64);
+        // The old policy aimed at 32 here, which B alone meets.
+    }
+
+    #[test]
+    fn one_short_batch_does_not_split_the_writers_again() {
+        let mut pace = Pace::default();
+        pace.committed(64, 0, COMMIT);
+        // A few writers were slow to come back: the target stays close.
+        pace.committed(40, 0, COMMIT);
+        assert_eq!(pace.target, 56);
+        pace.committed(64, 0, COMMIT);
+        assert_eq!(pace.target, 64);
+    }
+
+    #[test]
+    fn a_drop_in_load_is_followed_within_a_few_commits() {
+        let mut pace = Pace::default();
+        pace.committed(64, 0, COMMIT);
+        let mut commits = 0;
+        while pace.target > 1 {
+            let before = pace.target;
+            pace.committed(1, 0, COMMIT);
+            assert!(pace.target < before, "the target must fall at every commit");
+            commits += 1;
+        }
+        assert!(commits <= 32, "{commits} commits to forget 64 writers");
+        pace.committed(10, 0, COMMIT);
+        assert_eq!(pace.target, 10);
+    }
+
+    #[test]
+    fn the_target_never_exceeds_a_batch() {
+        let mut pace = Pace::default();
+        pace.committed(MAX_BATCH, MAX_BATCH, COMMIT);
+        assert_eq!(pace.target, MAX_BATCH);
+    }
+
+    #[test]
+    fn the_wait_is_a_quarter_of_a_commit_and_bounded() {
+        let mut pace = Pace::default();
+        assert_eq!(pace.wait(), Duration::ZERO, "no commit yet, no wait");
+        pace.committed(64, 0, COMMIT);
+        assert_eq!(pace.wait(), Duration::from_millis(1));
+        pace.committed(64, 0, Duration::from_secs(1));
+        assert_eq!(pace.wait(), MAX_WAIT);
+    }
 }
