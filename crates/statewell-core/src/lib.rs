@@ -18,7 +18,9 @@ pub mod update;
 
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
-pub use model::{Item, Limits, Page, PageRequest, Versioned};
+pub use model::{
+    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned, raw_json,
+};
 pub use mutation::{Applied, Mutation, MutationOutcome, apply_mutation, change_event};
 pub use state::{SetOutcome, State, UpdateOutcome};
 pub use store::{Store, StoreStats};

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::StateError;
 
@@ -119,4 +120,67 @@ pub struct PageRequest {
 pub struct Page {
     pub items: Vec<Item>,
     pub next: Option<String>,
+}
+
+/// A value as its compact JSON text — exactly what `serde_json::to_string`
+/// gives for it — for reads that only pass the value on: a backend that
+/// stores that text hands it over without parsing it, and the protocol
+/// layers write it out without printing it again.
+pub type RawJson = Box<RawValue>;
+
+/// The compact JSON text of `value`.
+pub fn raw_json(value: &Value) -> Result<RawJson, StateError> {
+    serde_json::value::to_raw_value(value)
+        .map_err(|e| StateError::Storage(format!("cannot encode value: {e}")))
+}
+
+/// [`Versioned`] with the value as [`RawJson`].
+#[derive(Debug, Clone)]
+pub struct RawVersioned {
+    pub value: RawJson,
+    pub version: u64,
+}
+
+impl RawVersioned {
+    pub fn from_versioned(found: &Versioned) -> Result<Self, StateError> {
+        Ok(RawVersioned {
+            value: raw_json(&found.value)?,
+            version: found.version,
+        })
+    }
+}
+
+/// [`Item`] with the value as [`RawJson`]; serializes to the same JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct RawItem {
+    pub key: String,
+    pub value: RawJson,
+    pub version: u64,
+}
+
+/// [`Page`] with the values as [`RawJson`]; serializes to the same JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct RawPage {
+    pub items: Vec<RawItem>,
+    pub next: Option<String>,
+}
+
+impl RawPage {
+    pub fn from_page(page: Page) -> Result<Self, StateError> {
+        let items = page
+            .items
+            .into_iter()
+            .map(|item| {
+                Ok(RawItem {
+                    value: raw_json(&item.value)?,
+                    key: item.key,
+                    version: item.version,
+                })
+            })
+            .collect::<Result<_, StateError>>()?;
+        Ok(RawPage {
+            items,
+            next: page.next,
+        })
+    }
 }

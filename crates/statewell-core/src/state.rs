@@ -8,7 +8,10 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::update::{OpError, UpdateOp};
-use crate::{ChangeEvent, Limits, Mutation, Page, PageRequest, StateError, Store, Versioned};
+use crate::{
+    ChangeEvent, Limits, Mutation, Page, PageRequest, RawJson, RawPage, RawVersioned, StateError,
+    Store, Versioned,
+};
 
 /// Result of `set`: the value before (null when the key was new) and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -121,15 +124,49 @@ impl State {
     }
 
     pub async fn list_items(&self, group: &str, page: &PageRequest) -> Result<Page, StateError> {
-        self.limits.check_group(group)?;
-        let limit = match page.limit {
-            None => self.limits.max_page_size,
-            Some(0) => return Err(StateError::invalid("limit", "must be at least 1")),
-            Some(n) => n.min(self.limits.max_page_size),
-        };
+        let limit = self.page_limit(group, page)?;
         self.store
             .list_items(group, page.prefix.as_deref(), page.after.as_deref(), limit)
             .await
+    }
+
+    /// [`State::get`] with the value as compact JSON text, for callers that
+    /// only pass it on (see [`Store::get_raw`]).
+    pub async fn get_raw(
+        &self,
+        group: &str,
+        key: &str,
+    ) -> Result<Option<RawVersioned>, StateError> {
+        self.check_item(group, key)?;
+        self.store.get_raw(group, key).await
+    }
+
+    /// [`State::list`] with the values as compact JSON text.
+    pub async fn list_raw(&self, group: &str) -> Result<Vec<RawJson>, StateError> {
+        self.limits.check_group(group)?;
+        self.store.list_raw(group).await
+    }
+
+    /// [`State::list_items`] with the values as compact JSON text.
+    pub async fn list_items_raw(
+        &self,
+        group: &str,
+        page: &PageRequest,
+    ) -> Result<RawPage, StateError> {
+        let limit = self.page_limit(group, page)?;
+        self.store
+            .list_items_raw(group, page.prefix.as_deref(), page.after.as_deref(), limit)
+            .await
+    }
+
+    /// Checks a listing's group and limit; the page size it may return.
+    fn page_limit(&self, group: &str, page: &PageRequest) -> Result<usize, StateError> {
+        self.limits.check_group(group)?;
+        match page.limit {
+            None => Ok(self.limits.max_page_size),
+            Some(0) => Err(StateError::invalid("limit", "must be at least 1")),
+            Some(n) => Ok(n.min(self.limits.max_page_size)),
+        }
     }
 
     /// Removes every item of a group at once; returns how many there were.
@@ -148,5 +185,52 @@ impl State {
 
     pub async fn sync(&self) -> Result<(), StateError> {
         self.store.sync().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::MemoryStore;
+
+    /// The raw reads of a store without its own (the trait's defaults) give
+    /// the text the parsed reads print: same field order, exact integers.
+    #[tokio::test]
+    async fn raw_reads_print_as_the_parsed_reads() -> Result<(), StateError> {
+        let limits = Limits::default();
+        let state = State::new(Arc::new(MemoryStore::new(limits)), limits);
+        let value = json!({"z": 1, "a": [u64::MAX, i64::MIN, 0.1], "s": "é\n"});
+        state.set("g", "k1", value.clone()).await?;
+        state.set("g", "k2", json!(2)).await?;
+
+        let raw = state.get_raw("g", "k1").await?.expect("stored");
+        let parsed = state.get("g", "k1").await?.expect("stored");
+        assert_eq!(raw.value.get(), value.to_string());
+        assert_eq!(raw.version, parsed.version);
+        assert!(state.get_raw("g", "missing").await?.is_none());
+        assert!(state.get_raw("", "k1").await.is_err());
+
+        let list = serde_json::to_string(&state.list_raw("g").await?).expect("printable");
+        assert_eq!(list, json!(state.list("g").await?).to_string());
+
+        let request = PageRequest {
+            limit: Some(1),
+            ..PageRequest::default()
+        };
+        let page = state.list_items_raw("g", &request).await?;
+        let expected = state.list_items("g", &request).await?;
+        assert_eq!(
+            serde_json::to_string(&page).expect("printable"),
+            json!(expected).to_string()
+        );
+        assert_eq!(page.next.as_deref(), Some("k1"));
+        let zero = PageRequest {
+            limit: Some(0),
+            ..PageRequest::default()
+        };
+        assert!(state.list_items_raw("g", &zero).await.is_err());
+        Ok(())
     }
 }

@@ -9,7 +9,8 @@
 //! integers exact (serde_json reads them back as i64/u64, never as floats).
 
 use serde_json::Value;
-use statewell_core::StateError;
+use serde_json::value::RawValue;
+use statewell_core::{RawJson, StateError};
 
 const VERSION_BYTES: usize = 8;
 
@@ -71,6 +72,18 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
     Ok((version, value))
 }
 
+/// The stored value as its JSON text, not parsed into a tree: it is the
+/// compact encoding `encode_value` wrote, so passing it on gives the same
+/// bytes as decoding and printing it again. Still checked as JSON, so a
+/// damaged value is reported here rather than sent out.
+pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
+    let (version, json) = split_version(bytes)?;
+    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
+    let raw = RawValue::from_string(text.to_owned())
+        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    Ok((version, raw))
+}
+
 fn split_version(bytes: &[u8]) -> Result<(u64, &[u8]), StateError> {
     if bytes.len() < VERSION_BYTES {
         return Err(corrupt("stored value shorter than its version"));
@@ -117,6 +130,20 @@ mod tests {
         let value = json!({"big": u64::MAX, "neg": i64::MIN, "f": 1.5, "s": "x"});
         let bytes = encode_value(42, &value).expect("encodable");
         assert_eq!(decode_value(&bytes).expect("decodable"), (42, value));
+    }
+
+    #[test]
+    fn raw_values_are_the_text_a_decoded_value_prints() {
+        let value = json!({"z": 1, "a": [u64::MAX, i64::MIN, 0.1, 1e300], "s": "é\n\"", "n": null});
+        let bytes = encode_value(7, &value).expect("encodable");
+        let (version, raw) = decode_raw(&bytes).expect("decodable");
+        assert_eq!(version, 7);
+        let (_, decoded) = decode_value(&bytes).expect("decodable");
+        assert_eq!(
+            raw.get(),
+            serde_json::to_string(&decoded).expect("printable")
+        );
+        assert!(decode_raw(&bytes[..bytes.len() - 1]).is_err());
     }
 
     #[test]

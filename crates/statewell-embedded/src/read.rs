@@ -14,9 +14,9 @@ use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
 use serde_json::Value;
-use statewell_core::{Item, Page, StateError, Versioned};
+use statewell_core::{Item, Page, RawItem, RawJson, RawPage, RawVersioned, StateError, Versioned};
 
-use crate::codec::{decode_value, group_prefix, item_key, key_of, prefix_end};
+use crate::codec::{decode_raw, decode_value, group_prefix, item_key, key_of, prefix_end};
 use crate::tables::{GROUPS, ITEMS, storage};
 use crate::writer::Counters;
 
@@ -90,8 +90,21 @@ impl Reader {
         get(&*self.snapshot()?, group, key)
     }
 
+    pub(crate) fn get_raw(
+        &self,
+        group: &str,
+        key: &str,
+    ) -> Result<Option<RawVersioned>, StateError> {
+        let found = get_with(&*self.snapshot()?, group, key, decode_raw)?;
+        Ok(found.map(|(version, value)| RawVersioned { value, version }))
+    }
+
     pub(crate) fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
-        list(&*self.snapshot()?, group)
+        list(&*self.snapshot()?, group, decode_value)
+    }
+
+    pub(crate) fn list_raw(&self, group: &str) -> Result<Vec<RawJson>, StateError> {
+        list(&*self.snapshot()?, group, decode_raw)
     }
 
     pub(crate) fn list_items(
@@ -101,7 +114,42 @@ impl Reader {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StateError> {
-        list_items(&*self.snapshot()?, group, prefix, after, limit)
+        let (rows, next) = list_items(
+            &*self.snapshot()?,
+            group,
+            prefix,
+            after,
+            limit,
+            decode_value,
+        )?;
+        let items = rows
+            .into_iter()
+            .map(|(key, version, value)| Item {
+                key,
+                value,
+                version,
+            })
+            .collect();
+        Ok(Page { items, next })
+    }
+
+    pub(crate) fn list_items_raw(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawPage, StateError> {
+        let (rows, next) = list_items(&*self.snapshot()?, group, prefix, after, limit, decode_raw)?;
+        let items = rows
+            .into_iter()
+            .map(|(key, version, value)| RawItem {
+                key,
+                value,
+                version,
+            })
+            .collect();
+        Ok(RawPage { items, next })
     }
 
     pub(crate) fn list_groups(&self) -> Result<Vec<String>, StateError> {
@@ -109,7 +157,21 @@ impl Reader {
     }
 }
 
+/// How a read turns a stored value into what it returns: parsed
+/// (`decode_value`) or as its JSON text (`decode_raw`).
+type Decode<V> = fn(&[u8]) -> Result<(u64, V), StateError>;
+
 fn get(snapshot: &Snapshot, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
+    let found = get_with(snapshot, group, key, decode_value)?;
+    Ok(found.map(|(version, value)| Versioned { value, version }))
+}
+
+fn get_with<V>(
+    snapshot: &Snapshot,
+    group: &str,
+    key: &str,
+    decode: Decode<V>,
+) -> Result<Option<(u64, V)>, StateError> {
     let items = &snapshot.items;
     let Some(bytes) = items
         .get(item_key(group, key).as_slice())
@@ -117,11 +179,10 @@ fn get(snapshot: &Snapshot, group: &str, key: &str) -> Result<Option<Versioned>,
     else {
         return Ok(None);
     };
-    let (version, value) = decode_value(bytes.value())?;
-    Ok(Some(Versioned { value, version }))
+    decode(bytes.value()).map(Some)
 }
 
-fn list(snapshot: &Snapshot, group: &str) -> Result<Vec<Value>, StateError> {
+fn list<V>(snapshot: &Snapshot, group: &str, decode: Decode<V>) -> Result<Vec<V>, StateError> {
     let items = &snapshot.items;
     let prefix = group_prefix(group);
     let end = prefix_end(&prefix);
@@ -131,18 +192,20 @@ fn list(snapshot: &Snapshot, group: &str) -> Result<Vec<Value>, StateError> {
         .map_err(storage)?
     {
         let (_, bytes) = row.map_err(storage)?;
-        values.push(decode_value(bytes.value())?.1);
+        values.push(decode(bytes.value())?.1);
     }
     Ok(values)
 }
 
-fn list_items(
+/// A page of `(key, version, value)` rows and the cursor of the next page.
+fn list_items<V>(
     snapshot: &Snapshot,
     group: &str,
     prefix: Option<&str>,
     after: Option<&str>,
     limit: usize,
-) -> Result<Page, StateError> {
+    decode: Decode<V>,
+) -> Result<(Vec<(String, u64, V)>, Option<String>), StateError> {
     let items = &snapshot.items;
     let group_len = group_prefix(group).len();
     let prefix = prefix.unwrap_or("");
@@ -167,17 +230,15 @@ fn list_items(
         let key = key_of(stored_key.value(), group_len)?;
         if page.len() == limit {
             // One more item exists: the page is full and has a successor.
-            next = page.last().map(|item: &Item| item.key.clone());
+            next = page
+                .last()
+                .map(|(key, _, _): &(String, u64, V)| key.clone());
             break;
         }
-        let (version, value) = decode_value(bytes.value())?;
-        page.push(Item {
-            key,
-            value,
-            version,
-        });
+        let (version, value) = decode(bytes.value())?;
+        page.push((key, version, value));
     }
-    Ok(Page { items: page, next })
+    Ok((page, next))
 }
 
 fn list_groups(snapshot: &Snapshot) -> Result<Vec<String>, StateError> {

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
-    ChangeEvent, Mutation, MutationOutcome, Page, StateError, Store, StoreStats, Versioned,
+    ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawVersioned, StateError,
+    Store, StoreStats, Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -176,6 +177,25 @@ impl Store for EmbeddedStore {
         limit: usize,
     ) -> Result<Page, StateError> {
         self.reader.list_items(group, prefix, after, limit)
+    }
+
+    // The stored text is the compact JSON of the value: handed over as is.
+    async fn get_raw(&self, group: &str, key: &str) -> Result<Option<RawVersioned>, StateError> {
+        self.reader.get_raw(group, key)
+    }
+
+    async fn list_raw(&self, group: &str) -> Result<Vec<RawJson>, StateError> {
+        self.reader.list_raw(group)
+    }
+
+    async fn list_items_raw(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawPage, StateError> {
+        self.reader.list_items_raw(group, prefix, after, limit)
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {

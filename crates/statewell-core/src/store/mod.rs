@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::{ChangeEvent, Mutation, MutationOutcome, Page, StateError, Versioned};
+use crate::{
+    ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawVersioned, StateError,
+    Versioned, raw_json,
+};
 
 pub use memory::MemoryStore;
 
@@ -57,6 +60,34 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page, StateError>;
+
+    /// [`Store::get`] with the value as compact JSON text. The default
+    /// encodes what `get` returns; a backend that stores that text returns
+    /// it as it is, which spares a parse and a print on every read.
+    async fn get_raw(&self, group: &str, key: &str) -> Result<Option<RawVersioned>, StateError> {
+        match self.get(group, key).await? {
+            Some(found) => Ok(Some(RawVersioned::from_versioned(&found)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// [`Store::list`] with the values as compact JSON text (see
+    /// [`Store::get_raw`]).
+    async fn list_raw(&self, group: &str) -> Result<Vec<RawJson>, StateError> {
+        self.list(group).await?.iter().map(raw_json).collect()
+    }
+
+    /// [`Store::list_items`] with the values as compact JSON text (see
+    /// [`Store::get_raw`]).
+    async fn list_items_raw(
+        &self,
+        group: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RawPage, StateError> {
+        RawPage::from_page(self.list_items(group, prefix, after, limit).await?)
+    }
 
     /// Sorted names of the groups holding at least one item.
     async fn list_groups(&self) -> Result<Vec<String>, StateError>;

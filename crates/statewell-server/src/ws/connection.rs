@@ -288,6 +288,18 @@ impl Connection {
         outcome: Result<Option<Value>, ErrorBody>,
         permit: Option<OwnedSemaphorePermit>,
     ) {
+        self.reply_with(invocation_id, function_id, outcome, permit);
+    }
+
+    /// [`Connection::reply`] with any serializable result (a state function's
+    /// [`state_fns::Reply`]).
+    fn reply_with<R: serde::Serialize>(
+        &self,
+        invocation_id: &Value,
+        function_id: Option<&str>,
+        outcome: Result<Option<R>, ErrorBody>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         let text = frame::result_frame(invocation_id, function_id, &outcome);
         let _ = self.link.send(text, permit);
     }
@@ -441,7 +453,7 @@ impl Connection {
                 let outcome =
                     state_fns::call(&conn.app.state, &conn.app.metrics, function, call).await;
                 match reply_to {
-                    Some(id) => conn.reply(&id, Some(function.id()), outcome, permit),
+                    Some(id) => conn.reply_with(&id, Some(function.id()), outcome, permit),
                     None => drop(permit),
                 }
             });

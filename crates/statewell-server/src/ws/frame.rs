@@ -89,22 +89,22 @@ impl Serialize for ErrorBody {
 
 /// `{"type":"invocationresult", ...}`: `result` omitted when `None`.
 #[derive(Serialize)]
-struct ResultFrame<'a> {
+struct ResultFrame<'a, R> {
     #[serde(rename = "type")]
     kind: &'static str,
     invocation_id: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     function_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a Value>,
+    result: Option<&'a R>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a ErrorBody>,
 }
 
-pub fn result_frame(
+pub fn result_frame<R: Serialize>(
     invocation_id: &Value,
     function_id: Option<&str>,
-    outcome: &Result<Option<Value>, ErrorBody>,
+    outcome: &Result<Option<R>, ErrorBody>,
 ) -> String {
     let (result, error) = match outcome {
         Ok(result) => (result.as_ref(), None),
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn omits_result_when_nothing() {
-        let frame = result_frame(&json!("i"), Some("state::get"), &Ok(None));
+        let frame = result_frame(&json!("i"), Some("state::get"), &Ok(None::<Value>));
         assert_eq!(
             frame,
             r#"{"type":"invocationresult","invocation_id":"i","function_id":"state::get"}"#
@@ -235,7 +235,7 @@ mod tests {
         let frame = result_frame(
             &json!("i"),
             Some("nope"),
-            &Err(ErrorBody::function_not_found("nope")),
+            &Err::<Option<Value>, _>(ErrorBody::function_not_found("nope")),
         );
         let parsed: Value = serde_json::from_str(&frame).expect("json");
         assert_eq!(parsed["error"]["code"], "function_not_found");

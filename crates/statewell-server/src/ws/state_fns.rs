@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use statewell_core::{PageRequest, State, StateError, UpdateOp};
+use statewell_core::{PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
 
 use super::frame::ErrorBody;
 use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
@@ -179,6 +180,18 @@ impl Call {
     }
 }
 
+/// What a state function answers. Reads hand over the stored JSON text of
+/// values (see `Store::get_raw`), which prints exactly as the parsed value
+/// would.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Value(Value),
+    Raw(RawJson),
+    List(Vec<RawJson>),
+    Page(RawPage),
+}
+
 /// Runs one state function and records it in the metrics. `Ok(None)` means
 /// "nothing": the reply omits `result`. `call` is what [`Call::parse`] made
 /// of the request; an argument error is recorded like any other failure.
@@ -187,7 +200,7 @@ pub async fn call(
     metrics: &Metrics,
     function: StateFn,
     call: Result<Call, ErrorBody>,
-) -> Result<Option<Value>, ErrorBody> {
+) -> Result<Option<Reply>, ErrorBody> {
     let started = Instant::now();
     let outcome = match call {
         Ok(call) => run(state, call).await,
@@ -201,51 +214,58 @@ pub async fn call(
     outcome
 }
 
-async fn run(state: &State, call: Call) -> Result<Option<Value>, ErrorBody> {
+async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
     match call {
         Call::Set { scope, key, value } => {
             let outcome = state.set(&scope, &key, value).await.map_err(state_error)?;
             Ok(Some(old_new(outcome.old_value, Some(outcome.new_value))))
         }
         Call::Get { scope, key } => {
-            let found = state.get(&scope, &key).await.map_err(state_error)?;
-            Ok(found.map(|item| item.value))
+            let found = state.get_raw(&scope, &key).await.map_err(state_error)?;
+            Ok(found.map(|item| Reply::Raw(item.value)))
         }
-        Call::Delete { scope, key } => state.delete(&scope, &key).await.map_err(state_error),
+        Call::Delete { scope, key } => {
+            let old = state.delete(&scope, &key).await.map_err(state_error)?;
+            Ok(old.map(Reply::Value))
+        }
         Call::Update { scope, key, ops } => {
             let outcome = state.update(&scope, &key, ops).await.map_err(state_error)?;
             let mut result = old_new(outcome.old_value, outcome.new_value);
             if !outcome.errors.is_empty() {
-                if let Value::Object(map) = &mut result {
+                if let Reply::Value(Value::Object(map)) = &mut result {
                     map.insert("errors".to_owned(), json!(outcome.errors));
                 }
             }
             Ok(Some(result))
         }
         Call::List { scope } => {
-            let values = state.list(&scope).await.map_err(state_error)?;
-            Ok(Some(Value::Array(values)))
+            let values = state.list_raw(&scope).await.map_err(state_error)?;
+            Ok(Some(Reply::List(values)))
         }
         Call::ListGroups => {
             let groups = state.list_groups().await.map_err(state_error)?;
-            Ok(Some(json!({ "groups": groups })))
+            Ok(Some(Reply::Value(json!({ "groups": groups }))))
         }
         Call::Clear { scope } => {
             let deleted = state.clear(&scope).await.map_err(state_error)?;
-            Ok(Some(json!({ "deleted": deleted })))
+            Ok(Some(Reply::Value(json!({ "deleted": deleted }))))
         }
         Call::ListItems { scope, page } => {
-            let page = state.list_items(&scope, &page).await.map_err(state_error)?;
-            Ok(Some(json!({ "items": page.items, "next": page.next })))
+            let page = state
+                .list_items_raw(&scope, &page)
+                .await
+                .map_err(state_error)?;
+            // Serializes as {"items":[{"key","value","version"}],"next"}.
+            Ok(Some(Reply::Page(page)))
         }
     }
 }
 
-fn old_new(old_value: Option<Value>, new_value: Option<Value>) -> Value {
+fn old_new(old_value: Option<Value>, new_value: Option<Value>) -> Reply {
     let mut map = Map::with_capacity(2);
     map.insert("old_value".to_owned(), old_value.unwrap_or(Value::Null));
     map.insert("new_value".to_owned(), new_value.unwrap_or(Value::Null));
-    Value::Object(map)
+    Reply::Value(Value::Object(map))
 }
 
 /// The core names the item's parts `group`/`key`; the wire says `scope`/`key`.
