@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
@@ -448,15 +448,29 @@ impl Connection {
             // Arguments are decoded here, from the frame's text, straight
             // into what the call needs; the task owns them.
             let call = state_fns::Call::parse(function, raw_data);
+            let immediate = call.as_ref().map_or(true, state_fns::Call::is_read);
             let conn = Arc::clone(self);
-            tokio::spawn(async move {
+            let request = async move {
                 let outcome =
                     state_fns::call(&conn.app.state, &conn.app.metrics, function, call).await;
                 match reply_to {
                     Some(id) => conn.reply_with(&id, Some(function.id()), outcome, permit),
                     None => drop(permit),
                 }
-            });
+            };
+            if !immediate {
+                tokio::spawn(request);
+                return;
+            }
+            // A read (or a refused call) usually completes at once — the
+            // embedded store reads its snapshot without waiting — so it is
+            // answered here, its reply queued with the others of this read
+            // burst, without the cost of a task. One that does wait (a store
+            // that goes over the network) continues in its own task.
+            let mut request = Box::pin(request);
+            if (&mut request).now_or_never().is_none() {
+                tokio::spawn(request);
+            }
             return;
         }
         let function_id = function_id.into_owned();
