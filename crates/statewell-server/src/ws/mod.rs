@@ -36,8 +36,17 @@ fn configure(upgrade: WebSocketUpgrade, max_frame_bytes: usize) -> WebSocketUpgr
     // larger than any request, e.g. `state::list`), while a peer that stops
     // reading blocks the writer and overflows the connection's bounded queue
     // (see `WorkerLink::send`).
-    upgrade.max_message_size(limit).max_frame_size(limit)
+    upgrade
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(READ_CHUNK)
 }
+
+/// How much the socket reads at once. The WebSocket library zeroes this
+/// much of its buffer before every read: its default (128 KiB) cost 4% of
+/// the engine's CPU on small requests (a burst of a dozen requests is ~2
+/// KiB). Larger frames still arrive whole, over several reads.
+const READ_CHUNK: usize = 16 * 1024;
 
 async fn worker(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
     let max = app.config.max_frame_bytes;
