@@ -198,6 +198,8 @@ fn list<V>(snapshot: &Snapshot, group: &str, decode: Decode<V>) -> Result<Vec<V>
 }
 
 /// A page of `(key, version, value)` rows and the cursor of the next page.
+type Rows<V> = (Vec<(String, u64, V)>, Option<String>);
+
 fn list_items<V>(
     snapshot: &Snapshot,
     group: &str,
@@ -205,7 +207,7 @@ fn list_items<V>(
     after: Option<&str>,
     limit: usize,
     decode: Decode<V>,
-) -> Result<(Vec<(String, u64, V)>, Option<String>), StateError> {
+) -> Result<Rows<V>, StateError> {
     let items = &snapshot.items;
     let group_len = group_prefix(group).len();
     let prefix = prefix.unwrap_or("");

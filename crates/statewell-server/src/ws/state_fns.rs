@@ -240,10 +240,10 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
         Call::Update { scope, key, ops } => {
             let outcome = state.update(&scope, &key, ops).await.map_err(state_error)?;
             let mut result = old_new(outcome.old_value, outcome.new_value);
-            if !outcome.errors.is_empty() {
-                if let Reply::Value(Value::Object(map)) = &mut result {
-                    map.insert("errors".to_owned(), json!(outcome.errors));
-                }
+            if !outcome.errors.is_empty()
+                && let Reply::Value(Value::Object(map)) = &mut result
+            {
+                map.insert("errors".to_owned(), json!(outcome.errors));
             }
             Ok(Some(result))
         }
