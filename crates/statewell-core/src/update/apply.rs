@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::limits::{MAX_MERGE_DEPTH, MAX_MERGE_KEYS, is_forbidden_key};
+use super::limits::{MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_VALUE_DEPTH, is_forbidden_key};
 use super::path::Display;
 use super::{Path, UpdateOp, number};
 
@@ -31,16 +31,54 @@ pub(crate) fn apply_op(root: &mut Option<Value>, op: &UpdateOp) -> Result<(), Fa
         .map_err(|issue| Failure::new(issue.code_suffix(), issue.message()))?;
     match op {
         UpdateOp::Set { value, .. } => {
+            check_value_depth(segments.len(), value)?;
             locate(root.as_ref(), segments)?;
             *slot_mut(root, segments)? = value.clone();
         }
         UpdateOp::Increment { by, .. } => add(root, segments, by, false)?,
         UpdateOp::Decrement { by, .. } => add(root, segments, by, true)?,
-        UpdateOp::Append { value, .. } => append(root, segments, value)?,
+        UpdateOp::Append { value, .. } => {
+            // The value may land inside a new or existing array: one level more.
+            check_value_depth(segments.len() + 1, value)?;
+            append(root, segments, value)?;
+        }
         UpdateOp::Merge { value, .. } => merge(root, segments, value)?,
         UpdateOp::Remove { .. } => remove(root, segments)?,
     }
     Ok(())
+}
+
+/// Refuses a value that, placed `above` levels down, would nest deeper than
+/// `MAX_VALUE_DEPTH`. The stored value was within the limit before (set
+/// values are parsed under the same bound), so checking what an op adds
+/// keeps the whole value within it.
+fn check_value_depth(above: usize, value: &Value) -> Result<(), Failure> {
+    let allowed = MAX_VALUE_DEPTH.saturating_sub(above);
+    if exceeds_depth(value, allowed) {
+        return Err(Failure::new(
+            "value.too_deep",
+            format!(
+                "Value would leave the item nested more than {MAX_VALUE_DEPTH} \
+                 levels deep ({above} of them above it: the path, and the array \
+                 an appended value goes into)."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` nests more than `allowed` levels. Stops descending once
+/// the answer is known, so the recursion is at most `allowed + 1` deep.
+fn exceeds_depth(value: &Value, allowed: usize) -> bool {
+    let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::Object(map) => Box::new(map.values()),
+        Value::Array(items) => Box::new(items.iter()),
+        _ => return false,
+    };
+    match allowed.checked_sub(1) {
+        None => true,
+        Some(left) => children.into_iter().any(|child| exceeds_depth(child, left)),
+    }
 }
 
 fn add(

@@ -8,6 +8,11 @@ pub const MAX_PATH_DEPTH: usize = 32;
 pub const MAX_SEGMENT_BYTES: usize = 256;
 /// Deepest nesting of a merge value (an object of scalars is 1 level deep).
 pub const MAX_MERGE_DEPTH: usize = 32;
+/// Deepest nesting a set or append op may leave at its target (the path's
+/// segments count as levels; an object of scalars is 1 level deep). A JSON
+/// parser's recursion limit (128 in serde_json) would refuse a deeper stored
+/// value on every later read, and replies wrap a value in a few more levels.
+pub const MAX_VALUE_DEPTH: usize = 100;
 /// Most top-level keys a merge value may carry.
 pub const MAX_MERGE_KEYS: usize = 1000;
 /// Field names refused in paths and merge values: JavaScript clients read

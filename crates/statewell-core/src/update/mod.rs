@@ -25,6 +25,7 @@ use serde_json::{Map, Number, Value};
 
 pub use limits::{
     FORBIDDEN_KEYS, MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES,
+    MAX_VALUE_DEPTH,
 };
 pub use path::Path;
 
