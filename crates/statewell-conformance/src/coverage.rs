@@ -102,14 +102,14 @@ mod tests {
             for case in &mut file.vectors.cases {
                 case.steps.retain(|s| s.call != "list_groups");
                 for step in &mut case.steps {
-                    if let Expect::Result(result) = &mut step.expect {
-                        if let Some(errors) = result.get_mut("errors") {
-                            errors.as_array_mut().into_iter().flatten().for_each(|e| {
-                                if e["code"] == "remove.target_not_object" {
-                                    e["code"] = "something.else".into();
-                                }
-                            });
-                        }
+                    if let Expect::Result(result) = &mut step.expect
+                        && let Some(errors) = result.get_mut("errors")
+                    {
+                        errors.as_array_mut().into_iter().flatten().for_each(|e| {
+                            if e["code"] == "remove.target_not_object" {
+                                e["code"] = "something.else".into();
+                            }
+                        });
                     }
                 }
             }

@@ -181,13 +181,13 @@ impl Triggers {
             .iter()
             .find(|(_, t)| matches!(t.state(), Attach::Detached(_)) && t.spec() == spec)
             .map(|(old_id, _)| old_id.clone());
-        if let Some(old_id) = orphan {
-            if let Some(trigger) = map.remove(&old_id) {
-                tracing::info!(trigger = %id, previous = %old_id, "trigger taken over after reconnect");
-                trigger.attach.send_replace(Attach::Attached(worker));
-                map.insert(id, trigger);
-                return;
-            }
+        if let Some(old_id) = orphan
+            && let Some(trigger) = map.remove(&old_id)
+        {
+            tracing::info!(trigger = %id, previous = %old_id, "trigger taken over after reconnect");
+            trigger.attach.send_replace(Attach::Attached(worker));
+            map.insert(id, trigger);
+            return;
         }
         let trigger = Arc::new(Trigger {
             spec: RwLock::new(spec),

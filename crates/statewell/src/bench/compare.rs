@@ -76,11 +76,11 @@ pub async fn run(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde
         }
     }
     for ((label, _, server), config) in started.into_iter().zip(&configs) {
-        if let (Config::Engine(_), Some(server)) = (config, &server) {
-            if let Some(lines) = measure::engine_metrics(&server.addr) {
-                measure::print_metrics(&lines);
-                metrics.insert(label.clone(), json!(lines));
-            }
+        if let (Config::Engine(_), Some(server)) = (config, &server)
+            && let Some(lines) = measure::engine_metrics(&server.addr)
+        {
+            measure::print_metrics(&lines);
+            metrics.insert(label.clone(), json!(lines));
         }
         if let Some(mut server) = server {
             server.stop()?;

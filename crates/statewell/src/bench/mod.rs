@@ -183,7 +183,7 @@ impl BenchArgs {
                 if self.connections == 0 || self.concurrency == 0 {
                     bail!("--connections and --concurrency must be at least 1");
                 }
-                if self.concurrency % self.connections != 0 {
+                if !self.concurrency.is_multiple_of(self.connections) {
                     bail!(
                         "--concurrency ({}) must be a multiple of --connections ({})",
                         self.concurrency,
