@@ -140,6 +140,15 @@ fn bad_flags_are_refused_with_a_clear_error() {
             &["--concurrency", "10", "--connections", "4"][..],
             "multiple of --connections",
         ),
+        (
+            &[
+                "--concurrency",
+                "18446744073709551615",
+                "--connections",
+                "1",
+            ][..],
+            "at most",
+        ),
         (&["--keys", "0"][..], "--keys"),
         (&["--duration", "soon"][..], "not a duration"),
         (&["--durability", "never"][..], "--durability"),

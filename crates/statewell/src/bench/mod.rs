@@ -135,6 +135,10 @@ pub struct BenchArgs {
     seed: u64,
 }
 
+/// Most requests in flight (and connections) a run may ask for: far past what
+/// one machine drives usefully, and small enough for every size derived from it.
+const MAX_CONCURRENCY: usize = 65_536;
+
 /// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let text = text.trim();
@@ -182,6 +186,11 @@ impl BenchArgs {
             None => {
                 if self.connections == 0 || self.concurrency == 0 {
                     bail!("--connections and --concurrency must be at least 1");
+                }
+                // Each connection sizes its tables by its share of requests in
+                // flight: an unbounded flag overflowed that arithmetic.
+                if self.concurrency > MAX_CONCURRENCY || self.connections > MAX_CONCURRENCY {
+                    bail!("--connections and --concurrency must be at most {MAX_CONCURRENCY}");
                 }
                 if !self.concurrency.is_multiple_of(self.connections) {
                     bail!(
