@@ -290,9 +290,16 @@ impl Shared {
     /// `register_trigger`. Frames this client has no use for are ignored, as
     /// the protocol says unknown input must be.
     fn dispatch(&self, text: &str) {
-        let Ok(Value::Object(mut frame)) = serde_json::from_str::<Value>(text) else {
-            tracing::warn!("ignoring a frame that is not a JSON object");
-            return;
+        let mut frame = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(frame)) => frame,
+            Ok(_) => {
+                tracing::warn!("ignoring a frame that is not a JSON object");
+                return;
+            }
+            Err(e) => {
+                self.fail_unreadable_reply(text, &e);
+                return;
+            }
         };
         match frame.get("type").and_then(Value::as_str) {
             Some("workerregistered") => {
@@ -329,6 +336,24 @@ impl Shared {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A reply this client cannot parse (e.g. a stored value nested past
+    /// serde_json's recursion limit of 128) still answers its caller, with a
+    /// `protocol_error`, instead of leaving it to time out.
+    fn fail_unreadable_reply(&self, text: &str, error: &serde_json::Error) {
+        tracing::warn!("ignoring a frame that is not readable JSON: {error}");
+        let Some(id) = scan_string_field(text, "invocation_id") else {
+            return;
+        };
+        if let Some(waiter) = lock(&self.pending).remove(id) {
+            let _ = waiter.send(Err(ClientError::Protocol {
+                function_id: scan_string_field(text, "function_id")
+                    .unwrap_or("the call")
+                    .to_owned(),
+                reason: format!("the reply is not readable JSON: {error}"),
+            }));
         }
     }
 
@@ -411,6 +436,23 @@ fn engine_error(error: &Value) -> ClientError {
         code: field("code"),
         message: field("message"),
     }
+}
+
+/// The text of `"name":"..."` in a frame that did not parse, when it is a
+/// plain string (no escapes; ids this client makes never have any). The
+/// engine writes `invocation_id` and `function_id` before `result`, so the
+/// first match is the frame's own, not a key inside the value.
+fn scan_string_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let quoted = format!("\"{name}\"");
+    let start = text.find(&quoted)? + quoted.len();
+    let rest = text
+        .get(start..)?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    rest.get(end..)?.starts_with('"').then(|| rest.get(..end))?
 }
 
 #[cfg(test)]

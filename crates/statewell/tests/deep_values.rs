@@ -52,3 +52,26 @@ async fn an_update_cannot_nest_a_value_past_what_can_be_read_back() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["kept"], json!(true));
 }
+
+#[tokio::test]
+async fn a_reply_too_deep_to_parse_fails_its_call_with_a_code() {
+    let engine = Engine::start(&[]);
+    let http = Http::new(engine.http_url(), None);
+    // 127 levels: storable and readable over HTTP, but wrapped in a reply
+    // frame it passes serde_json's limit of 128 in the client.
+    let reply = http
+        .call(
+            Method::PUT,
+            &item_path("g", "k"),
+            Some(nested(127).into_bytes()),
+        )
+        .await;
+    assert!(reply.status.is_success(), "{}", reply.body);
+    let client = statewell_client::Client::connect(&engine.ws_url(), None)
+        .await
+        .expect("connect")
+        .with_timeout(std::time::Duration::from_secs(20));
+    let error = client.get("g", "k").await.expect_err("unreadable reply");
+    assert_eq!(error.code(), "protocol_error", "{error}");
+    assert!(error.to_string().contains("state::get"), "{error}");
+}
