@@ -407,7 +407,9 @@ impl Writer {
                 op_errors: applied.op_errors,
             }));
         }
-        let revision = state.revision + 1;
+        let Some(revision) = state.revision.checked_add(1) else {
+            return Ok(Err(revisions_exhausted()));
+        };
         match &applied.after {
             Some(value) => {
                 let bytes = match encode_value(revision, value) {
@@ -440,6 +442,13 @@ impl Writer {
     }
 }
 
+/// The revision read from disk is at its maximum (only a damaged or edited
+/// file gets there): refuse the write rather than wrap to 0, which would
+/// reorder every later event.
+fn revisions_exhausted() -> StateError {
+    StateError::Storage("corrupt data: the stored revision counter is at its maximum".into())
+}
+
 /// Removes every item of `group`; each removal takes its own revision and
 /// raises its own `deleted` event, in key order.
 fn apply_clear(
@@ -461,7 +470,10 @@ fn apply_clear(
     {
         let (stored_key, bytes) = row.map_err(storage)?;
         removed += 1;
-        state.revision += 1;
+        state.revision = state
+            .revision
+            .checked_add(1)
+            .ok_or_else(revisions_exhausted)?;
         if state.want_events {
             let key = key_of(stored_key.value(), prefix.len())?;
             let (_, value) = decode_value(bytes.value())?;

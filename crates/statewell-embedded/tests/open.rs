@@ -181,3 +181,32 @@ fn a_path_that_is_a_file_is_refused() {
     std::fs::write(&file, "x").expect("write");
     refusal(&file);
 }
+
+#[tokio::test]
+async fn a_revision_counter_at_its_maximum_refuses_writes_and_keeps_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    {
+        // An edited file: checksums are valid, the revision is not.
+        let db = redb::Database::open(dir.path().join("data.redb")).expect("open redb");
+        let txn = db.begin_write().expect("begin");
+        {
+            let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+            let mut table = txn.open_table(meta).expect("meta table");
+            table.insert("revision", u64::MAX).expect("edit revision");
+        }
+        txn.commit().expect("commit");
+    }
+    let store = open(dir.path());
+    let err = store
+        .write(set("g", "k0", json!("new")))
+        .await
+        .expect_err("no revision left");
+    assert_eq!(err.code(), ErrorCode::Storage, "{err}");
+    assert_eq!(
+        store.clear("g").await.expect_err("no revision left").code(),
+        ErrorCode::Storage
+    );
+    let kept = store.get("g", "k0").await.expect("read").expect("kept");
+    assert_eq!(kept.value, json!({"i": 0}));
+}
