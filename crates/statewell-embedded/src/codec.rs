@@ -49,6 +49,17 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The group an item key belongs to.
+pub(crate) fn group_of(stored_key: &[u8]) -> Result<&str, StateError> {
+    let (len, rest) = stored_key
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt("item key shorter than its group length"))?;
+    let group = rest
+        .get(..u32::from_be_bytes(*len) as usize)
+        .ok_or_else(|| corrupt("item key shorter than its group"))?;
+    std::str::from_utf8(group).map_err(|_| corrupt("group is not UTF-8"))
+}
+
 /// The item key without its group prefix.
 pub(crate) fn key_of(stored_key: &[u8], prefix_len: usize) -> Result<String, StateError> {
     let raw = stored_key
@@ -117,6 +128,9 @@ mod tests {
             .map(|k| key_of(k, prefix.len()).expect("valid key"))
             .collect();
         assert_eq!(decoded, ["\u{0}", "a", "a/b", "ab", "b", "é"]);
+        assert!(keys.iter().all(|k| group_of(k).ok() == Some("g")));
+        assert_eq!(group_of(&item_key("", "k")).ok(), Some(""));
+        assert!(group_of(&[0, 0, 0, 9, b'g']).is_err());
         for k in &keys {
             assert!(k.as_slice() >= prefix.as_slice() && k.as_slice() < end.as_slice());
         }

@@ -1,10 +1,11 @@
 //! The data directory: its lock, its format marker and its redb file.
 //!
 //! Layout: `LOCK` (held with an exclusive flock while a store has the
-//! directory open), `FORMAT` (the format number of the files, written once),
-//! `data.redb`. Opening refuses — with `data_directory` and a reason — a
+//! directory open), `FORMAT` (the format number of the files), `data.redb`,
+//! and `wal.log` (the write-ahead log, replayed here; see `wal`). Opening
+//! refuses — with `data_directory` and a reason — a
 //! directory locked by another store, a file redb finds corrupt, a format
-//! newer than this build, a missing data file, and a directory holding
+//! newer than this build, a missing data file or log, and a directory holding
 //! files that are not ours (so that a mistyped `--data` never scribbles in
 //! someone's home directory).
 
@@ -16,10 +17,16 @@ use std::path::{Path, PathBuf};
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, StorageError};
 use statewell_core::StateError;
 
-use crate::tables::{GROUPS, ITEMS, META, META_FORMAT, META_REVISION};
+use crate::replay::replay;
+use crate::tables::{GROUPS, ITEMS, META, META_FORMAT, META_LOG_LSN, META_REVISION};
+use crate::wal::{self, WAL_FILE, Wal};
 
 /// The format this build writes. Bump it when the encoding changes.
-pub(crate) const FORMAT: u64 = 1;
+/// 2: acknowledged writes may live in `wal.log` only, so a build that does
+/// not replay the log (format 1) must refuse the directory.
+pub(crate) const FORMAT: u64 = 2;
+/// Format 1 (no log) is upgraded in place at open.
+const FIRST_FORMAT_WITH_LOG: u64 = 2;
 
 const LOCK_FILE: &str = "LOCK";
 const FORMAT_FILE: &str = "FORMAT";
@@ -34,6 +41,10 @@ pub(crate) struct OpenDir {
     pub data_path: PathBuf,
     pub revision: u64,
     pub items: u64,
+    /// Emptied, every record it held replayed and checkpointed.
+    pub wal: Wal,
+    /// Records replayed at this open.
+    pub replayed: usize,
 }
 
 pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
@@ -62,29 +73,63 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         check_only_ours(dir).map_err(&refuse)?;
     }
 
-    let db = open_redb(&data_path, data_exists).map_err(&refuse)?;
     let fresh = marker.is_none() && !data_exists;
+    if fresh {
+        // The log exists before the data file that says it must: a crash
+        // in between leaves a directory that opens as fresh again. Nothing
+        // was acknowledged yet, so an old log here holds nothing to keep.
+        Wal::create(dir).map_err(|e| refuse(format!("cannot create {WAL_FILE}: {e}")))?;
+    }
+    let db = open_redb(&data_path, data_exists).map_err(&refuse)?;
     if fresh {
         init_tables(&db).map_err(|e| refuse(format!("cannot initialise {DATA_FILE}: {e}")))?;
     }
-    let (format, revision, items) = read_meta(&db).map_err(&refuse)?;
-    if format > FORMAT {
+    let meta = read_meta(&db).map_err(&refuse)?;
+    if meta.format > FORMAT {
         return Err(refuse(format!(
-            "{DATA_FILE} is in format {format}, newer than this build's {FORMAT}"
+            "{DATA_FILE} is in format {}, newer than this build's {FORMAT}",
+            meta.format
         )));
     }
-    if marker.is_none() {
-        // Either fresh, or a crash hit between creating the file and writing
-        // the marker; in both cases the file's own format record is valid.
-        write_marker(dir, format)
+    let records = match wal::read_after(dir, meta.log_lsn).map_err(&refuse)? {
+        Some(records) => records,
+        None if meta.format < FIRST_FORMAT_WITH_LOG => {
+            Wal::create(dir).map_err(|e| refuse(format!("cannot create {WAL_FILE}: {e}")))?;
+            Vec::new()
+        }
+        None => {
+            return Err(refuse(format!(
+                "{WAL_FILE} is missing; it may hold acknowledged writes, refusing to start without it"
+            )));
+        }
+    };
+    replay(&db, &records).map_err(&refuse)?;
+    let meta = if records.is_empty() {
+        meta
+    } else {
+        read_meta(&db).map_err(&refuse)?
+    };
+    if meta.format < FIRST_FORMAT_WITH_LOG {
+        set_format(&db, FORMAT).map_err(|e| refuse(format!("cannot upgrade {DATA_FILE}: {e}")))?;
+    }
+    if marker != Some(FORMAT) {
+        // Fresh, upgraded, or a crash hit between creating the file and
+        // writing the marker; the file's own format record is now FORMAT.
+        write_marker(dir, FORMAT)
             .map_err(|e| refuse(format!("cannot write {FORMAT_FILE}: {e}")))?;
     }
+    // Every record is now in a durable commit of the data file.
+    let next_lsn = meta.log_lsn.saturating_add(1);
+    let wal =
+        Wal::start(dir, next_lsn).map_err(|e| refuse(format!("cannot open {WAL_FILE}: {e}")))?;
     Ok(OpenDir {
         db,
         lock,
         data_path,
-        revision,
-        items,
+        revision: meta.revision,
+        items: meta.items,
+        wal,
+        replayed: records.len(),
     })
 }
 
@@ -133,7 +178,10 @@ fn check_only_ours(dir: &Path) -> Result<(), String> {
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read it: {e}"))?;
         let name = entry.file_name();
-        if ![LOCK_FILE, FORMAT_TMP].iter().any(|ours| name == *ours) {
+        if ![LOCK_FILE, FORMAT_TMP, WAL_FILE]
+            .iter()
+            .any(|ours| name == *ours)
+        {
             return Err(format!(
                 "not a statewell data directory: it holds {:?} but no {FORMAT_FILE}",
                 name
@@ -185,9 +233,24 @@ fn init_tables(db: &Database) -> Result<(), redb::Error> {
     Ok(())
 }
 
-/// Reads the format, the revision and the item count; refuses a file that
-/// lacks statewell's tables rather than treating it as an empty store.
-fn read_meta(db: &Database) -> Result<(u64, u64, u64), String> {
+fn set_format(db: &Database, format: u64) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    txn.open_table(META)?.insert(META_FORMAT, format)?;
+    txn.commit()?;
+    Ok(())
+}
+
+struct Meta {
+    format: u64,
+    revision: u64,
+    items: u64,
+    log_lsn: u64,
+}
+
+/// Reads the format, the revision, the item count and the lsn of the log
+/// the file holds; refuses a file that lacks statewell's tables rather than
+/// treating it as an empty store.
+fn read_meta(db: &Database) -> Result<Meta, String> {
     let missing = |e: redb::TableError| match e {
         redb::TableError::TableDoesNotExist(name) => {
             format!("{DATA_FILE} is not a statewell file (no `{name}` table)")
@@ -209,6 +272,11 @@ fn read_meta(db: &Database) -> Result<(u64, u64, u64), String> {
         .map_err(read)?
         .map(|v| v.value())
         .unwrap_or(0);
+    let log_lsn = meta
+        .get(META_LOG_LSN)
+        .map_err(read)?
+        .map(|v| v.value())
+        .unwrap_or(0);
     txn.open_table(ITEMS).map_err(missing)?;
     let groups = txn.open_table(GROUPS).map_err(missing)?;
     let mut items = 0u64;
@@ -216,5 +284,10 @@ fn read_meta(db: &Database) -> Result<(u64, u64, u64), String> {
         let (_, count) = row.map_err(read)?;
         items = items.saturating_add(count.value());
     }
-    Ok((format, revision, items))
+    Ok(Meta {
+        format,
+        revision,
+        items,
+        log_lsn,
+    })
 }

@@ -1,10 +1,12 @@
 //! The durable embedded store of statewell: the default backend.
 //!
-//! A data directory on disk holds one redb file. Every write goes through
-//! one commit loop (a std thread) that batches all waiting mutations into
-//! one transaction and one sync — group commit — then answers every waiter
-//! and publishes the change events in commit order. Reads go straight to
-//! redb from the caller.
+//! A data directory on disk holds one redb file and a write-ahead log.
+//! Every write goes through one commit loop (a std thread) that batches all
+//! waiting mutations into one transaction, one log record and one sync —
+//! group commit — then answers every waiter and publishes the change events
+//! in commit order. redb's pages are synced at checkpoints; opening replays
+//! the log records after the last one. Reads go straight to redb from the
+//! caller.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), statewell_core::StateError> {
@@ -24,9 +26,11 @@ mod codec;
 mod dir;
 mod options;
 mod read;
+mod replay;
 mod store;
 mod tables;
+mod wal;
 mod writer;
 
-pub use options::{Durability, EmbeddedOptions};
+pub use options::{DEFAULT_CHECKPOINT_BYTES, Durability, EmbeddedOptions};
 pub use store::{EmbeddedStats, EmbeddedStore};

@@ -33,6 +33,7 @@ pub struct EmbeddedStore {
     counters: Arc<Counters>,
     durability: Durability,
     data_path: PathBuf,
+    wal_path: PathBuf,
     _lock: File,
 }
 
@@ -45,9 +46,13 @@ pub struct EmbeddedStats {
     /// Commands committed since open; divided by `store.commits` it gives
     /// the average batch size.
     pub batched_commands: u64,
-    /// Synced commits since open (every commit in `always` mode; in
-    /// `batched` mode the interval, `sync()` and close syncs).
+    /// Syncs of the write-ahead log since open (every commit that changed
+    /// something in `always` mode; in `batched` mode the interval and
+    /// `sync()` syncs).
     pub syncs: u64,
+    /// Checkpoints since open: durable commits of the data file, each of
+    /// which lets the log start over.
+    pub checkpoints: u64,
 }
 
 impl EmbeddedStore {
@@ -58,6 +63,12 @@ impl EmbeddedStore {
     /// format, or holds files that are not a statewell data directory.
     pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StateError> {
         let opened = dir::open(dir)?;
+        if opened.replayed > 0 {
+            tracing::info!(
+                records = opened.replayed,
+                "replayed the write-ahead log of a store that was not closed"
+            );
+        }
         let db = Arc::new(opened.db);
         let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
         let counters = Arc::new(Counters::default());
@@ -76,6 +87,10 @@ impl EmbeddedStore {
             revision: opened.revision,
             items: opened.items,
             unsynced_since: None,
+            wal: opened.wal,
+            checkpoint_at: options.checkpoint_bytes,
+            checkpoint_bytes: options.checkpoint_bytes,
+            broken: None,
         };
         let writer = std::thread::Builder::new()
             .name("statewell-commit".into())
@@ -88,6 +103,7 @@ impl EmbeddedStore {
             events,
             counters,
             durability: options.durability,
+            wal_path: dir.join(crate::wal::WAL_FILE),
             data_path: opened.data_path,
             _lock: opened.lock,
         })
@@ -110,6 +126,7 @@ impl EmbeddedStore {
             max_batch_size: self.counters.max_batch.load(Ordering::Relaxed),
             batched_commands: self.counters.batched.load(Ordering::Relaxed),
             syncs: self.counters.syncs.load(Ordering::Relaxed),
+            checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
         }
     }
 
@@ -220,9 +237,12 @@ impl Store for EmbeddedStore {
         let c = &self.counters;
         StoreStats {
             items: c.items.load(Ordering::Relaxed),
-            bytes: std::fs::metadata(&self.data_path)
+            // The data file plus the log (zero-filled ahead of its records).
+            bytes: [&self.data_path, &self.wal_path]
+                .iter()
+                .filter_map(|path| std::fs::metadata(path).ok())
                 .map(|m| m.len())
-                .unwrap_or(0),
+                .sum(),
             last_batch_size: c.last_batch.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
             revision: c.revision.load(Ordering::Relaxed),

@@ -3,8 +3,11 @@
 //! One std thread (redb's write transactions are blocking and there is one
 //! writer at a time anyway) blocks for the first waiting command, drains
 //! whatever else is already waiting (at most [`MAX_BATCH`]), applies the
-//! whole batch in arrival order inside ONE write transaction, commits with
-//! ONE sync, then publishes the change events and answers every waiter.
+//! whole batch in arrival order inside ONE write transaction, writes what
+//! it changed as ONE write-ahead log record and syncs it (see `wal`),
+//! commits the transaction without a sync, then publishes the change
+//! events and answers every waiter. Once the log holds `checkpoint_bytes`,
+//! a durable redb commit (a checkpoint) lets it start over.
 //! Throughput therefore grows with the number of concurrent writers: the
 //! cost of a sync is shared by the whole batch. A short batch waits briefly
 //! for the writers the last commits saw (see [`Pace`]), so that concurrent
@@ -23,9 +26,12 @@ use statewell_core::{
 use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
-use crate::codec::{decode_value, encode_value, group_prefix, item_key, key_of, prefix_end};
+use crate::codec::{decode_value, encode_value, group_prefix, item_key, key_of};
 use crate::read::SnapshotCache;
-use crate::tables::{GROUPS, ITEMS, META, META_REVISION, storage};
+use crate::tables::{
+    GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, remove_group, storage, store_group_counts,
+};
+use crate::wal::Wal;
 
 /// Largest batch committed at once: bounds the latency a batch adds and the
 /// memory it holds, while being far above what a sync's worth of concurrent
@@ -71,8 +77,10 @@ pub(crate) struct Counters {
     /// Commits that changed what readers see; bumped after each such commit
     /// and before its waiters are answered (see `read`).
     pub visible: AtomicU64,
-    /// Synced commits (every commit in `always` mode).
+    /// Syncs of the write-ahead log (one per commit in `always` mode).
     pub syncs: AtomicU64,
+    /// Durable redb commits that let the log start over.
+    pub checkpoints: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -87,6 +95,14 @@ pub(crate) struct Writer {
     pub items: u64,
     /// When the oldest commit not yet synced was made (`batched` mode).
     pub unsynced_since: Option<Instant>,
+    pub wal: Wal,
+    /// Log size that triggers the next checkpoint.
+    pub checkpoint_at: u64,
+    pub checkpoint_bytes: u64,
+    /// Set when the log or redb failed after a batch was logged: what is on
+    /// disk is no longer known, so every later write is refused with it
+    /// (a failed fsync cannot be retried safely). A restart replays the log.
+    pub broken: Option<StateError>,
 }
 
 /// The group-commit policy: how many commands a batch waits for, and how
@@ -186,10 +202,12 @@ impl Writer {
             self.commit(batch, &mut behind);
             pace.committed(size, behind.len(), started.elapsed());
         }
-        if self.unsynced_since.is_some() {
-            self.sync_now()?;
+        if let Some(err) = self.broken.take() {
+            return Err(err);
         }
-        Ok(())
+        // A clean close leaves an empty log: the next open replays nothing.
+        self.wal.sync().map_err(|e| log_failed(&e))?;
+        self.checkpoint()
     }
 
     fn drain(&self, batch: &mut Vec<Command>) {
@@ -245,13 +263,48 @@ impl Writer {
         }
     }
 
-    /// An empty durable commit: makes every earlier non-durable commit durable.
+    /// Syncs the log records written since the last sync (`batched` mode).
     fn sync_now(&mut self) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        txn.commit().map_err(storage)?;
+        if let Some(err) = &self.broken {
+            return Err(err.clone());
+        }
+        if let Err(e) = self.wal.sync() {
+            return Err(self.break_down(log_failed(&e)));
+        }
         self.unsynced_since = None;
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// An empty durable redb commit: every earlier commit (each made
+    /// without a sync) reaches the disk, so the log can start over.
+    fn checkpoint(&mut self) -> Result<(), StateError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        self.wal.restart();
+        self.unsynced_since = None;
+        self.checkpoint_at = self.checkpoint_bytes;
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        if self.wal.len() < self.checkpoint_at {
+            return;
+        }
+        if let Err(err) = self.checkpoint() {
+            // The log still holds everything: try again once it has grown
+            // by another checkpoint's worth.
+            tracing::error!(%err, "checkpoint failed; the write-ahead log keeps growing");
+            self.checkpoint_at = self.wal.len().saturating_add(self.checkpoint_bytes);
+        }
+    }
+
+    /// Refuses every later write with `err` (see `broken`).
+    fn break_down(&mut self, err: StateError) -> StateError {
+        tracing::error!(%err, "the commit loop stops accepting writes");
+        self.broken = Some(err.clone());
+        err
     }
 
     /// Commits `batch`, then answers its waiters. Before answering, moves
@@ -260,6 +313,13 @@ impl Writer {
     /// their answers), so `behind.len()` tells the pace how many writers
     /// the batch left out.
     fn commit(&mut self, batch: Vec<Command>, behind: &mut Vec<Command>) {
+        if let Some(err) = &self.broken {
+            self.drain(behind);
+            for command in batch {
+                command.fail(err.clone());
+            }
+            return;
+        }
         let durable = match self.durability {
             Durability::Always => true,
             Durability::Batched { interval } => {
@@ -288,8 +348,7 @@ impl Writer {
         self.revision = batch_state.revision;
         if durable {
             self.unsynced_since = None;
-            self.counters.syncs.fetch_add(1, Ordering::Relaxed);
-        } else if self.unsynced_since.is_none() {
+        } else if self.unsynced_since.is_none() && self.wal.is_unsynced() {
             self.unsynced_since = Some(Instant::now());
         }
         let size = batch.len() as u64;
@@ -320,18 +379,23 @@ impl Writer {
                 )),
             }
         }
+        self.checkpoint_if_due();
     }
 
-    /// Applies the batch in one transaction and commits it. On error the
-    /// transaction is dropped, which aborts it: nothing is half-applied.
-    fn apply(&self, batch: &[Command], durable: bool) -> Result<(Vec<Done>, Batch), StateError> {
+    /// Applies the batch in one transaction, logs and syncs what it changed,
+    /// then commits. On an error before the log is written the transaction
+    /// is dropped, which aborts it: nothing is half-applied. An error once
+    /// it is written leaves the store broken (see `broken`).
+    fn apply(
+        &mut self,
+        batch: &[Command],
+        durable: bool,
+    ) -> Result<(Vec<Done>, Batch), StateError> {
         let mut txn = self.db.begin_write().map_err(storage)?;
-        txn.set_durability(if durable {
-            redb::Durability::Immediate
-        } else {
-            redb::Durability::None
-        })
-        .map_err(storage)?;
+        // The log makes the batch durable; redb's pages wait for a checkpoint.
+        txn.set_durability(redb::Durability::None)
+            .map_err(storage)?;
+        self.wal.begin();
         let mut state = Batch {
             revision: self.revision,
             events: Vec::new(),
@@ -343,103 +407,121 @@ impl Writer {
             let mut items = txn.open_table(ITEMS).map_err(storage)?;
             for command in batch {
                 done.push(match command {
-                    Command::Write { mutation, .. } => {
-                        Done::Write(self.apply_write(&mut items, mutation, &mut state)?)
-                    }
+                    Command::Write { mutation, .. } => Done::Write(apply_write(
+                        &self.limits,
+                        &mut self.wal,
+                        &mut items,
+                        mutation,
+                        &mut state,
+                    )?),
                     Command::Clear { group, .. } => {
-                        Done::Clear(apply_clear(&mut items, group, &mut state)?)
+                        Done::Clear(apply_clear(&mut self.wal, &mut items, group, &mut state)?)
                     }
                     Command::Sync { .. } => Done::Sync,
                 });
             }
             let mut groups = txn.open_table(GROUPS).map_err(storage)?;
-            for (group, delta) in &state.group_deltas {
-                if *delta == 0 {
-                    continue;
-                }
-                let stored = groups
-                    .get(group.as_str())
-                    .map_err(storage)?
-                    .map(|v| v.value());
-                let count = stored.unwrap_or(0).saturating_add_signed(*delta);
-                if count == 0 {
-                    groups.remove(group.as_str()).map_err(storage)?;
-                } else {
-                    groups.insert(group.as_str(), count).map_err(storage)?;
-                }
-            }
+            store_group_counts(&mut groups, &state.group_deltas)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
             meta.insert(META_REVISION, state.revision)
                 .map_err(storage)?;
+            if self.wal.has_ops() {
+                meta.insert(META_LOG_LSN, self.wal.next_lsn())
+                    .map_err(storage)?;
+            }
         }
-        txn.commit().map_err(storage)?;
+        if let Err(e) = self.wal.write(state.revision) {
+            return Err(self.break_down(log_failed(&e)));
+        }
+        if durable && self.wal.is_unsynced() {
+            if let Err(e) = self.wal.sync() {
+                return Err(self.break_down(log_failed(&e)));
+            }
+            self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Err(e) = txn.commit() {
+            return Err(self.break_down(StateError::Storage(format!(
+                "the data file could not commit a logged batch ({e}); writes are refused \
+                 until the engine restarts, which replays the log"
+            ))));
+        }
         Ok((done, state))
     }
+}
 
-    /// The outer error aborts the batch (storage failed); the inner one is
-    /// this mutation's own failure (validation), which changes nothing.
-    fn apply_write(
-        &self,
-        items: &mut Table<&[u8], &[u8]>,
-        mutation: &Mutation,
-        state: &mut Batch,
-    ) -> Result<Result<MutationOutcome, StateError>, StateError> {
-        let (group, key) = (mutation.group(), mutation.key());
-        let stored_key = item_key(group, key);
-        // Reads inside the transaction see the batch's earlier writes, so two
-        // mutations of one key in a batch apply one after the other.
-        let current = match items.get(stored_key.as_slice()).map_err(storage)? {
-            Some(bytes) => match decode_value(bytes.value()) {
-                Ok((_, value)) => Some(value),
-                Err(err) => return Ok(Err(err)),
-            },
-            None => None,
-        };
-        let applied = match apply_mutation(current.as_ref(), mutation, &self.limits) {
-            Ok(applied) => applied,
+/// The outer error aborts the batch (storage failed); the inner one is
+/// this mutation's own failure (validation), which changes nothing.
+fn apply_write(
+    limits: &Limits,
+    wal: &mut Wal,
+    items: &mut Table<&[u8], &[u8]>,
+    mutation: &Mutation,
+    state: &mut Batch,
+) -> Result<Result<MutationOutcome, StateError>, StateError> {
+    let (group, key) = (mutation.group(), mutation.key());
+    let stored_key = item_key(group, key);
+    // Reads inside the transaction see the batch's earlier writes, so two
+    // mutations of one key in a batch apply one after the other.
+    let current = match items.get(stored_key.as_slice()).map_err(storage)? {
+        Some(bytes) => match decode_value(bytes.value()) {
+            Ok((_, value)) => Some(value),
             Err(err) => return Ok(Err(err)),
-        };
-        if !applied.changed {
-            return Ok(Ok(MutationOutcome {
-                old_value: current,
-                new_value: applied.after,
-                version: None,
-                op_errors: applied.op_errors,
-            }));
-        }
-        let Some(revision) = state.revision.checked_add(1) else {
-            return Ok(Err(revisions_exhausted()));
-        };
-        match &applied.after {
-            Some(value) => {
-                let bytes = match encode_value(revision, value) {
-                    Ok(bytes) => bytes,
-                    Err(err) => return Ok(Err(err)),
-                };
-                items
-                    .insert(stored_key.as_slice(), bytes.as_slice())
-                    .map_err(storage)?;
-                if current.is_none() {
-                    *state.group_deltas.entry(group.to_owned()).or_default() += 1;
-                }
-            }
-            None => {
-                items.remove(stored_key.as_slice()).map_err(storage)?;
-                *state.group_deltas.entry(group.to_owned()).or_default() -= 1;
-            }
-        }
-        state.revision = revision;
-        if state.want_events {
-            let event = change_event(group, key, current.clone(), applied.after.clone(), revision);
-            state.events.extend(event);
-        }
-        Ok(Ok(MutationOutcome {
+        },
+        None => None,
+    };
+    let applied = match apply_mutation(current.as_ref(), mutation, limits) {
+        Ok(applied) => applied,
+        Err(err) => return Ok(Err(err)),
+    };
+    if !applied.changed {
+        return Ok(Ok(MutationOutcome {
             old_value: current,
             new_value: applied.after,
-            version: Some(revision),
+            version: None,
             op_errors: applied.op_errors,
-        }))
+        }));
     }
+    let Some(revision) = state.revision.checked_add(1) else {
+        return Ok(Err(revisions_exhausted()));
+    };
+    match &applied.after {
+        Some(value) => {
+            let bytes = match encode_value(revision, value) {
+                Ok(bytes) => bytes,
+                Err(err) => return Ok(Err(err)),
+            };
+            items
+                .insert(stored_key.as_slice(), bytes.as_slice())
+                .map_err(storage)?;
+            wal.put(&stored_key, &bytes);
+            if current.is_none() {
+                *state.group_deltas.entry(group.to_owned()).or_default() += 1;
+            }
+        }
+        None => {
+            items.remove(stored_key.as_slice()).map_err(storage)?;
+            wal.remove(&stored_key);
+            *state.group_deltas.entry(group.to_owned()).or_default() -= 1;
+        }
+    }
+    state.revision = revision;
+    if state.want_events {
+        let event = change_event(group, key, current.clone(), applied.after.clone(), revision);
+        state.events.extend(event);
+    }
+    Ok(Ok(MutationOutcome {
+        old_value: current,
+        new_value: applied.after,
+        version: Some(revision),
+        op_errors: applied.op_errors,
+    }))
+}
+
+fn log_failed(err: &std::io::Error) -> StateError {
+    StateError::Storage(format!(
+        "the write-ahead log could not be written or synced ({err}); writes are refused until \
+         the engine restarts"
+    ))
 }
 
 /// The revision read from disk is at its maximum (only a damaged or edited
@@ -452,37 +534,28 @@ fn revisions_exhausted() -> StateError {
 /// Removes every item of `group`; each removal takes its own revision and
 /// raises its own `deleted` event, in key order.
 fn apply_clear(
+    wal: &mut Wal,
     items: &mut Table<&[u8], &[u8]>,
     group: &str,
     state: &mut Batch,
 ) -> Result<u64, StateError> {
-    let prefix = group_prefix(group);
-    let end = prefix_end(&prefix);
-    let upper = match &end {
-        Some(end) => std::ops::Bound::Excluded(end.as_slice()),
-        None => std::ops::Bound::Unbounded,
-    };
-    let range = (std::ops::Bound::Included(prefix.as_slice()), upper);
-    let mut removed = 0u64;
-    for row in items
-        .extract_from_if::<&[u8], _>(range, |_, _| true)
-        .map_err(storage)?
-    {
-        let (stored_key, bytes) = row.map_err(storage)?;
-        removed += 1;
+    let prefix_len = group_prefix(group).len();
+    let removed = remove_group(items, group, |stored_key, bytes| {
         state.revision = state
             .revision
             .checked_add(1)
             .ok_or_else(revisions_exhausted)?;
         if state.want_events {
-            let key = key_of(stored_key.value(), prefix.len())?;
-            let (_, value) = decode_value(bytes.value())?;
+            let key = key_of(stored_key, prefix_len)?;
+            let (_, value) = decode_value(bytes)?;
             state
                 .events
                 .extend(change_event(group, &key, Some(value), None, state.revision));
         }
-    }
+        Ok(())
+    })?;
     if removed > 0 {
+        wal.clear(group);
         let delta = i64::try_from(removed).unwrap_or(i64::MAX);
         *state.group_deltas.entry(group.to_owned()).or_default() -= delta;
     }

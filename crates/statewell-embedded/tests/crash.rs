@@ -11,13 +11,16 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use statewell_core::{Mutation, Path as OpPath, Store, UpdateOp};
 
+use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
+
 use common::{child, heard, open, say, set};
 
 const WRITERS: usize = 16;
 
 /// Child: 16 concurrent writers, each setting its own keys `w{w}/{i}` to
 /// `{"w", "i"}` and incrementing a shared counter; prints `ack` lines for
-/// what was acknowledged. Runs until killed.
+/// what was acknowledged, and `checkpointed` once the store has checkpointed
+/// its log. Runs until killed.
 #[test]
 fn crash_child() {
     let Ok(dir) = std::env::var("STATEWELL_CRASH_DIR") else {
@@ -25,7 +28,16 @@ fn crash_child() {
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let store = Arc::new(open(Path::new(&dir)));
+        // A tiny checkpoint size makes checkpoints (and the log starting
+        // over) happen every few writes, so kills land around them too.
+        let checkpoint_bytes = std::env::var("STATEWELL_CRASH_CHECKPOINT_BYTES")
+            .map(|v| v.parse().expect("a size"))
+            .unwrap_or(statewell_embedded::DEFAULT_CHECKPOINT_BYTES);
+        let options = EmbeddedOptions {
+            checkpoint_bytes,
+            ..Default::default()
+        };
+        let store = Arc::new(EmbeddedStore::open(Path::new(&dir), options).expect("open"));
         let mut tasks = Vec::new();
         for w in 0..WRITERS {
             let store = store.clone();
@@ -53,6 +65,9 @@ fn crash_child() {
                         .and_then(|v| v["n"].as_u64())
                         .expect("a count");
                     say(&format!("ack count {n}"));
+                    if store.embedded_stats().checkpoints > 0 {
+                        say("checkpointed");
+                    }
                 }
             }));
         }
@@ -65,20 +80,22 @@ fn crash_child() {
 struct Acks {
     keys: Vec<String>,
     max_count: u64,
+    checkpointed: bool,
 }
 
 /// Runs a child until it has acknowledged `sets` sets, then SIGKILLs it.
-fn run_and_kill(dir: &Path, sets: usize) -> Acks {
-    let mut process = child(
-        "crash_child",
-        &[("STATEWELL_CRASH_DIR", dir.display().to_string())],
-    )
-    .spawn()
-    .expect("spawn");
+/// `checkpoint_bytes` overrides the child's checkpoint size.
+fn run_and_kill(dir: &Path, sets: usize, checkpoint_bytes: Option<u64>) -> Acks {
+    let mut env = vec![("STATEWELL_CRASH_DIR", dir.display().to_string())];
+    if let Some(bytes) = checkpoint_bytes {
+        env.push(("STATEWELL_CRASH_CHECKPOINT_BYTES", bytes.to_string()));
+    }
+    let mut process = child("crash_child", &env).spawn().expect("spawn");
     let stdout = process.stdout.take().expect("piped");
     let mut acks = Acks {
         keys: Vec::new(),
         max_count: 0,
+        checkpointed: false,
     };
     for line in heard(stdout) {
         if let Some(key) = line.strip_prefix("ack set ") {
@@ -88,6 +105,8 @@ fn run_and_kill(dir: &Path, sets: usize) -> Acks {
             }
         } else if let Some(n) = line.strip_prefix("ack count ") {
             acks.max_count = acks.max_count.max(n.parse().expect("a number"));
+        } else if line == "checkpointed" {
+            acks.checkpointed = true;
         }
     }
     // Killed while its writers are still writing: mid-stream.
@@ -165,7 +184,21 @@ async fn every_acknowledged_write_survives_sigkill() {
     // Different points in the stream, on the same directory, so that later
     // rounds also recover a file an earlier crash left.
     for sets in [1, 37, 400, 1500] {
-        let acks = run_and_kill(dir.path(), sets);
+        let acks = run_and_kill(dir.path(), sets, None);
+        check(dir.path(), &acks, &mut earlier).await;
+    }
+}
+
+#[tokio::test]
+async fn every_acknowledged_write_survives_sigkill_around_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut earlier = BTreeMap::new();
+    // 4 KiB of log holds a few dozen records: the child checkpoints and
+    // starts its log over many times a round, and is killed at some point
+    // between (or inside) those steps.
+    for sets in [300, 700, 1100] {
+        let acks = run_and_kill(dir.path(), sets, Some(4096));
+        assert!(acks.checkpointed, "the child never checkpointed");
         check(dir.path(), &acks, &mut earlier).await;
     }
 }

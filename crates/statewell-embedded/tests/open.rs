@@ -5,6 +5,8 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
+use redb::ReadableDatabase;
+
 use serde_json::json;
 use statewell_core::{ErrorCode, StateError, Store};
 use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
@@ -209,4 +211,112 @@ async fn a_revision_counter_at_its_maximum_refuses_writes_and_keeps_the_data() {
     );
     let kept = store.get("g", "k0").await.expect("read").expect("kept");
     assert_eq!(kept.value, json!({"i": 0}));
+}
+
+fn read_meta(dir: &Path, name: &str) -> u64 {
+    let db = redb::Database::open(dir.join("data.redb")).expect("open redb");
+    let txn = db.begin_read().expect("begin");
+    let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+    let table = txn.open_table(meta).expect("meta table");
+    table
+        .get(name)
+        .expect("read meta")
+        .expect("present")
+        .value()
+}
+
+fn edit_meta(dir: &Path, name: &str, value: u64) {
+    let db = redb::Database::open(dir.join("data.redb")).expect("open redb");
+    let txn = db.begin_write().expect("begin");
+    {
+        let meta: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("meta");
+        let mut table = txn.open_table(meta).expect("meta table");
+        table.insert(name, value).expect("edit meta");
+    }
+    txn.commit().expect("commit");
+}
+
+#[tokio::test]
+async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    // What a build from before the write-ahead log left: no wal.log, format 1.
+    std::fs::remove_file(dir.path().join("wal.log")).expect("remove the log");
+    edit_meta(dir.path(), "format", 1);
+    std::fs::write(
+        dir.path().join("FORMAT"),
+        "statewell-embedded data directory\nformat 1\n",
+    )
+    .expect("write marker");
+
+    let store = open(dir.path());
+    assert_eq!(store.list("g").await.expect("list").len(), 50);
+    store.write(set("g", "after", json!(1))).await.expect("set");
+    store.close().expect("close");
+    assert!(dir.path().join("wal.log").exists());
+    let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
+    assert!(marker.contains("format 2"), "{marker}");
+    let store = open(dir.path());
+    assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
+}
+
+#[tokio::test]
+async fn a_missing_log_is_refused_rather_than_losing_its_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::remove_file(dir.path().join("wal.log")).expect("remove the log");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("wal.log is missing"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A clean close checkpoints: the data file holds every record so far.
+    store_with_data(dir.path()).await;
+    let checkpointed = read_meta(dir.path(), "log_lsn");
+    assert!(checkpointed > 0, "a clean close records the log position");
+    // A child leaves later records in the log (killed, so no checkpoint).
+    let mut process = child(
+        "log_writer_child",
+        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
+    )
+    .spawn()
+    .expect("spawn");
+    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
+        .take_while(|line| line != "written")
+        .collect();
+    process.kill().expect("SIGKILL");
+    process.wait().expect("reap");
+    assert!(said.is_empty(), "{said:?}");
+    // Wind the data file back one record: the log now resumes after a hole,
+    // which only damage or an edit produces. Replaying past it would lose
+    // the record in the hole silently.
+    edit_meta(dir.path(), "log_lsn", checkpointed - 1);
+    let reason = refusal(dir.path());
+    assert!(reason.contains("missing records"), "{reason}");
+    // Put back, the same directory opens with every write.
+    edit_meta(dir.path(), "log_lsn", checkpointed);
+    let store = open(dir.path());
+    assert_eq!(store.list("g").await.expect("list").len(), 53);
+}
+
+/// Child: writes three sets (each its own log record), says so, waits.
+#[test]
+fn log_writer_child() {
+    let Ok(dir) = std::env::var("STATEWELL_LOG_DIR") else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = open(Path::new(&dir));
+        for i in 0..3 {
+            store
+                .write(set("g", &format!("late{i}"), json!(i)))
+                .await
+                .expect("set");
+        }
+        say("written");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    });
 }
