@@ -8,6 +8,12 @@ mod signals;
 
 use clap::{Parser, Subcommand};
 
+/// Values are built on the reactor threads and freed on the commit thread
+/// (and the other way round): glibc's malloc then serialises on its arena
+/// locks. mimalloc frees to the owning thread's heap without a lock.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "statewell",
