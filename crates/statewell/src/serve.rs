@@ -72,6 +72,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_LOG")]
     log: Option<String>,
 
+    /// Write-ahead log size (bytes) at which the embedded store checkpoints
+    /// its data file and starts the log over (64 KiB to 1 GiB). Smaller:
+    /// shorter checkpoint pauses and replays, more page writes.
+    #[arg(long, env = "STATEWELL_CHECKPOINT_BYTES", default_value_t = statewell_embedded::DEFAULT_CHECKPOINT_BYTES, value_parser = parse_checkpoint_bytes)]
+    checkpoint_bytes: u64,
+
     /// Largest value accepted, as compact JSON, in bytes.
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
@@ -222,6 +228,23 @@ fn parse_token(text: &str) -> Result<String, String> {
         return Err("must be visible ASCII characters without spaces".into());
     }
     Ok(text.to_owned())
+}
+
+/// Below 64 KiB the store would checkpoint every few batches; above 1 GiB
+/// a crash would leave minutes of log to replay.
+fn parse_checkpoint_bytes(text: &str) -> Result<u64, String> {
+    const RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
+    let n: u64 = text
+        .parse()
+        .map_err(|_| format!("expected a number of bytes, got {text:?}"))?;
+    if !RANGE.contains(&n) {
+        return Err(format!(
+            "must be between {} and {}, got {n}",
+            RANGE.start(),
+            RANGE.end()
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_max_value_bytes(text: &str) -> Result<usize, String> {
@@ -390,6 +413,7 @@ async fn open_store(
             let options = EmbeddedOptions {
                 durability,
                 limits,
+                checkpoint_bytes: args.checkpoint_bytes,
                 ..EmbeddedOptions::default()
             };
             let dir = args.data.clone();
@@ -490,6 +514,14 @@ mod tests {
         assert!(parse_token("s3cret-Token_1").is_ok());
         for bad in ["", "with space", "tab\t", "é"] {
             assert!(parse_token(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn checkpoint_bytes_is_bounded() {
+        assert_eq!(parse_checkpoint_bytes("1048576"), Ok(1 << 20));
+        for bad in ["", "x", "-1", "0", "65535", "1073741825"] {
+            assert!(parse_checkpoint_bytes(bad).is_err(), "{bad}");
         }
     }
 
