@@ -2,14 +2,15 @@
 //! never through the writer.
 //!
 //! Beginning a read transaction and opening a table costs more than a small
-//! `get` itself, so the opened tables of the newest snapshot are cached and
-//! shared by every reader until the next commit. The writer bumps
-//! `Counters::visible` after each commit and before answering any waiter, so
-//! a read that starts after a write was acknowledged never uses a snapshot
-//! older than that write (read-your-writes holds).
+//! `get` itself, so one snapshot (its opened tables) is shared by every
+//! reader. The commit loop opens it right after each redb commit, and the
+//! publisher (`publish`) installs it once that commit's log record is
+//! synced and before answering its waiters. So a read that starts after a
+//! write was acknowledged sees that write (read-your-writes), and, in
+//! `always` mode, no read sees a write that is not yet on disk — redb holds
+//! commits that are not synced yet, but no reader opens its own snapshot.
 
 use std::ops::Bound;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
@@ -18,7 +19,6 @@ use statewell_core::{Item, Page, RawItem, RawJson, RawPage, RawVersioned, StateE
 
 use crate::codec::{decode_raw, decode_value, group_prefix, item_key, key_of, prefix_end};
 use crate::tables::{GROUPS, ITEMS, storage};
-use crate::writer::Counters;
 
 /// The opened tables of one read snapshot.
 pub(crate) struct Snapshot {
@@ -26,64 +26,53 @@ pub(crate) struct Snapshot {
     groups: ReadOnlyTable<&'static str, u64>,
 }
 
-/// The snapshot last opened, tagged with the `visible` count it was opened
-/// at (or after). Shared with the writer, which empties it after each commit:
-/// a cached snapshot pins the pages it sees, and an old one kept through a
-/// long run of writes with no read would stop redb from reusing freed pages.
-#[derive(Default)]
-pub(crate) struct SnapshotCache(RwLock<Option<(u64, Arc<Snapshot>)>>);
+impl Snapshot {
+    /// A snapshot of the newest commit of `db`.
+    pub(crate) fn open(db: &Database) -> Result<Snapshot, StateError> {
+        let txn = db.begin_read().map_err(storage)?;
+        Ok(Snapshot {
+            items: txn.open_table(ITEMS).map_err(storage)?,
+            groups: txn.open_table(GROUPS).map_err(storage)?,
+        })
+    }
+}
+
+/// The snapshot readers use. Replaced after every commit that changed
+/// something, so an old one never pins pages redb could reuse for long.
+pub(crate) struct SnapshotCache(RwLock<Arc<Snapshot>>);
 
 impl SnapshotCache {
-    pub(crate) fn invalidate(&self) {
-        if let Ok(mut cache) = self.0.write() {
-            *cache = None;
+    pub(crate) fn new(snapshot: Snapshot) -> Self {
+        SnapshotCache(RwLock::new(Arc::new(snapshot)))
+    }
+
+    pub(crate) fn install(&self, snapshot: Arc<Snapshot>) {
+        match self.0.write() {
+            Ok(mut cache) => *cache = snapshot,
+            // A reader panicked while holding the lock: the value is a
+            // plain Arc, replacing it is still sound.
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
         }
     }
 }
 
 pub(crate) struct Reader {
-    db: Arc<Database>,
-    counters: Arc<Counters>,
     cache: Arc<SnapshotCache>,
+    /// Keeps the database open while readers exist.
+    _db: Arc<Database>,
 }
 
 impl Reader {
-    pub(crate) fn new(
-        db: Arc<Database>,
-        counters: Arc<Counters>,
-        cache: Arc<SnapshotCache>,
-    ) -> Self {
-        Reader {
-            db,
-            counters,
-            cache,
-        }
+    pub(crate) fn new(db: Arc<Database>, cache: Arc<SnapshotCache>) -> Self {
+        Reader { cache, _db: db }
     }
 
-    /// A snapshot that includes every commit acknowledged so far.
+    /// The snapshot of every commit acknowledged so far.
     pub(crate) fn snapshot(&self) -> Result<Arc<Snapshot>, StateError> {
-        // Read the commit count BEFORE opening: a snapshot opened after this
-        // load contains at least that many commits, so tagging it with the
-        // loaded count never overstates how fresh it is.
-        let visible = self.counters.visible.load(Ordering::Acquire);
-        if let Ok(cache) = self.cache.0.read()
-            && let Some((at, snapshot)) = cache.as_ref()
-            && *at == visible
-        {
-            return Ok(snapshot.clone());
+        match self.cache.0.read() {
+            Ok(cache) => Ok(cache.clone()),
+            Err(poisoned) => Ok(poisoned.into_inner().clone()),
         }
-        let txn = self.db.begin_read().map_err(storage)?;
-        let snapshot = Arc::new(Snapshot {
-            items: txn.open_table(ITEMS).map_err(storage)?,
-            groups: txn.open_table(GROUPS).map_err(storage)?,
-        });
-        if let Ok(mut cache) = self.cache.0.write() {
-            // Never replace a newer snapshot with an older one.
-            if cache.as_ref().is_none_or(|(at, _)| *at < visible) {
-                *cache = Some((visible, snapshot.clone()));
-            }
-        }
-        Ok(snapshot)
     }
 
     pub(crate) fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {

@@ -17,8 +17,13 @@ use statewell_core::{
 };
 use tokio::sync::{broadcast, oneshot};
 
-use crate::read::SnapshotCache;
+use crate::publish::{Handoff, Publisher};
+use crate::read::{Snapshot, SnapshotCache};
 use crate::writer::{Command, Counters, Writer};
+
+/// Batches committed but not yet answered, at most: with a sync slower than
+/// an apply the commit loop waits here rather than running ahead.
+const HANDOFF_QUEUE: usize = 8;
 use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// The durable store: a data directory on disk. See the crate docs.
@@ -46,9 +51,9 @@ pub struct EmbeddedStats {
     /// Commands committed since open; divided by `store.commits` it gives
     /// the average batch size.
     pub batched_commands: u64,
-    /// Syncs of the write-ahead log since open (every commit that changed
-    /// something in `always` mode; in `batched` mode the interval and
-    /// `sync()` syncs).
+    /// Syncs of the write-ahead log since open (in `always` mode one per
+    /// group of commits that changed something and queued while the
+    /// previous sync ran; in `batched` mode the interval and `sync()` syncs).
     pub syncs: u64,
     /// Checkpoints since open: durable commits of the data file, each of
     /// which lets the log start over.
@@ -75,9 +80,27 @@ impl EmbeddedStore {
         counters.revision.store(opened.revision, Ordering::Relaxed);
         counters.items.store(opened.items, Ordering::Relaxed);
         let (commands, rx) = mpsc::channel();
-        let snapshots = Arc::new(SnapshotCache::default());
-        let writer = Writer {
+        let snapshots = Arc::new(SnapshotCache::new(Snapshot::open(&db)?));
+        let broken = Arc::default();
+        let (handoffs, handoffs_rx) = mpsc::sync_channel::<Handoff>(HANDOFF_QUEUE);
+        let publisher = Publisher {
+            rx: handoffs_rx,
+            log: opened
+                .wal
+                .sync_handle()
+                .map_err(|e| StateError::Storage(format!("cannot open the log twice: {e}")))?,
+            events: events.clone(),
+            counters: counters.clone(),
             snapshots: snapshots.clone(),
+            broken: Arc::clone(&broken),
+        };
+        let publisher = std::thread::Builder::new()
+            .name("statewell-sync".into())
+            .spawn(move || publisher.run())
+            .map_err(|e| StateError::Storage(format!("cannot start the sync thread: {e}")))?;
+        let writer = Writer {
+            handoffs: Some(handoffs),
+            publisher: Some(publisher),
             db: db.clone(),
             rx,
             events: events.clone(),
@@ -90,7 +113,7 @@ impl EmbeddedStore {
             wal: opened.wal,
             checkpoint_at: options.checkpoint_bytes,
             checkpoint_bytes: options.checkpoint_bytes,
-            broken: None,
+            broken,
         };
         let writer = std::thread::Builder::new()
             .name("statewell-commit".into())
@@ -99,7 +122,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             commands: Some(commands),
             writer: Some(writer),
-            reader: read::Reader::new(db, counters.clone(), snapshots),
+            reader: read::Reader::new(db, snapshots),
             events,
             counters,
             durability: options.durability,

@@ -154,8 +154,20 @@ impl Wal {
         self.pos
     }
 
+    /// Whether records were written since the last sync (or sync request).
     pub(crate) fn is_unsynced(&self) -> bool {
         self.unsynced
+    }
+
+    /// Whether records were written since the last sync request, and
+    /// counts them as requested: the caller has the publisher sync them.
+    pub(crate) fn take_unsynced(&mut self) -> bool {
+        std::mem::take(&mut self.unsynced)
+    }
+
+    /// A second handle of the log file, for the publisher's `fdatasync`.
+    pub(crate) fn sync_handle(&self) -> std::io::Result<File> {
+        self.file.try_clone()
     }
 
     /// Writes the record being built (not synced). Nothing is written, and
@@ -195,9 +207,11 @@ impl Wal {
 
     /// After a checkpoint: the next record goes to the start of the file.
     /// The records left behind are older than the checkpoint, so reading
-    /// skips them (and stops at them, being out of sequence).
+    /// skips them (and stops at them, being out of sequence); none of them
+    /// needs a sync any more.
     pub(crate) fn restart(&mut self) {
         self.pos = 0;
+        self.unsynced = false;
     }
 
     fn fill_to(&mut self, target: u64) -> std::io::Result<()> {

@@ -4,10 +4,12 @@
 //! writer at a time anyway) blocks for the first waiting command, drains
 //! whatever else is already waiting (at most [`MAX_BATCH`]), applies the
 //! whole batch in arrival order inside ONE write transaction, writes what
-//! it changed as ONE write-ahead log record and syncs it (see `wal`),
-//! commits the transaction without a sync, then publishes the change
-//! events and answers every waiter. Once the log holds `checkpoint_bytes`,
-//! a durable redb commit (a checkpoint) lets it start over.
+//! it changed as ONE write-ahead log record (see `wal`), commits the
+//! transaction without a sync, and hands the batch to the publisher thread
+//! (see `publish`), which syncs the log, publishes the change events and
+//! answers every waiter while this loop goes on with the next batch. Once
+//! the log holds `checkpoint_bytes`, a durable redb commit (a checkpoint)
+//! lets it start over.
 //! Throughput therefore grows with the number of concurrent writers: the
 //! cost of a sync is shared by the whole batch. A short batch waits briefly
 //! for the writers the last commits saw (see [`Pace`]), so that concurrent
@@ -16,7 +18,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableTable, Table};
@@ -27,7 +30,8 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
 use crate::codec::{decode_value, encode_value, group_prefix, item_key, key_of};
-use crate::read::SnapshotCache;
+use crate::publish::{Broken, Handoff};
+use crate::read::Snapshot;
 use crate::tables::{
     GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, remove_group, storage, store_group_counts,
 };
@@ -54,7 +58,19 @@ pub(crate) enum Command {
 }
 
 impl Command {
-    fn fail(self, err: StateError) {
+    /// Sends `done`, the result of this command, to its waiter.
+    pub(crate) fn answer(self, done: Done) {
+        match (self, done) {
+            (Command::Write { reply, .. }, Done::Write(result)) => drop(reply.send(result)),
+            (Command::Clear { reply, .. }, Done::Clear(n)) => drop(reply.send(Ok(n))),
+            (Command::Sync { reply }, Done::Sync) => drop(reply.send(Ok(()))),
+            (command, _) => command.fail(StateError::Storage(
+                "internal: batch results out of step with commands".into(),
+            )),
+        }
+    }
+
+    pub(crate) fn fail(self, err: StateError) {
         // A waiter that went away (its task was cancelled) needs no answer.
         match self {
             Command::Write { reply, .. } => drop(reply.send(Err(err))),
@@ -64,7 +80,8 @@ impl Command {
     }
 }
 
-/// Figures shared with the store for `stats()`; written only by the writer.
+/// Figures shared with the store for `stats()`; written by the writer and
+/// (revision, items, syncs: what readers can see) the publisher.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub revision: AtomicU64,
@@ -74,10 +91,8 @@ pub(crate) struct Counters {
     pub max_batch: AtomicU64,
     /// Commands committed, across all batches (for the average batch size).
     pub batched: AtomicU64,
-    /// Commits that changed what readers see; bumped after each such commit
-    /// and before its waiters are answered (see `read`).
-    pub visible: AtomicU64,
-    /// Syncs of the write-ahead log (one per commit in `always` mode).
+    /// Syncs of the write-ahead log (by the publisher; in `always` mode one
+    /// per group of batches handed over while the previous sync ran).
     pub syncs: AtomicU64,
     /// Durable redb commits that let the log start over.
     pub checkpoints: AtomicU64,
@@ -86,11 +101,15 @@ pub(crate) struct Counters {
 pub(crate) struct Writer {
     pub db: Arc<Database>,
     pub rx: Receiver<Command>,
+    /// For its receiver count only: events are built when someone listens.
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
     pub limits: Limits,
     pub durability: Durability,
     pub counters: Arc<Counters>,
-    pub snapshots: Arc<SnapshotCache>,
+    /// Committed batches, to the publisher; bounded, so that a slow disk
+    /// holds the loop back instead of piling up batches.
+    pub handoffs: Option<SyncSender<Handoff>>,
+    pub publisher: Option<JoinHandle<()>>,
     pub revision: u64,
     pub items: u64,
     /// When the oldest commit not yet synced was made (`batched` mode).
@@ -102,7 +121,7 @@ pub(crate) struct Writer {
     /// Set when the log or redb failed after a batch was logged: what is on
     /// disk is no longer known, so every later write is refused with it
     /// (a failed fsync cannot be retried safely). A restart replays the log.
-    pub broken: Option<StateError>,
+    pub broken: Broken,
 }
 
 /// The group-commit policy: how many commands a batch waits for, and how
@@ -160,7 +179,7 @@ impl Pace {
 }
 
 /// What one command of a batch produced, before the commit decides its fate.
-enum Done {
+pub(crate) enum Done {
     Write(Result<MutationOutcome, StateError>),
     Clear(u64),
     Sync,
@@ -173,6 +192,8 @@ struct Batch {
     /// Change of each group's item count, applied once at the end of the batch.
     group_deltas: HashMap<String, i64>,
     want_events: bool,
+    /// Whether the batch wrote anything (a log record, a new snapshot).
+    changed: bool,
 }
 
 impl Writer {
@@ -202,8 +223,15 @@ impl Writer {
             self.commit(batch, &mut behind);
             pace.committed(size, behind.len(), started.elapsed());
         }
-        if let Some(err) = self.broken.take() {
-            return Err(err);
+        // Every batch handed over is answered before the last checkpoint.
+        drop(self.handoffs.take());
+        if let Some(publisher) = self.publisher.take()
+            && publisher.join().is_err()
+        {
+            return Err(StateError::Storage("the publisher thread panicked".into()));
+        }
+        if let Some(err) = self.broken.get() {
+            return Err(err.clone());
         }
         // A clean close leaves an empty log: the next open replays nothing.
         self.wal.sync().map_err(|e| log_failed(&e))?;
@@ -263,17 +291,26 @@ impl Writer {
         }
     }
 
-    /// Syncs the log records written since the last sync (`batched` mode).
+    /// Has the publisher sync the log records written since the last sync
+    /// (`batched` mode's interval).
     fn sync_now(&mut self) -> Result<(), StateError> {
-        if let Some(err) = &self.broken {
+        if let Some(err) = self.broken.get() {
             return Err(err.clone());
         }
-        if let Err(e) = self.wal.sync() {
-            return Err(self.break_down(log_failed(&e)));
+        if self.wal.take_unsynced() {
+            self.hand_off(Handoff::Sync);
         }
         self.unsynced_since = None;
-        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn hand_off(&self, handoff: Handoff) {
+        // Sending fails only if the publisher is gone (it panicked): the
+        // waiters' reply senders are dropped with the handoff, and they
+        // see the store as closed.
+        if let Some(handoffs) = &self.handoffs {
+            let _ = handoffs.send(handoff);
+        }
     }
 
     /// An empty durable redb commit: every earlier commit (each made
@@ -303,7 +340,7 @@ impl Writer {
     /// Refuses every later write with `err` (see `broken`).
     fn break_down(&mut self, err: StateError) -> StateError {
         tracing::error!(%err, "the commit loop stops accepting writes");
-        self.broken = Some(err.clone());
+        let _ = self.broken.set(err.clone());
         err
     }
 
@@ -313,11 +350,9 @@ impl Writer {
     /// their answers), so `behind.len()` tells the pace how many writers
     /// the batch left out.
     fn commit(&mut self, batch: Vec<Command>, behind: &mut Vec<Command>) {
-        if let Some(err) = &self.broken {
+        if let Some(err) = self.broken.get().cloned() {
             self.drain(behind);
-            for command in batch {
-                command.fail(err.clone());
-            }
+            self.hand_off(Handoff::Failed { batch, err });
             return;
         }
         let durable = match self.durability {
@@ -329,23 +364,40 @@ impl Writer {
                         .is_some_and(|since| since.elapsed() >= interval)
             }
         };
-        let applied = self.apply(&batch, durable);
+        let applied = self.apply(&batch);
         self.drain(behind);
         let (done, batch_state) = match applied {
             Ok(result) => result,
             Err(err) => {
                 // Nothing of the batch was committed: every waiter is told.
                 tracing::error!(%err, size = batch.len(), "commit failed");
-                for command in batch {
-                    command.fail(err.clone());
-                }
+                self.hand_off(Handoff::Failed { batch, err });
                 return;
             }
+        };
+        // The view readers get once the publisher has synced this batch.
+        let snapshot = if batch_state.changed {
+            match Snapshot::open(&self.db) {
+                Ok(snapshot) => Some(Arc::new(snapshot)),
+                Err(err) => {
+                    // Committed but unreadable: answering would break
+                    // read-your-writes, so the batch fails and the store
+                    // stops (a restart replays the log).
+                    let err = self.break_down(err);
+                    self.hand_off(Handoff::Failed { batch, err });
+                    return;
+                }
+            }
+        } else {
+            None
         };
 
         let delta: i64 = batch_state.group_deltas.values().sum();
         self.items = self.items.saturating_add_signed(delta);
         self.revision = batch_state.revision;
+        // Records already handed over with a sync request are covered by
+        // that sync: the publisher handles handoffs in order.
+        let sync = durable && self.wal.take_unsynced();
         if durable {
             self.unsynced_since = None;
         } else if self.unsynced_since.is_none() && self.wal.is_unsynced() {
@@ -353,44 +405,28 @@ impl Writer {
         }
         let size = batch.len() as u64;
         let c = &self.counters;
-        c.revision.store(self.revision, Ordering::Relaxed);
-        c.items.store(self.items, Ordering::Relaxed);
         c.commits.fetch_add(1, Ordering::Relaxed);
-        c.visible.fetch_add(1, Ordering::Release);
-        self.snapshots.invalidate();
         c.last_batch.store(size, Ordering::Relaxed);
         c.max_batch.fetch_max(size, Ordering::Relaxed);
         c.batched.fetch_add(size, Ordering::Relaxed);
 
-        // Events first, so that a waiter that reads the stream after its
-        // answer finds its own event there. One thread publishes, in the
-        // order the batch applied: commit order.
-        for event in batch_state.events {
-            // No receiver is not an error: nobody is listening.
-            let _ = self.events.send(Arc::new(event));
-        }
-        for (command, done) in batch.into_iter().zip(done) {
-            match (command, done) {
-                (Command::Write { reply, .. }, Done::Write(result)) => drop(reply.send(result)),
-                (Command::Clear { reply, .. }, Done::Clear(n)) => drop(reply.send(Ok(n))),
-                (Command::Sync { reply }, Done::Sync) => drop(reply.send(Ok(()))),
-                (command, _) => command.fail(StateError::Storage(
-                    "internal: batch results out of step with commands".into(),
-                )),
-            }
-        }
+        self.hand_off(Handoff::Committed {
+            sync,
+            snapshot,
+            events: batch_state.events,
+            answers: batch.into_iter().zip(done).collect(),
+            revision: self.revision,
+            items: self.items,
+        });
         self.checkpoint_if_due();
     }
 
-    /// Applies the batch in one transaction, logs and syncs what it changed,
-    /// then commits. On an error before the log is written the transaction
-    /// is dropped, which aborts it: nothing is half-applied. An error once
-    /// it is written leaves the store broken (see `broken`).
-    fn apply(
-        &mut self,
-        batch: &[Command],
-        durable: bool,
-    ) -> Result<(Vec<Done>, Batch), StateError> {
+    /// Applies the batch in one transaction, logs what it changed (the
+    /// publisher syncs it), then commits without a sync. On an error before
+    /// the log is written the transaction is dropped, which aborts it:
+    /// nothing is half-applied. An error once it is written leaves the
+    /// store broken (see `broken`).
+    fn apply(&mut self, batch: &[Command]) -> Result<(Vec<Done>, Batch), StateError> {
         let mut txn = self.db.begin_write().map_err(storage)?;
         // The log makes the batch durable; redb's pages wait for a checkpoint.
         txn.set_durability(redb::Durability::None)
@@ -401,6 +437,7 @@ impl Writer {
             events: Vec::new(),
             group_deltas: HashMap::new(),
             want_events: self.events.receiver_count() > 0,
+            changed: false,
         };
         let mut done = Vec::with_capacity(batch.len());
         {
@@ -430,14 +467,9 @@ impl Writer {
                     .map_err(storage)?;
             }
         }
+        state.changed = self.wal.has_ops();
         if let Err(e) = self.wal.write(state.revision) {
             return Err(self.break_down(log_failed(&e)));
-        }
-        if durable && self.wal.is_unsynced() {
-            if let Err(e) = self.wal.sync() {
-                return Err(self.break_down(log_failed(&e)));
-            }
-            self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         }
         if let Err(e) = txn.commit() {
             return Err(self.break_down(StateError::Storage(format!(
@@ -517,7 +549,7 @@ fn apply_write(
     }))
 }
 
-fn log_failed(err: &std::io::Error) -> StateError {
+pub(crate) fn log_failed(err: &std::io::Error) -> StateError {
     StateError::Storage(format!(
         "the write-ahead log could not be written or synced ({err}); writes are refused until \
          the engine restarts"
