@@ -316,8 +316,15 @@ impl Writer {
     /// An empty durable redb commit: every earlier commit (each made
     /// without a sync) reaches the disk, so the log can start over.
     fn checkpoint(&mut self) -> Result<(), StateError> {
+        let started = Instant::now();
+        let log_bytes = self.wal.len();
         let txn = self.db.begin_write().map_err(storage)?;
         txn.commit().map_err(storage)?;
+        tracing::debug!(
+            log_bytes,
+            took_ms = started.elapsed().as_secs_f64() * 1e3,
+            "checkpoint"
+        );
         self.wal.restart();
         self.unsynced_since = None;
         self.checkpoint_at = self.checkpoint_bytes;
