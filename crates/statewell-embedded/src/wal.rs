@@ -344,6 +344,11 @@ mod tests {
         wal.write(revision).expect("write");
     }
 
+    /// How many records `read_after` returns from an existing log.
+    fn records_after(dir: &Path, after: u64) -> usize {
+        read_after(dir, after).expect("read").expect("exists").len()
+    }
+
     fn fresh() -> (tempfile::TempDir, Wal) {
         let dir = tempfile::tempdir().expect("tempdir");
         Wal::create(dir.path()).expect("create");
@@ -401,13 +406,7 @@ mod tests {
         // Cut in the middle of the second record instead.
         bytes.truncate(first_end as usize + HEADER + 2);
         std::fs::write(&path, &bytes).expect("write");
-        assert_eq!(
-            read_after(dir.path(), 0)
-                .expect("read")
-                .expect("exists")
-                .len(),
-            1
-        );
+        assert_eq!(records_after(dir.path(), 0), 1);
     }
 
     #[test]
@@ -469,13 +468,7 @@ mod tests {
             .expect("meta")
             .len();
         assert!(len >= FILL_STEP, "filled to {len}");
-        assert_eq!(
-            read_after(dir.path(), 0)
-                .expect("read")
-                .expect("exists")
-                .len(),
-            1
-        );
+        assert_eq!(records_after(dir.path(), 0), 1);
     }
 
     #[test]
