@@ -66,6 +66,16 @@ async fn stop_mid_stream(
     flags: &[&str],
     signal: &'static str,
 ) -> std::process::ExitStatus {
+    stop_after(data, flags, signal, ACKED_BEFORE_SIGNAL).await
+}
+
+/// `stop_mid_stream`, once `acked_before` writes were acknowledged.
+async fn stop_after(
+    data: &Path,
+    flags: &[&str],
+    signal: &'static str,
+    acked_before: usize,
+) -> std::process::ExitStatus {
     let engine = Arc::new(Engine::start_on(data, flags));
     let acked = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
@@ -76,7 +86,7 @@ async fn stop_mid_stream(
             write_until_stopped(&engine, acked, id).await
         }));
     }
-    while acked.load(Ordering::SeqCst) < ACKED_BEFORE_SIGNAL {
+    while acked.load(Ordering::SeqCst) < acked_before {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     // The writers hold clones of the Arc; signal through the pid.
@@ -159,5 +169,17 @@ async fn sigterm_in_batched_mode_syncs_before_exit() {
 async fn sigkill_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().expect("temp dir");
     let status = stop_mid_stream(&dir.path().join("data"), &[], "KILL").await;
+    assert!(!status.success(), "SIGKILL cannot exit cleanly: {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_around_checkpoints_loses_nothing_acknowledged() {
+    // 64 KiB of log: every log record holds at least a stored key and
+    // value (> 40 bytes), so 3,000 acknowledged writes (> 120 KB) have made
+    // the engine checkpoint and start its log over at least once before the
+    // kill, which lands between (or inside) checkpoints.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let flags = ["--checkpoint-bytes", "65536", "--worker-threads", "1"];
+    let status = stop_after(&dir.path().join("data"), &flags, "KILL", 3000).await;
     assert!(!status.success(), "SIGKILL cannot exit cleanly: {status:?}");
 }

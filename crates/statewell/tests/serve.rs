@@ -77,6 +77,16 @@ fn bad_durability_store_and_limits_are_refused() {
     let done = refused(&["--listen", "127.0.0.1:0", "--max-value-bytes", "0"], &[]);
     assert!(done.stderr.contains("--max-value-bytes"), "{}", done.stderr);
 
+    let done = refused(&["--listen", "127.0.0.1:0", "--checkpoint-bytes", "1"], &[]);
+    assert!(
+        done.stderr.contains("--checkpoint-bytes"),
+        "{}",
+        done.stderr
+    );
+
+    let done = refused(&["--listen", "127.0.0.1:0", "--worker-threads", "0"], &[]);
+    assert!(done.stderr.contains("--worker-threads"), "{}", done.stderr);
+
     let done = refused(&["--listen", "127.0.0.1:0", "--token", ""], &[]);
     assert!(done.stderr.contains("--token"), "{}", done.stderr);
 
