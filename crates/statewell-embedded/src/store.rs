@@ -20,11 +20,11 @@ use tokio::sync::{broadcast, oneshot};
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
 use crate::writer::{Command, Counters, Writer};
+use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// Batches committed but not yet answered, at most: with a sync slower than
 /// an apply the commit loop waits here rather than running ahead.
 const HANDOFF_QUEUE: usize = 8;
-use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// The durable store: a data directory on disk. See the crate docs.
 pub struct EmbeddedStore {
