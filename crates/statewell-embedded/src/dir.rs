@@ -52,6 +52,8 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         path: dir.display().to_string(),
         reason,
     };
+    let create_log =
+        || Wal::create(dir).map_err(|e| refuse(format!("cannot create {WAL_FILE}: {e}")));
     fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot create it: {e}")))?;
     let lock = lock(dir).map_err(&refuse)?;
 
@@ -78,7 +80,7 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         // The log exists before the data file that says it must: a crash
         // in between leaves a directory that opens as fresh again. Nothing
         // was acknowledged yet, so an old log here holds nothing to keep.
-        Wal::create(dir).map_err(|e| refuse(format!("cannot create {WAL_FILE}: {e}")))?;
+        create_log()?;
     }
     let db = open_redb(&data_path, data_exists).map_err(&refuse)?;
     if fresh {
@@ -94,7 +96,7 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
     let records = match wal::read_after(dir, meta.log_lsn).map_err(&refuse)? {
         Some(records) => records,
         None if meta.format < FIRST_FORMAT_WITH_LOG => {
-            Wal::create(dir).map_err(|e| refuse(format!("cannot create {WAL_FILE}: {e}")))?;
+            create_log()?;
             Vec::new()
         }
         None => {
