@@ -61,3 +61,47 @@ async fn increments_are_never_lost_on_the_embedded_store() {
 async fn increments_are_never_lost_on_the_memory_store() {
     hammer(Arc::new(MemoryStore::default())).await;
 }
+
+/// Appends sent in order (each sent to the commit loop before the next) are
+/// applied in that order, however the loop cuts them into batches: what
+/// queued while one batch committed opens the next, ahead of anything
+/// queued after it. Each append re-encodes the whole growing list, so the
+/// later ones queue behind long commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_sent_in_order_apply_in_order_across_batches() {
+    const APPENDS: usize = 3_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = common::open(dir.path());
+    let append = |i: usize| {
+        store.write(Mutation::Update {
+            group: "log".into(),
+            key: "entries".into(),
+            ops: vec![UpdateOp::Append {
+                path: Some(Path::Field("list".into())),
+                value: json!(i),
+            }],
+        })
+    };
+    // join_all polls the writes in order once before any completes: each
+    // is queued to the commit loop in index order.
+    let outcomes = futures::future::join_all((0..APPENDS).map(append)).await;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let outcome = outcome.expect("append");
+        let list = outcome
+            .new_value
+            .as_ref()
+            .and_then(|v| v["list"].as_array());
+        let list = list.unwrap_or_else(|| panic!("append {i}: {:?}", outcome.new_value));
+        assert_eq!(list.len(), i + 1, "append {i} saw {} entries", list.len());
+        assert_eq!(
+            list.last(),
+            Some(&json!(i)),
+            "append {i} landed out of order"
+        );
+    }
+    let expected: Vec<_> = (0..APPENDS).map(|i| json!(i)).collect();
+    assert_eq!(
+        common::value(&store, "log", "entries").await,
+        Some(json!({ "list": expected }))
+    );
+}
