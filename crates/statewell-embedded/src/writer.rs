@@ -3,8 +3,10 @@
 //! One std thread (redb's write transactions are blocking and there is one
 //! writer at a time anyway) blocks for the first waiting command, drains
 //! whatever else is already waiting (at most [`MAX_BATCH`]), applies the
-//! whole batch in arrival order inside ONE write transaction, writes what
-//! it changed as ONE write-ahead log record (see `wal`), commits the
+//! batch in arrival order inside ONE write transaction — taking in the
+//! commands that arrive while it applies, so applying overlaps the writers'
+//! arrival instead of waiting for the last of them —, writes what it
+//! changed as ONE write-ahead log record (see `wal`), commits the
 //! transaction without a sync, and hands the batch to the publisher thread
 //! (see `publish`), which syncs the log, publishes the change events and
 //! answers every waiter while this loop goes on with the next batch. Once
@@ -138,11 +140,13 @@ pub(crate) struct Writer {
 /// short batch (a writer slow to come back) does not split them again,
 /// while a real drop in load is followed within a few commits.
 ///
-/// The wait is bounded by a quarter of the previous commit (at most
-/// [`MAX_WAIT`]): when the writers do come back it costs far less than the
-/// extra sync a split costs them, and when they don't, a write waits at
-/// most 1.25 commits. A lone writer (batch 1, nothing behind) has target 1
-/// and never waits.
+/// The wait is bounded by a quarter of the work of the previous commit
+/// (at most [`MAX_WAIT`]; the time it spent waiting is not counted): when
+/// the writers do come back it costs far less than the extra sync a split
+/// costs them, and when they don't, a write waits at most 1.25 commits. A
+/// lone writer (batch 1, nothing behind) has target 1 and never waits.
+/// The batch is applied while it waits (see `Writer::apply`): the wait
+/// delays its writers only by what is left of it once they are applied.
 #[derive(Debug)]
 struct Pace {
     target: usize,
@@ -162,14 +166,14 @@ impl Default for Pace {
 }
 
 impl Pace {
-    /// Records a commit of `size` commands that took `took`, with `behind`
-    /// commands queued during it.
-    fn committed(&mut self, size: usize, behind: usize, took: Duration) {
+    /// Records a commit of `size` commands that worked for `worked` (waits
+    /// for writers left out), with `behind` commands queued during it.
+    fn committed(&mut self, size: usize, behind: usize, worked: Duration) {
         let seen = size.saturating_add(behind).min(MAX_BATCH);
         // Decay by at least one, so the target always falls back to `seen`.
         let decayed = self.target - self.target.div_ceil(8);
         self.target = seen.max(decayed).max(1);
-        self.last_commit = took;
+        self.last_commit = worked;
     }
 
     /// The longest a batch short of the target waits for it.
@@ -213,15 +217,12 @@ impl Writer {
                     None => break,
                 }
             }
-            batch.reserve(pace.target.saturating_sub(batch.len()));
-            self.drain(&mut batch);
-            if batch.len() < pace.target {
-                self.top_up(&mut batch, pace.target, pace.wait());
-            }
-            let size = batch.len();
             let started = Instant::now();
-            self.commit(batch, &mut behind);
-            pace.committed(size, behind.len(), started.elapsed());
+            let (size, waited) = self.commit(batch, &pace, &mut behind);
+            // The pace's wait is a share of the work a commit costs, not of
+            // the time it spent waiting for writers.
+            let worked = started.elapsed().saturating_sub(waited);
+            pace.committed(size, behind.len(), worked);
         }
         // Every batch handed over is answered before the last checkpoint.
         drop(self.handoffs.take());
@@ -247,21 +248,38 @@ impl Writer {
         }
     }
 
-    /// Group-commit delay: waits at most `wait` for the batch to reach
-    /// `target` commands (see [`Pace`]); returns as soon as it does.
-    fn top_up(&self, batch: &mut Vec<Command>, target: usize, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        while batch.len() < target.min(MAX_BATCH) {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return;
-            };
-            match self.rx.recv_timeout(left) {
-                Ok(command) => {
-                    batch.push(command);
-                    self.drain(batch);
-                }
-                Err(_) => return,
+    /// Takes more commands for a batch short of `target` (see [`Pace`]):
+    /// whatever is already waiting (up to [`MAX_BATCH`]), else the next one
+    /// to arrive before `deadline`. Returns whether it took any; adds the
+    /// time it blocked to `waited`. A batch that reached its target takes
+    /// no more: what arrives meanwhile opens the next one.
+    fn top_up(
+        &self,
+        batch: &mut Vec<Command>,
+        target: usize,
+        deadline: Instant,
+        waited: &mut Duration,
+    ) -> bool {
+        if batch.len() >= target.min(MAX_BATCH) {
+            return false;
+        }
+        let before = batch.len();
+        self.drain(batch);
+        if batch.len() > before {
+            return true;
+        }
+        let now = Instant::now();
+        let Some(left) = deadline.checked_duration_since(now) else {
+            return false;
+        };
+        let received = self.rx.recv_timeout(left);
+        *waited += now.elapsed();
+        match received {
+            Ok(command) => {
+                batch.push(command);
+                true
             }
+            Err(_) => false,
         }
     }
 
@@ -351,17 +369,37 @@ impl Writer {
         err
     }
 
-    /// Commits `batch`, then answers its waiters. Before answering, moves
-    /// whatever queued during the commit into `behind`: those commands come
-    /// from other writers than this batch's (which are still waiting for
-    /// their answers), so `behind.len()` tells the pace how many writers
-    /// the batch left out.
-    fn commit(&mut self, batch: Vec<Command>, behind: &mut Vec<Command>) {
+    /// Commits `batch`, grown as `pace` asks while it applies, then has its
+    /// waiters answered. Before answering, moves whatever queued during the
+    /// commit into `behind`: those commands come from other writers than
+    /// this batch's (which are still waiting for their answers), so
+    /// `behind.len()` tells the pace how many writers the batch left out.
+    /// Returns the batch's size and how long it waited for writers.
+    fn commit(
+        &mut self,
+        mut batch: Vec<Command>,
+        pace: &Pace,
+        behind: &mut Vec<Command>,
+    ) -> (usize, Duration) {
+        // Everything already waiting joins the batch, whatever its target.
+        self.drain(&mut batch);
         if let Some(err) = self.broken.get().cloned() {
-            self.drain(behind);
+            let size = batch.len();
             self.hand_off(Handoff::Failed { batch, err });
-            return;
+            return (size, Duration::ZERO);
         }
+        let applied = self.apply(&mut batch, pace);
+        self.drain(behind);
+        let (done, batch_state, waited) = match applied {
+            Ok(result) => result,
+            Err(err) => {
+                // Nothing of the batch was committed: every waiter is told.
+                tracing::error!(%err, size = batch.len(), "commit failed");
+                let size = batch.len();
+                self.hand_off(Handoff::Failed { batch, err });
+                return (size, Duration::ZERO);
+            }
+        };
         let durable = match self.durability {
             Durability::Always => true,
             Durability::Batched { interval } => {
@@ -369,17 +407,6 @@ impl Writer {
                     || self
                         .unsynced_since
                         .is_some_and(|since| since.elapsed() >= interval)
-            }
-        };
-        let applied = self.apply(&batch);
-        self.drain(behind);
-        let (done, batch_state) = match applied {
-            Ok(result) => result,
-            Err(err) => {
-                // Nothing of the batch was committed: every waiter is told.
-                tracing::error!(%err, size = batch.len(), "commit failed");
-                self.hand_off(Handoff::Failed { batch, err });
-                return;
             }
         };
         // The view readers get once the publisher has synced this batch.
@@ -391,8 +418,9 @@ impl Writer {
                     // read-your-writes, so the batch fails and the store
                     // stops (a restart replays the log).
                     let err = self.break_down(err);
+                    let size = batch.len();
                     self.hand_off(Handoff::Failed { batch, err });
-                    return;
+                    return (size, waited);
                 }
             }
         } else {
@@ -410,12 +438,12 @@ impl Writer {
         } else if self.unsynced_since.is_none() && self.wal.is_unsynced() {
             self.unsynced_since = Some(Instant::now());
         }
-        let size = batch.len() as u64;
+        let size = batch.len();
         let c = &self.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
-        c.last_batch.store(size, Ordering::Relaxed);
-        c.max_batch.fetch_max(size, Ordering::Relaxed);
-        c.batched.fetch_add(size, Ordering::Relaxed);
+        c.last_batch.store(size as u64, Ordering::Relaxed);
+        c.max_batch.fetch_max(size as u64, Ordering::Relaxed);
+        c.batched.fetch_add(size as u64, Ordering::Relaxed);
 
         self.hand_off(Handoff::Committed {
             sync,
@@ -426,14 +454,23 @@ impl Writer {
             items: self.items,
         });
         self.checkpoint_if_due();
+        (size, waited)
     }
 
-    /// Applies the batch in one transaction, logs what it changed (the
-    /// publisher syncs it), then commits without a sync. On an error before
-    /// the log is written the transaction is dropped, which aborts it:
-    /// nothing is half-applied. An error once it is written leaves the
-    /// store broken (see `broken`).
-    fn apply(&mut self, batch: &[Command]) -> Result<(Vec<Done>, Batch), StateError> {
+    /// Applies the batch in one transaction, taking in more commands as
+    /// they arrive (see `top_up`) — so the batch's work overlaps its
+    /// writers' arrival instead of starting once the last one is in —, logs
+    /// what it changed (the publisher syncs it), then commits without a
+    /// sync. On an error before the log is written the transaction is
+    /// dropped, which aborts it: nothing is half-applied. An error once it
+    /// is written leaves the store broken (see `broken`).
+    fn apply(
+        &mut self,
+        batch: &mut Vec<Command>,
+        pace: &Pace,
+    ) -> Result<(Vec<Done>, Batch, Duration), StateError> {
+        let started = Instant::now();
+        let deadline = started + pace.wait();
         let mut txn = self.db.begin_write().map_err(storage)?;
         // The log makes the batch durable; redb's pages wait for a checkpoint.
         txn.set_durability(redb::Durability::None)
@@ -446,10 +483,17 @@ impl Writer {
             want_events: self.events.receiver_count() > 0,
             changed: false,
         };
-        let mut done = Vec::with_capacity(batch.len());
+        let mut done = Vec::with_capacity(batch.len().max(pace.target));
+        let mut waited = Duration::ZERO;
         {
             let mut items = txn.open_table(ITEMS).map_err(storage)?;
-            for command in batch {
+            loop {
+                let Some(command) = batch.get(done.len()) else {
+                    if self.top_up(batch, pace.target, deadline, &mut waited) {
+                        continue;
+                    }
+                    break;
+                };
                 done.push(match command {
                     Command::Write { mutation, .. } => Done::Write(apply_write(
                         &self.limits,
@@ -484,7 +528,7 @@ impl Writer {
                  until the engine restarts, which replays the log"
             ))));
         }
-        Ok((done, state))
+        Ok((done, state, waited))
     }
 }
 

@@ -448,7 +448,6 @@ impl Connection {
             // Arguments are decoded here, from the frame's text, straight
             // into what the call needs; the task owns them.
             let call = state_fns::Call::parse(function, raw_data);
-            let immediate = call.as_ref().map_or(true, state_fns::Call::is_read);
             let conn = Arc::clone(self);
             let request = async move {
                 let outcome =
@@ -458,15 +457,15 @@ impl Connection {
                     None => drop(permit),
                 }
             };
-            if !immediate {
-                tokio::spawn(request);
-                return;
-            }
-            // A read (or a refused call) usually completes at once — the
-            // embedded store reads its snapshot without waiting — so it is
-            // answered here, its reply queued with the others of this read
-            // burst, without the cost of a task. One that does wait (a store
-            // that goes over the network) continues in its own task.
+            // Polled once here, while the frame is read: a read (or a refused
+            // call) usually completes at once — the embedded store reads its
+            // snapshot without waiting — so it is answered without the cost
+            // of a task, its reply queued with the others of this read burst.
+            // A write reaches the commit loop now, which applies it while the
+            // rest of the burst is still being read, instead of once every
+            // frame of the burst has been read and its task has run. What
+            // waits (a write's commit, a store that goes over the network)
+            // continues in its own task.
             let mut request = Box::pin(request);
             if (&mut request).now_or_never().is_none() {
                 tokio::spawn(request);

@@ -105,15 +105,6 @@ pub enum Call {
 }
 
 impl Call {
-    /// Reads only look at the store's current state: they never wait for a
-    /// commit.
-    pub fn is_read(&self) -> bool {
-        matches!(
-            self,
-            Call::Get { .. } | Call::List { .. } | Call::ListGroups | Call::ListItems { .. }
-        )
-    }
-
     /// Decodes `data` (`None` when the frame had none) into the arguments of
     /// `function`, checking fields in the order a reply reports them.
     pub fn parse(function: StateFn, data: Option<&RawValue>) -> Result<Call, ErrorBody> {
