@@ -95,6 +95,24 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
     Ok((version, raw))
 }
 
+/// Parses JSON text the store wrote (see [`decode_raw`]).
+pub(crate) fn parse_json(raw: &RawValue) -> Result<Value, StateError> {
+    serde_json::from_str(raw.get()).map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))
+}
+
+/// Length of the JSON text of a value `encode_value` encoded.
+pub(crate) fn json_len(encoded: &[u8]) -> usize {
+    encoded.len().saturating_sub(VERSION_BYTES)
+}
+
+/// Writes `version` into a value `encode_value` encoded (with any version):
+/// lets a value be encoded before the revision it commits at is known.
+pub(crate) fn stamp_version(encoded: &mut [u8], version: u64) {
+    if let Some(head) = encoded.get_mut(..VERSION_BYTES) {
+        head.copy_from_slice(&version.to_le_bytes());
+    }
+}
+
 fn split_version(bytes: &[u8]) -> Result<(u64, &[u8]), StateError> {
     if bytes.len() < VERSION_BYTES {
         return Err(corrupt("stored value shorter than its version"));

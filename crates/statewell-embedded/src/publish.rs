@@ -165,6 +165,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+    use crate::writer::Written;
 
     /// A publisher over a real data directory, syncing through `log` (the
     /// directory's own log when `None`).
@@ -189,7 +190,7 @@ mod tests {
         (publisher, tx, counters, broken)
     }
 
-    type Answer = oneshot::Receiver<Result<MutationOutcome, StateError>>;
+    type Answer = oneshot::Receiver<Result<Written, StateError>>;
 
     fn committed(sync: bool, revision: u64) -> (Handoff, Answer) {
         let (reply, answer) = oneshot::channel();
@@ -207,7 +208,13 @@ mod tests {
             sync,
             snapshot: None,
             events: Vec::new(),
-            answers: vec![(Command::Write { mutation, reply }, Done::Write(Ok(outcome)))],
+            answers: vec![(
+                Command::Write { mutation, reply },
+                Done::Write(Ok(Written {
+                    outcome,
+                    replaced: None,
+                })),
+            )],
             revision,
             items: 0,
         };

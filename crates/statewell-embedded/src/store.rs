@@ -12,11 +12,12 @@ use async_trait::async_trait;
 use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
-    ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawVersioned, StateError,
-    Store, StoreStats, Versioned,
+    ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawVersioned,
+    StateError, Store, StoreStats, Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
+use crate::codec::{encode_value, json_len};
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
 use crate::writer::{Command, Counters, Writer};
@@ -30,6 +31,8 @@ const HANDOFF_QUEUE: usize = 8;
 pub struct EmbeddedStore {
     /// `None` once closing: dropping the sender is what stops the writer.
     commands: Option<mpsc::Sender<Command>>,
+    /// Checked by the caller for what it encodes itself (a set's value).
+    limits: Limits,
     writer: Option<JoinHandle<Result<(), StateError>>>,
     /// Holds the database (with the writer until it stops); declared
     /// before `_lock`, so the lock is released only once the file is closed.
@@ -121,6 +124,7 @@ impl EmbeddedStore {
             .map_err(|e| StateError::Storage(format!("cannot start the commit thread: {e}")))?;
         Ok(EmbeddedStore {
             commands: Some(commands),
+            limits: options.limits,
             writer: Some(writer),
             reader: read::Reader::new(db, snapshots),
             events,
@@ -192,8 +196,23 @@ impl Store for EmbeddedStore {
 
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Write { mutation, reply })?;
-        answer.await.map_err(|_| closed())?
+        let Mutation::Set { group, key, value } = mutation else {
+            self.send(Command::Write { mutation, reply })?;
+            return answer.await.map_err(|_| closed())??.finish();
+        };
+        // A set's value is encoded here, on the caller's thread, and kept
+        // for the reply: the commit thread only stamps the revision into it.
+        let encoded = encode_value(0, &value)?;
+        self.limits.check_value_len(json_len(&encoded))?;
+        self.send(Command::Put {
+            group,
+            key,
+            encoded,
+            reply,
+        })?;
+        let mut outcome = answer.await.map_err(|_| closed())??.finish()?;
+        outcome.new_value = Some(value);
+        Ok(outcome)
     }
 
     async fn clear(&self, group: &str) -> Result<u64, StateError> {

@@ -26,12 +26,16 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableTable, Table};
 use statewell_core::{
-    ChangeEvent, Limits, Mutation, MutationOutcome, StateError, apply_mutation, change_event,
+    ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation,
+    change_event,
 };
 use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
-use crate::codec::{decode_value, encode_value, group_prefix, item_key, key_of};
+use crate::codec::{
+    decode_raw, decode_value, encode_value, group_prefix, item_key, key_of, parse_json,
+    stamp_version,
+};
 use crate::publish::{Broken, Handoff};
 use crate::read::Snapshot;
 use crate::tables::{
@@ -47,7 +51,16 @@ pub(crate) const MAX_BATCH: usize = 4096;
 pub(crate) enum Command {
     Write {
         mutation: Mutation,
-        reply: oneshot::Sender<Result<MutationOutcome, StateError>>,
+        reply: oneshot::Sender<Result<Written, StateError>>,
+    },
+    /// A set whose value its waiter already encoded (see
+    /// `EmbeddedStore::write`): the commit thread, which every write waits
+    /// for, only stamps the revision into it.
+    Put {
+        group: String,
+        key: String,
+        encoded: Vec<u8>,
+        reply: oneshot::Sender<Result<Written, StateError>>,
     },
     Clear {
         group: String,
@@ -63,7 +76,9 @@ impl Command {
     /// Sends `done`, the result of this command, to its waiter.
     pub(crate) fn answer(self, done: Done) {
         match (self, done) {
-            (Command::Write { reply, .. }, Done::Write(result)) => drop(reply.send(result)),
+            (Command::Write { reply, .. } | Command::Put { reply, .. }, Done::Write(result)) => {
+                drop(reply.send(result))
+            }
             (Command::Clear { reply, .. }, Done::Clear(n)) => drop(reply.send(Ok(n))),
             (Command::Sync { reply }, Done::Sync) => drop(reply.send(Ok(()))),
             (command, _) => command.fail(StateError::Storage(
@@ -75,7 +90,7 @@ impl Command {
     pub(crate) fn fail(self, err: StateError) {
         // A waiter that went away (its task was cancelled) needs no answer.
         match self {
-            Command::Write { reply, .. } => drop(reply.send(Err(err))),
+            Command::Write { reply, .. } | Command::Put { reply, .. } => drop(reply.send(Err(err))),
             Command::Clear { reply, .. } => drop(reply.send(Err(err))),
             Command::Sync { reply } => drop(reply.send(Err(err))),
         }
@@ -184,9 +199,33 @@ impl Pace {
 
 /// What one command of a batch produced, before the commit decides its fate.
 pub(crate) enum Done {
-    Write(Result<MutationOutcome, StateError>),
+    Write(Result<Written, StateError>),
     Clear(u64),
     Sync,
+}
+
+/// A write's outcome as the commit thread hands it to its waiter.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) outcome: MutationOutcome,
+    /// The value a [`Command::Put`] replaced, as its stored JSON text
+    /// (checked, not parsed): the waiter parses it on its own thread (see
+    /// [`Written::finish`]).
+    pub(crate) replaced: Option<RawJson>,
+}
+
+impl Written {
+    /// The outcome, with the replaced value parsed.
+    pub(crate) fn finish(self) -> Result<MutationOutcome, StateError> {
+        let Written {
+            mut outcome,
+            replaced,
+        } = self;
+        if let Some(raw) = replaced {
+            outcome.old_value = Some(parse_json(&raw)?);
+        }
+        Ok(outcome)
+    }
 }
 
 /// The state a batch builds up inside its transaction.
@@ -488,7 +527,7 @@ impl Writer {
         {
             let mut items = txn.open_table(ITEMS).map_err(storage)?;
             loop {
-                let Some(command) = batch.get(done.len()) else {
+                let Some(command) = batch.get_mut(done.len()) else {
                     if self.top_up(batch, pace.target, deadline, &mut waited) {
                         continue;
                     }
@@ -500,6 +539,18 @@ impl Writer {
                         &mut self.wal,
                         &mut items,
                         mutation,
+                        &mut state,
+                    )?),
+                    Command::Put {
+                        group,
+                        key,
+                        encoded,
+                        ..
+                    } => Done::Write(apply_put(
+                        &mut self.wal,
+                        &mut items,
+                        (group, key),
+                        encoded,
                         &mut state,
                     )?),
                     Command::Clear { group, .. } => {
@@ -540,7 +591,7 @@ fn apply_write(
     items: &mut Table<&[u8], &[u8]>,
     mutation: &Mutation,
     state: &mut Batch,
-) -> Result<Result<MutationOutcome, StateError>, StateError> {
+) -> Result<Result<Written, StateError>, StateError> {
     let (group, key) = (mutation.group(), mutation.key());
     let stored_key = item_key(group, key);
     // Reads inside the transaction see the batch's earlier writes, so two
@@ -557,11 +608,14 @@ fn apply_write(
         Err(err) => return Ok(Err(err)),
     };
     if !applied.changed {
-        return Ok(Ok(MutationOutcome {
-            old_value: current,
-            new_value: applied.after,
-            version: None,
-            op_errors: applied.op_errors,
+        return Ok(Ok(Written {
+            outcome: MutationOutcome {
+                old_value: current,
+                new_value: applied.after,
+                version: None,
+                op_errors: applied.op_errors,
+            },
+            replaced: None,
         }));
     }
     let Some(revision) = state.revision.checked_add(1) else {
@@ -592,11 +646,79 @@ fn apply_write(
         let event = change_event(group, key, current.clone(), applied.after.clone(), revision);
         state.events.extend(event);
     }
-    Ok(Ok(MutationOutcome {
-        old_value: current,
-        new_value: applied.after,
-        version: Some(revision),
-        op_errors: applied.op_errors,
+    Ok(Ok(Written {
+        outcome: MutationOutcome {
+            old_value: current,
+            new_value: applied.after,
+            version: Some(revision),
+            op_errors: applied.op_errors,
+        },
+        replaced: None,
+    }))
+}
+
+/// Applies a [`Command::Put`]: stamps the revision into the value its waiter
+/// encoded and stores it. The value it replaces goes back as text, checked
+/// here (a damaged one fails the set, as it fails any other write) but
+/// parsed by the waiter — unless an event carries it. Errors as
+/// [`apply_write`]'s.
+fn apply_put(
+    wal: &mut Wal,
+    items: &mut Table<&[u8], &[u8]>,
+    (group, key): (&str, &str),
+    encoded: &mut [u8],
+    state: &mut Batch,
+) -> Result<Result<Written, StateError>, StateError> {
+    let stored_key = item_key(group, key);
+    let mut replaced = match items.get(stored_key.as_slice()).map_err(storage)? {
+        Some(bytes) => match decode_raw(bytes.value()) {
+            Ok((_, raw)) => Some(raw),
+            Err(err) => return Ok(Err(err)),
+        },
+        None => None,
+    };
+    let existed = replaced.is_some();
+    // An event needs both values parsed; done before anything is stored,
+    // so that a failure changes nothing.
+    let mut event_values = None;
+    if state.want_events {
+        let parsed = decode_value(encoded).and_then(|(_, new_value)| {
+            let old_value = replaced.take().as_deref().map(parse_json).transpose()?;
+            Ok((old_value, new_value))
+        });
+        match parsed {
+            Ok(values) => event_values = Some(values),
+            Err(err) => return Ok(Err(err)),
+        }
+    }
+    let Some(revision) = state.revision.checked_add(1) else {
+        return Ok(Err(revisions_exhausted()));
+    };
+    stamp_version(encoded, revision);
+    items
+        .insert(stored_key.as_slice(), &*encoded)
+        .map_err(storage)?;
+    wal.put(&stored_key, encoded);
+    if !existed {
+        *state.group_deltas.entry(group.to_owned()).or_default() += 1;
+    }
+    state.revision = revision;
+    let mut old_value = None;
+    if let Some((old, new)) = event_values {
+        old_value = old.clone();
+        state
+            .events
+            .extend(change_event(group, key, old, Some(new), revision));
+    }
+    Ok(Ok(Written {
+        outcome: MutationOutcome {
+            // Filled in by the waiter, which still holds the value.
+            new_value: None,
+            old_value,
+            version: Some(revision),
+            op_errors: Vec::new(),
+        },
+        replaced,
     }))
 }
 

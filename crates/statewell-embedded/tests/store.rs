@@ -201,3 +201,56 @@ async fn update_with_no_ops_creates_nothing() {
     assert_eq!(value(&store, "g", "k").await, None);
     assert!(store.list_groups().await.expect("groups").is_empty());
 }
+
+/// A stored value that is no longer JSON (a damaged data file) fails the set
+/// that would replace it — the set returns the value it replaces, which
+/// cannot be read — and that set stores nothing; other keys are unaffected.
+#[tokio::test]
+async fn a_set_over_a_damaged_value_fails_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store
+        .write(set("g", "k", json!({"n": 1})))
+        .await
+        .expect("set");
+    store.close().expect("close");
+
+    // Damage the stored value behind the store's back: its 8-byte version
+    // stays, its JSON text is cut short. The item key is `group length
+    // (u32, big-endian) ‖ group ‖ key` (see the store's codec).
+    {
+        const ITEMS: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("items");
+        let db = redb::Database::open(dir.path().join("data.redb")).expect("open data.redb");
+        let txn = db.begin_write().expect("write txn");
+        {
+            let mut items = txn.open_table(ITEMS).expect("items table");
+            let mut stored_key = 1u32.to_be_bytes().to_vec();
+            stored_key.extend_from_slice(b"gk");
+            let mut damaged = 1u64.to_le_bytes().to_vec();
+            damaged.extend_from_slice(b"{\"n\":");
+            let replaced = items
+                .insert(stored_key.as_slice(), damaged.as_slice())
+                .expect("insert");
+            assert!(replaced.is_some(), "the key layout matches the store's");
+        }
+        txn.commit().expect("commit");
+    }
+
+    let store = open(dir.path());
+    let err = store
+        .write(set("g", "k", json!({"n": 2})))
+        .await
+        .expect_err("the old value cannot be read");
+    assert_eq!(err.code(), ErrorCode::Storage);
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    let revision = store.stats().revision;
+    assert_eq!(revision, 1, "the failed set consumed no revision");
+    let read = store.get("g", "k").await.expect_err("still damaged");
+    assert_eq!(read.code(), ErrorCode::Storage);
+    // The store goes on: other keys are written and read as usual.
+    store
+        .write(set("g", "other", json!(3)))
+        .await
+        .expect("set another key");
+    assert_eq!(value(&store, "g", "other").await, Some(json!(3)));
+}
