@@ -21,7 +21,9 @@ pub use event::{ChangeEvent, EventKind};
 pub use model::{
     Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned, raw_json,
 };
-pub use mutation::{Applied, Mutation, MutationOutcome, apply_mutation, change_event};
+pub use mutation::{
+    Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,
+};
 pub use state::{SetOutcome, State, UpdateOutcome};
 pub use store::{Store, StoreStats};
 pub use update::{OpError, Path, UpdateOp};

@@ -64,46 +64,56 @@ pub fn apply_mutation(
     mutation: &Mutation,
     limits: &Limits,
 ) -> Result<Applied, StateError> {
+    let applied = apply_mutation_unsized(current, mutation);
+    if applied.changed
+        && let Some(after) = &applied.after
+    {
+        limits.check_value(after)?;
+    }
+    Ok(applied)
+}
+
+/// [`apply_mutation`] without the size limit, for a backend that encodes the
+/// result anyway: it checks the encoding's length
+/// ([`Limits::check_value_len`]) before storing a changed value, rather
+/// than encode it twice.
+pub fn apply_mutation_unsized(current: Option<&Value>, mutation: &Mutation) -> Applied {
     match mutation {
-        Mutation::Set { value, .. } => {
-            limits.check_value(value)?;
-            Ok(Applied {
-                after: Some(value.clone()),
-                changed: true,
-                op_errors: Vec::new(),
-            })
-        }
-        Mutation::Delete { .. } => Ok(Applied {
+        Mutation::Set { value, .. } => Applied {
+            after: Some(value.clone()),
+            changed: true,
+            op_errors: Vec::new(),
+        },
+        Mutation::Delete { .. } => Applied {
             after: None,
             changed: current.is_some(),
             op_errors: Vec::new(),
-        }),
+        },
         Mutation::Update { ops, .. } => {
             if ops.is_empty() {
                 // statewell: an empty op list changes nothing and creates nothing.
-                return Ok(Applied {
+                return Applied {
                     after: current.cloned(),
                     changed: false,
                     op_errors: Vec::new(),
-                });
+                };
             }
             let (after, op_errors) = apply_ops(current, ops);
             // An existing item whose every op failed is left alone: no
             // revision, no event. A missing key is created (with `{}` when no
             // op produced a value), as updating a missing key always does.
             if current.is_some() && op_errors.len() == ops.len() {
-                return Ok(Applied {
+                return Applied {
                     after: current.cloned(),
                     changed: false,
                     op_errors,
-                });
+                };
             }
-            limits.check_value(&after)?;
-            Ok(Applied {
+            Applied {
                 after: Some(after),
                 changed: true,
                 op_errors,
-            })
+            }
         }
     }
 }

@@ -26,14 +26,14 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableTable, Table};
 use statewell_core::{
-    ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation,
+    ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation_unsized,
     change_event,
 };
 use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
 use crate::codec::{
-    decode_raw, decode_value, encode_value, group_prefix, item_key, key_of, parse_json,
+    decode_raw, decode_value, encode_value, group_prefix, item_key, json_len, key_of, parse_json,
     stamp_version,
 };
 use crate::publish::{Broken, Handoff};
@@ -603,10 +603,8 @@ fn apply_write(
         },
         None => None,
     };
-    let applied = match apply_mutation(current.as_ref(), mutation, limits) {
-        Ok(applied) => applied,
-        Err(err) => return Ok(Err(err)),
-    };
+    // Sized below, by the encoding it gets anyway.
+    let applied = apply_mutation_unsized(current.as_ref(), mutation);
     if !applied.changed {
         return Ok(Ok(Written {
             outcome: MutationOutcome {
@@ -623,7 +621,9 @@ fn apply_write(
     };
     match &applied.after {
         Some(value) => {
-            let bytes = match encode_value(revision, value) {
+            let bytes = match encode_value(revision, value)
+                .and_then(|bytes| limits.check_value_len(json_len(&bytes)).map(|()| bytes))
+            {
                 Ok(bytes) => bytes,
                 Err(err) => return Ok(Err(err)),
             };

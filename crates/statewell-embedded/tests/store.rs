@@ -4,7 +4,7 @@ mod common;
 
 use common::{delete, open, set, value};
 use serde_json::json;
-use statewell_core::{ErrorCode, Limits, Mutation, Store};
+use statewell_core::{ErrorCode, Limits, Mutation, Store, UpdateOp};
 use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
 
 #[tokio::test]
@@ -158,6 +158,32 @@ async fn a_value_too_large_fails_alone_and_stores_nothing() {
     }
     assert_eq!(value(&*store, "g", "k07").await, None);
     assert_eq!(store.list("g").await.expect("list").len(), 19);
+
+    // An update whose result outgrows the limit fails the same way and
+    // leaves the item as it was, without consuming a revision.
+    let revision = store.stats().revision;
+    let grow = |by: &str| Mutation::Update {
+        group: "g".into(),
+        key: "k01".into(),
+        ops: vec![UpdateOp::Append {
+            path: None,
+            value: json!(by),
+        }],
+    };
+    store
+        .write(set("g", "k01", json!("ab")))
+        .await
+        .expect("set");
+    let err = store
+        .write(grow(&"y".repeat(20)))
+        .await
+        .expect_err("too large once appended");
+    assert_eq!(err.code(), ErrorCode::ValueTooLarge);
+    assert_eq!(value(&*store, "g", "k01").await, Some(json!("ab")));
+    assert_eq!(store.stats().revision, revision + 1, "only the set counted");
+    // One that stays within it commits.
+    let grown = store.write(grow("c")).await.expect("small append");
+    assert_eq!(grown.new_value, Some(json!("abc")));
 }
 
 #[tokio::test]
