@@ -21,6 +21,15 @@ pub struct SetOutcome {
     pub version: u64,
 }
 
+/// [`SetOutcome`] with both values as compact JSON text (see
+/// [`Store::set_raw`]), for a caller that only passes them on.
+#[derive(Debug, Clone)]
+pub struct RawSetOutcome {
+    pub old_value: Option<RawJson>,
+    pub new_value: RawJson,
+    pub version: u64,
+}
+
 /// Result of `update`. `new_value` is `None` only when nothing was written to
 /// a missing key (an empty op list). `errors` lists the ops that were skipped.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,6 +84,17 @@ impl State {
             new_value: outcome.new_value.unwrap_or(Value::Null),
             version: outcome.version.unwrap_or_default(),
         })
+    }
+
+    /// [`State::set`] with both values as compact JSON text.
+    pub async fn set_raw(
+        &self,
+        group: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<RawSetOutcome, StateError> {
+        self.check_item(group, key)?;
+        self.store.set_raw(group, key, value).await
     }
 
     pub async fn get(&self, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {

@@ -76,6 +76,14 @@ pub(crate) fn encode_value(version: u64, value: &Value) -> Result<Vec<u8>, State
     Ok(out)
 }
 
+/// [`encode_value`] of a value already printed as compact JSON `text`.
+pub(crate) fn encode_json(version: u64, text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(VERSION_BYTES + text.len());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
     let (version, json) = split_version(bytes)?;
     let value = serde_json::from_slice(json)

@@ -12,15 +12,15 @@ use async_trait::async_trait;
 use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
-    ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawVersioned,
-    StateError, Store, StoreStats, Versioned,
+    ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
+    RawVersioned, StateError, Store, StoreStats, Versioned, raw_json,
 };
 use tokio::sync::{broadcast, oneshot};
 
-use crate::codec::{encode_value, json_len};
+use crate::codec::{encode_json, encode_value, json_len};
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
-use crate::writer::{Command, Counters, Writer};
+use crate::writer::{Command, Counters, Writer, Written};
 use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// Batches committed but not yet answered, at most: with a sync slower than
@@ -167,6 +167,26 @@ impl EmbeddedStore {
         }
     }
 
+    /// Stores `encoded` (a value `encode_value` encoded before its revision
+    /// is known) at `key`. The caller encodes it, on its own thread, so that
+    /// the commit thread only stamps the revision into it.
+    async fn put(
+        &self,
+        group: String,
+        key: String,
+        encoded: Vec<u8>,
+    ) -> Result<Written, StateError> {
+        self.limits.check_value_len(json_len(&encoded))?;
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Put {
+            group,
+            key,
+            encoded,
+            reply,
+        })?;
+        answer.await.map_err(|_| closed())?
+    }
+
     fn send(&self, command: Command) -> Result<(), StateError> {
         self.commands
             .as_ref()
@@ -200,19 +220,34 @@ impl Store for EmbeddedStore {
             self.send(Command::Write { mutation, reply })?;
             return answer.await.map_err(|_| closed())??.finish();
         };
-        // A set's value is encoded here, on the caller's thread, and kept
-        // for the reply: the commit thread only stamps the revision into it.
-        let encoded = encode_value(0, &value)?;
-        self.limits.check_value_len(json_len(&encoded))?;
-        self.send(Command::Put {
-            group,
-            key,
-            encoded,
-            reply,
-        })?;
-        let mut outcome = answer.await.map_err(|_| closed())??.finish()?;
+        let mut outcome = self
+            .put(group, key, encode_value(0, &value)?)
+            .await?
+            .finish()?;
+        // Kept here for the reply rather than sent to the commit thread.
         outcome.new_value = Some(value);
         Ok(outcome)
+    }
+
+    // The value is printed once, and that text is both what is stored and
+    // what is answered; the replaced value comes back as the stored text.
+    async fn set_raw(
+        &self,
+        group: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<RawSetOutcome, StateError> {
+        let new_value = raw_json(&value)?;
+        let encoded = encode_json(0, new_value.get());
+        let (old_value, version) = self
+            .put(group.to_owned(), key.to_owned(), encoded)
+            .await?
+            .into_raw()?;
+        Ok(RawSetOutcome {
+            old_value,
+            new_value,
+            version: version.unwrap_or_default(),
+        })
     }
 
     async fn clear(&self, group: &str) -> Result<u64, StateError> {

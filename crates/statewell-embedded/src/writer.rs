@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use redb::{Database, ReadableTable, Table};
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation_unsized,
-    change_event,
+    change_event, raw_json,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -225,6 +225,17 @@ impl Written {
             outcome.old_value = Some(parse_json(&raw)?);
         }
         Ok(outcome)
+    }
+
+    /// The replaced value as JSON text, and the revision written.
+    pub(crate) fn into_raw(self) -> Result<(Option<RawJson>, Option<u64>), StateError> {
+        let old_value = match (self.replaced, &self.outcome.old_value) {
+            (Some(raw), _) => Some(raw),
+            // Parsed for an event: printed again.
+            (None, Some(old)) => Some(raw_json(old)?),
+            (None, None) => None,
+        };
+        Ok((old_value, self.outcome.version))
     }
 }
 

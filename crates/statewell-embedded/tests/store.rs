@@ -280,3 +280,34 @@ async fn a_set_over_a_damaged_value_fails_and_stores_nothing() {
         .expect("set another key");
     assert_eq!(value(&store, "g", "other").await, Some(json!(3)));
 }
+
+/// `set_raw` answers both values as the JSON text the store holds — also
+/// when a subscriber makes the commit thread parse the replaced value for
+/// its event.
+#[tokio::test]
+async fn set_raw_answers_both_values_as_stored_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let value = json!({"s": "a\"b", "n": [1, 2.5], "z": {}});
+    let text = r#"{"s":"a\"b","n":[1,2.5],"z":{}}"#;
+    let first = store.set_raw("g", "k", value.clone()).await.expect("set");
+    assert!(first.old_value.is_none());
+    assert_eq!(first.new_value.get(), text);
+    assert_eq!(first.version, 1);
+    let second = store.set_raw("g", "k", json!(7)).await.expect("set");
+    assert_eq!(second.old_value.expect("replaced").get(), text);
+    assert_eq!(second.new_value.get(), "7");
+    assert_eq!(second.version, 2);
+
+    let mut events = store.subscribe();
+    let third = store.set_raw("g", "k", value.clone()).await.expect("set");
+    assert_eq!(third.old_value.expect("replaced").get(), "7");
+    let event = events.recv().await.expect("event");
+    assert_eq!(
+        (event.old_value.clone(), event.new_value.clone()),
+        (Some(json!(7)), Some(value.clone()))
+    );
+    // What set_raw stored reads back as the value given.
+    assert_eq!(common::value(&store, "g", "k").await, Some(value));
+    assert_eq!(store.stats().items, 1);
+}

@@ -187,9 +187,18 @@ impl Call {
 #[serde(untagged)]
 pub enum Reply {
     Value(Value),
+    Set(RawOldNew),
     Raw(RawJson),
     List(Vec<RawJson>),
     Page(RawPage),
+}
+
+/// A set's `{"old_value","new_value"}`, as the JSON text the store holds
+/// (`old_value` is null when the key was new).
+#[derive(Debug, Serialize)]
+pub struct RawOldNew {
+    old_value: Option<RawJson>,
+    new_value: RawJson,
 }
 
 /// Runs one state function and records it in the metrics. `Ok(None)` means
@@ -217,8 +226,14 @@ pub async fn call(
 async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
     match call {
         Call::Set { scope, key, value } => {
-            let outcome = state.set(&scope, &key, value).await.map_err(state_error)?;
-            Ok(Some(old_new(outcome.old_value, Some(outcome.new_value))))
+            let outcome = state
+                .set_raw(&scope, &key, value)
+                .await
+                .map_err(state_error)?;
+            Ok(Some(Reply::Set(RawOldNew {
+                old_value: outcome.old_value,
+                new_value: outcome.new_value,
+            })))
         }
         Call::Get { scope, key } => {
             let found = state.get_raw(&scope, &key).await.map_err(state_error)?;
