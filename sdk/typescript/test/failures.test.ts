@@ -42,7 +42,7 @@ describe("engine stopped or restarted", () => {
     const engine = await startEngine();
     const sw = await client(engine.url);
     // Frozen: the request reaches the socket but is never answered...
-    engine.pause();
+    await engine.pause();
     const call = sw.state.get(uniqueGroup("g"), "k").catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 50));
     // ...then the process dies with the call in flight.

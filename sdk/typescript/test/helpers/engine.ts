@@ -1,7 +1,7 @@
 // Starts the real statewell binary for tests: `serve` on a free loopback
 // port with a temporary data directory, exactly as a user would run it.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -98,9 +98,21 @@ export class Engine {
     await exited;
   }
 
-  /** Freezes the process: the socket stays open, nothing is answered. */
-  pause(): void {
+  /**
+   * Freezes the process: the socket stays open, nothing is answered.
+   * Resolves once every thread is stopped, where /proc tells: SIGSTOP is
+   * only acted on when a thread next enters the kernel, so a thread busy on
+   * another core could still answer a request sent right after the signal.
+   */
+  async pause(): Promise<void> {
     this.child.kill("SIGSTOP");
+    const tasks = `/proc/${this.child.pid}/task`;
+    if (!existsSync(tasks)) return;
+    for (let i = 0; i < 400; i++) {
+      if (allStopped(tasks)) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`engine ${this.child.pid} did not stop within 2 s of SIGSTOP`);
   }
 
   resume(): void {
@@ -120,4 +132,17 @@ export class Engine {
 /** A namespace unique to one test, so tests can share one engine. */
 export function uniqueGroup(name: string): string {
   return `${name}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** Whether every thread under `/proc/PID/task` is stopped (state `T`). */
+function allStopped(tasks: string): boolean {
+  try {
+    return readdirSync(tasks).every((tid) => {
+      const stat = readFileSync(join(tasks, tid, "stat"), "utf8");
+      // The state follows the command name, which is in parentheses.
+      return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+    });
+  } catch {
+    return false; // a thread came or went while reading: look again
+  }
 }
