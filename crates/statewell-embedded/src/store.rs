@@ -215,8 +215,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
-        let (reply, answer) = oneshot::channel();
         let Mutation::Set { group, key, value } = mutation else {
+            let (reply, answer) = oneshot::channel();
             self.send(Command::Write { mutation, reply })?;
             return answer.await.map_err(|_| closed())??.finish();
         };
