@@ -181,8 +181,9 @@ impl Default for Pace {
 }
 
 impl Pace {
-    /// Records a commit of `size` commands that worked for `worked` (waits
-    /// for writers left out), with `behind` commands queued during it.
+    /// Records a commit of `size` commands that worked for `worked` (the
+    /// time it spent waiting for writers excluded), with `behind` commands
+    /// queued during it.
     fn committed(&mut self, size: usize, behind: usize, worked: Duration) {
         let seen = size.saturating_add(behind).min(MAX_BATCH);
         // Decay by at least one, so the target always falls back to `seen`.
