@@ -19,7 +19,8 @@ pub mod update;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use model::{
-    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned, raw_json,
+    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned,
+    compact_json, raw_json,
 };
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,

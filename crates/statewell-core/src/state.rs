@@ -86,12 +86,13 @@ impl State {
         })
     }
 
-    /// [`State::set`] with both values as compact JSON text.
+    /// [`State::set`] of a value given as compact JSON text (see
+    /// [`crate::compact_json`]), with both values answered as such.
     pub async fn set_raw(
         &self,
         group: &str,
         key: &str,
-        value: Value,
+        value: RawJson,
     ) -> Result<RawSetOutcome, StateError> {
         self.check_item(group, key)?;
         self.store.set_raw(group, key, value).await

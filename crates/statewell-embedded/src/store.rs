@@ -13,7 +13,7 @@ use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawVersioned, StateError, Store, StoreStats, Versioned, raw_json,
+    RawVersioned, StateError, Store, StoreStats, Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -229,15 +229,15 @@ impl Store for EmbeddedStore {
         Ok(outcome)
     }
 
-    // The value is printed once, and that text is both what is stored and
-    // what is answered; the replaced value comes back as the stored text.
+    // The text given is both what is stored and what is answered; the
+    // replaced value comes back as the stored text. Nothing is parsed or
+    // printed here.
     async fn set_raw(
         &self,
         group: &str,
         key: &str,
-        value: Value,
+        new_value: RawJson,
     ) -> Result<RawSetOutcome, StateError> {
-        let new_value = raw_json(&value)?;
         let encoded = encode_json(0, new_value.get());
         let (old_value, version) = self
             .put(group.to_owned(), key.to_owned(), encoded)

@@ -4,7 +4,7 @@ mod common;
 
 use common::{delete, open, set, value};
 use serde_json::json;
-use statewell_core::{ErrorCode, Limits, Mutation, Store, UpdateOp};
+use statewell_core::{ErrorCode, Limits, Mutation, Store, UpdateOp, raw_json};
 use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
 
 #[tokio::test]
@@ -290,17 +290,26 @@ async fn set_raw_answers_both_values_as_stored_text() {
     let store = open(dir.path());
     let value = json!({"s": "a\"b", "n": [1, 2.5], "z": {}});
     let text = r#"{"s":"a\"b","n":[1,2.5],"z":{}}"#;
-    let first = store.set_raw("g", "k", value.clone()).await.expect("set");
+    let first = store
+        .set_raw("g", "k", raw_json(&value).expect("printable"))
+        .await
+        .expect("set");
     assert!(first.old_value.is_none());
     assert_eq!(first.new_value.get(), text);
     assert_eq!(first.version, 1);
-    let second = store.set_raw("g", "k", json!(7)).await.expect("set");
+    let second = store
+        .set_raw("g", "k", raw_json(&json!(7)).expect("printable"))
+        .await
+        .expect("set");
     assert_eq!(second.old_value.expect("replaced").get(), text);
     assert_eq!(second.new_value.get(), "7");
     assert_eq!(second.version, 2);
 
     let mut events = store.subscribe();
-    let third = store.set_raw("g", "k", value.clone()).await.expect("set");
+    let third = store
+        .set_raw("g", "k", raw_json(&value).expect("printable"))
+        .await
+        .expect("set");
     assert_eq!(third.old_value.expect("replaced").get(), "7");
     let event = events.recv().await.expect("event");
     assert_eq!(

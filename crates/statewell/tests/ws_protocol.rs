@@ -155,6 +155,60 @@ async fn every_state_function_answers_with_the_recorded_frames() {
     assert_eq!(empty["error"]["code"], "invalid_argument");
 }
 
+/// A set's value is stored and answered as compact JSON text however the
+/// client spaced or escaped it; a get then reads the same text back. Through
+/// the real binary: the embedded store keeps the text it is given.
+#[tokio::test]
+async fn a_set_value_is_stored_as_compact_json_whatever_its_spacing() {
+    let engine = Engine::start(&[]);
+    let mut raw = Raw::connect(&engine.ws_url()).await;
+    assert_eq!(raw.recv().await["type"], "workerregistered");
+    raw.send_text(concat!(
+        r#"{"type":"invokefunction","invocation_id":"s","function_id":"state::set","#,
+        r#""data":{"scope":"g","key":"k","value": { "n" : [ 1 , 2.50 , 1e2 ] ,"#,
+        r#" "s" : "\u0041\/", "t": {"a":1, "a":2} } }}"#
+    ))
+    .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["invocation_id"], "s", "{reply}");
+    let stored = json!({"n": [1, 2.5, 100.0], "s": "A/", "t": {"a": 2}});
+    assert_eq!(reply["result"]["new_value"], stored, "{reply}");
+    raw.send_text(
+        r#"{"type":"invokefunction","invocation_id":"g","function_id":"state::get","data":{"scope":"g","key":"k"}}"#,
+    )
+    .await;
+    let Some(Message::Text(text)) = raw.next_message().await else {
+        panic!("no reply to the get");
+    };
+    // The embedded store keeps a repeated key as given (see
+    // `compact_json`); it parses as the last occurrence, as `stored` says.
+    assert!(
+        text.contains(r#""result":{"n":[1,2.5,100.0],"s":"A/","t":{"a":1,"a":2}}"#),
+        "{text}"
+    );
+    let read: Value = serde_json::from_str(text.as_str()).expect("a JSON frame");
+    assert_eq!(read["result"], stored, "{text}");
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let reply = raw
+        .call("state::set", json!({"scope": "g", "key": "k"}))
+        .await;
+    assert_eq!(reply["error"]["code"], "deserialization_error", "{reply}");
+    raw.send_text(&format!(
+        r#"{{"type":"invokefunction","invocation_id":"d","function_id":"state::set","data":{{"scope":"g","key":"k","value":{deep}}}}}"#
+    ))
+    .await;
+    let reply = raw.recv().await;
+    assert_eq!(reply["invocation_id"], "d", "{reply}");
+    assert_eq!(reply["error"]["code"], "deserialization_error", "{reply}");
+    let reply = raw
+        .call("state::get", json!({"scope": "g", "key": "k"}))
+        .await;
+    assert_eq!(
+        reply["result"], stored,
+        "nothing stored by the refused sets"
+    );
+}
+
 #[tokio::test]
 async fn malformed_and_oversized_frames_leave_the_connection_usable() {
     let engine = Engine::start(&[]);

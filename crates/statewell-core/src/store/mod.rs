@@ -71,25 +71,32 @@ pub trait Store: Send + Sync + 'static {
         }
     }
 
-    /// A set ([`Store::write`] of a [`Mutation::Set`]) with both values as
-    /// compact JSON text. The default encodes what `write` returns; a
-    /// backend that encodes the value anyway and stores that text returns
-    /// both as they are, which spares a parse and two prints per set.
+    /// A set ([`Store::write`] of a [`Mutation::Set`]) of a value given as
+    /// its compact JSON text (see [`crate::compact_json`]), answering both
+    /// values as compact JSON text. The default parses the value and encodes
+    /// what `write` returns; a backend that stores that text stores it and
+    /// returns both texts as they are: no parse and no print per set.
     async fn set_raw(
         &self,
         group: &str,
         key: &str,
-        value: Value,
+        value: RawJson,
     ) -> Result<RawSetOutcome, StateError> {
+        let parsed =
+            serde_json::from_str(value.get()).map_err(|e| StateError::InvalidArgument {
+                field: "value",
+                reason: format!("not JSON: {e}"),
+            })?;
         let outcome = self
             .write(Mutation::Set {
                 group: group.to_owned(),
                 key: key.to_owned(),
-                value,
+                value: parsed,
             })
             .await?;
         Ok(RawSetOutcome {
             old_value: outcome.old_value.as_ref().map(raw_json).transpose()?,
+            // The value as parsed, printed again (duplicate keys collapse).
             new_value: raw_json(outcome.new_value.as_ref().unwrap_or(&Value::Null))?,
             version: outcome.version.unwrap_or_default(),
         })
@@ -132,22 +139,28 @@ pub const EVENT_CHANNEL_CAPACITY: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::value::RawValue;
 
     use super::*;
+    use crate::compact_json;
+
+    fn raw(text: &str) -> RawJson {
+        let given = RawValue::from_string(text.to_owned()).expect("JSON");
+        compact_json(&given).expect("JSON")
+    }
 
     /// The default `set_raw` answers what `write` answers, as JSON text.
     #[tokio::test]
     async fn the_default_set_raw_prints_what_write_returns() {
         let store = MemoryStore::default();
         let first = store
-            .set_raw("g", "k", json!({"s": "a\"b", "n": [1, 2.5]}))
+            .set_raw("g", "k", raw(r#"{ "s": "a\"b", "n": [1, 2.50] }"#))
             .await
             .expect("set");
         assert!(first.old_value.is_none());
         assert_eq!(first.new_value.get(), r#"{"s":"a\"b","n":[1,2.5]}"#);
         assert_eq!(first.version, 1);
-        let second = store.set_raw("g", "k", json!(null)).await.expect("set");
+        let second = store.set_raw("g", "k", raw("null")).await.expect("set");
         let old = second.old_value.expect("replaced a value");
         assert_eq!(old.get(), first.new_value.get());
         assert_eq!(second.new_value.get(), "null");

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use statewell_core::{PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
+use statewell_core::{PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json};
 
 use super::frame::ErrorBody;
 use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
@@ -76,7 +76,8 @@ pub enum Call {
     Set {
         scope: String,
         key: String,
-        value: Value,
+        /// Compact JSON text (see [`compact_json`]).
+        value: RawJson,
     },
     Get {
         scope: String,
@@ -139,7 +140,9 @@ impl Call {
                     Some(value) => value,
                     None => args.take("data").ok_or_else(|| args.missing("value"))?,
                 };
-                let value = raw_value(value).map_err(|e| args.invalid("value", e))?;
+                // Printed compactly straight from the frame's text: the
+                // value is stored and answered as text, never as a tree.
+                let value = compact_json(value).map_err(|e| args.invalid("value", e))?;
                 Call::Set { scope, key, value }
             }
             StateFn::Get => {
