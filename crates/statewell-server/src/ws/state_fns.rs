@@ -156,11 +156,21 @@ impl Call {
             StateFn::Update => {
                 let (scope, key) = args.item()?;
                 let ops = args.take("ops").ok_or_else(|| args.missing("ops"))?;
-                // Through a `Value`, so that the error text is the one of
+                // Straight from the text; only a refused `ops` goes through
+                // a `Value` too, so that the error text stays the one of
                 // `from_value` (no line and column), as it always was.
-                let ops = raw_value(ops).map_err(|e| args.invalid("ops", e))?;
-                let ops: Vec<UpdateOp> =
-                    serde_json::from_value(ops).map_err(|e| args.invalid("ops", e))?;
+                let ops = match serde_json::from_str::<Vec<UpdateOp>>(ops.get()) {
+                    Ok(ops) => ops,
+                    Err(direct) => {
+                        let ops = raw_value(ops).map_err(|e| args.invalid("ops", e))?;
+                        let error = match serde_json::from_value::<Vec<UpdateOp>>(ops) {
+                            Err(error) => error,
+                            // Not expected: both read the same text.
+                            Ok(_) => direct,
+                        };
+                        return Err(args.invalid("ops", error));
+                    }
+                };
                 Call::Update { scope, key, ops }
             }
             StateFn::List => Call::List {
