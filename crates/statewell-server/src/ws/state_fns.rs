@@ -155,22 +155,7 @@ impl Call {
             }
             StateFn::Update => {
                 let (scope, key) = args.item()?;
-                let ops = args.take("ops").ok_or_else(|| args.missing("ops"))?;
-                // Straight from the text; only a refused `ops` goes through
-                // a `Value` too, so that the error text stays the one of
-                // `from_value` (no line and column), as it always was.
-                let ops = match serde_json::from_str::<Vec<UpdateOp>>(ops.get()) {
-                    Ok(ops) => ops,
-                    Err(direct) => {
-                        let ops = raw_value(ops).map_err(|e| args.invalid("ops", e))?;
-                        let error = match serde_json::from_value::<Vec<UpdateOp>>(ops) {
-                            Err(error) => error,
-                            // Not expected: both read the same text.
-                            Ok(_) => direct,
-                        };
-                        return Err(args.invalid("ops", error));
-                    }
-                };
+                let ops = args.ops()?;
                 Call::Update { scope, key, ops }
             }
             StateFn::List => Call::List {
@@ -365,6 +350,21 @@ impl<'a> Args<'_, 'a> {
             },
             _ => Err(self.wrong_type(field, raw, "a non-negative integer")),
         }
+    }
+
+    /// An update's `ops`, deserialized straight from the text. Only a
+    /// refused one is read again as a `Value`, so that its message stays the
+    /// one of `from_value` (no line and column into the frame), as it always was.
+    fn ops(&self) -> Result<Vec<UpdateOp>, ErrorBody> {
+        let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
+        serde_json::from_str(raw.get()).or_else(|direct| {
+            let tree = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
+            // Both read the same text, so the tree is refused too.
+            let error = serde_json::from_value::<Vec<UpdateOp>>(tree)
+                .err()
+                .unwrap_or(direct);
+            Err(self.invalid("ops", error))
+        })
     }
 
     fn wrong_type(&self, field: &str, raw: &RawValue, expected: &str) -> ErrorBody {
