@@ -2,7 +2,8 @@
 //!
 //! Layout: `LOCK` (held with an exclusive flock while a store has the
 //! directory open), `FORMAT` (the format number of the files), `data.redb`,
-//! and `wal.log` (the write-ahead log, replayed here; see `wal`). Opening
+//! and `wal.log` and `wal.1.log` (the write-ahead log, replayed here; see
+//! `wal`). Opening
 //! refuses — with `data_directory` and a reason — a
 //! directory locked by another store, a file redb finds corrupt, a format
 //! newer than this build, a missing data file or log, and a directory holding
@@ -19,12 +20,14 @@ use statewell_core::StateError;
 
 use crate::replay::replay;
 use crate::tables::{GROUPS, ITEMS, META, META_FORMAT, META_LOG_LSN, META_REVISION};
-use crate::wal::{self, WAL_FILE, Wal};
+use crate::wal::{self, WAL_FILE, WAL_SPARE_FILE, Wal};
 
 /// The format this build writes. Bump it when the encoding changes.
 /// 2: acknowledged writes may live in `wal.log` only, so a build that does
 /// not replay the log (format 1) must refuse the directory.
-pub(crate) const FORMAT: u64 = 2;
+/// 3: they may live in `wal.1.log` too, which format 2 builds do not read.
+/// Formats 1 and 2 are upgraded in place at open.
+pub(crate) const FORMAT: u64 = 3;
 /// Format 1 (no log) is upgraded in place at open.
 const FIRST_FORMAT_WITH_LOG: u64 = 2;
 
@@ -111,7 +114,7 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
     } else {
         read_meta(&db).map_err(&refuse)?
     };
-    if meta.format < FIRST_FORMAT_WITH_LOG {
+    if meta.format < FORMAT {
         set_format(&db, FORMAT).map_err(|e| refuse(format!("cannot upgrade {DATA_FILE}: {e}")))?;
     }
     if marker != Some(FORMAT) {
@@ -180,7 +183,7 @@ fn check_only_ours(dir: &Path) -> Result<(), String> {
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read it: {e}"))?;
         let name = entry.file_name();
-        if ![LOCK_FILE, FORMAT_TMP, WAL_FILE]
+        if ![LOCK_FILE, FORMAT_TMP, WAL_FILE, WAL_SPARE_FILE]
             .iter()
             .any(|ours| name == *ours)
         {

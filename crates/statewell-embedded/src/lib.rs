@@ -25,6 +25,7 @@
 mod codec;
 mod dir;
 mod options;
+mod overlay;
 mod publish;
 mod read;
 mod replay;

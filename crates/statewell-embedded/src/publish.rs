@@ -1,7 +1,7 @@
 //! The publisher: the second half of a commit, on its own thread.
 //!
-//! The commit loop (`writer`) applies a batch, writes its log record and
-//! commits redb without a sync, then hands the batch over here and goes on
+//! The commit loop (`writer`) applies a batch to its overlay and writes its
+//! log record without a sync, then hands the batch over here and goes on
 //! with the next one. This thread syncs the log (one `fdatasync` for every
 //! batch handed over since the last one), then, batch by batch in commit
 //! order, installs the read snapshot, publishes the change events and
@@ -26,7 +26,7 @@ const MAX_GROUP: usize = 256;
 
 /// A batch the commit loop is done with.
 pub(crate) enum Handoff {
-    /// Committed to redb, its log record written but not necessarily synced.
+    /// Applied, its log record written but not necessarily synced.
     Committed {
         /// Sync the log before answering (`always` mode, or a `sync()`).
         sync: bool,
@@ -45,6 +45,9 @@ pub(crate) enum Handoff {
     },
     /// Sync the log (`batched` mode's interval); nobody waits for it.
     Sync,
+    /// The commit loop synced the log file it wrote and goes on in this
+    /// one (see `Wal::switch`): later syncs are of this file.
+    Switch(Arc<File>),
 }
 
 /// The first failure after which nothing on disk can be trusted to match
@@ -53,9 +56,8 @@ pub(crate) type Broken = Arc<OnceLock<StateError>>;
 
 pub(crate) struct Publisher {
     pub rx: Receiver<Handoff>,
-    /// The log file, for `fdatasync` (the commit loop writes through its
-    /// own handle of the same file).
-    pub log: File,
+    /// The log file being written, for `fdatasync`.
+    pub log: Arc<File>,
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
     pub counters: Arc<Counters>,
     pub snapshots: Arc<SnapshotCache>,
@@ -65,7 +67,7 @@ pub(crate) struct Publisher {
 impl Publisher {
     /// Runs until the commit loop drops its sender and every handoff is
     /// answered.
-    pub(crate) fn run(self) {
+    pub(crate) fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while let Ok(first) = self.rx.recv() {
             group.push(first);
@@ -73,6 +75,13 @@ impl Publisher {
                 match self.rx.try_recv() {
                     Ok(handoff) => group.push(handoff),
                     Err(_) => break,
+                }
+            }
+            // Records written before a switch are synced by it: the group
+            // needs a sync of the newest file only.
+            for handoff in &group {
+                if let Handoff::Switch(file) = handoff {
+                    self.log = Arc::clone(file);
                 }
             }
             // One verdict for the group: a sync covers every record
@@ -94,7 +103,7 @@ impl Publisher {
         let asked = group.iter().any(|h| match h {
             Handoff::Committed { sync, .. } => *sync,
             Handoff::Sync => true,
-            Handoff::Failed { .. } => false,
+            Handoff::Failed { .. } | Handoff::Switch(_) => false,
         });
         if !asked {
             return None;
@@ -116,7 +125,7 @@ impl Publisher {
 
     fn publish(&self, handoff: Handoff, failed: Option<&StateError>) {
         match handoff {
-            Handoff::Sync => {}
+            Handoff::Sync | Handoff::Switch(_) => {}
             Handoff::Failed { batch, err } => {
                 for command in batch {
                     command.fail(err.clone());
@@ -174,7 +183,9 @@ mod tests {
         log: Option<File>,
     ) -> (Publisher, mpsc::SyncSender<Handoff>, Arc<Counters>, Broken) {
         let opened = crate::dir::open(dir).expect("open the directory");
-        let log = log.unwrap_or_else(|| opened.wal.sync_handle().expect("log handle"));
+        let log = log
+            .map(Arc::new)
+            .unwrap_or_else(|| opened.wal.sync_handle());
         let (tx, rx) = mpsc::sync_channel(8);
         let counters = Arc::new(Counters::default());
         let broken: Broken = Arc::default();

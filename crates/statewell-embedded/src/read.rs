@@ -1,39 +1,177 @@
-//! Reads: straight from the caller's task through a redb read snapshot,
-//! never through the writer.
+//! Reads: straight from the caller's task through a snapshot, never
+//! through the writer.
 //!
-//! Beginning a read transaction and opening a table costs more than a small
-//! `get` itself, so one snapshot (its opened tables) is shared by every
-//! reader. The commit loop opens it right after each redb commit, and the
-//! publisher (`publish`) installs it once that commit's log record is
+//! A snapshot is the data file as the last checkpoint left it (a redb read
+//! transaction's opened tables, shared by every snapshot until the next
+//! checkpoint: beginning a read transaction and opening a table costs more
+//! than a small `get`) with the overlay of the writes since in front of it
+//! (see `overlay`) — and, while a checkpoint runs, the overlay it is
+//! writing between the two. The commit loop makes one after each batch, and the
+//! publisher (`publish`) installs it once that batch's log record is
 //! synced and before answering its waiters. So a read that starts after a
 //! write was acknowledged sees that write (read-your-writes), and, in
-//! `always` mode, no read sees a write that is not yet on disk — redb holds
-//! commits that are not synced yet, but no reader opens its own snapshot.
+//! `always` mode, no read sees a write that is not yet on disk.
 
-use std::ops::Bound;
+use std::cmp::Ordering;
+use std::ops::{Bound, ControlFlow};
 use std::sync::{Arc, RwLock};
 
-use redb::{Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
+use redb::{AccessGuard, Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
 use serde_json::Value;
 use statewell_core::{Item, Page, RawItem, RawJson, RawPage, RawVersioned, StateError, Versioned};
 
 use crate::codec::{decode_raw, decode_value, group_prefix, item_key, key_of, prefix_end};
+use crate::overlay::{Found, KeyRange, Overlay, layered};
 use crate::tables::{GROUPS, ITEMS, storage};
 
-/// The opened tables of one read snapshot.
-pub(crate) struct Snapshot {
+/// The opened tables of one redb read snapshot: the data file as of the
+/// last checkpoint (or open).
+pub(crate) struct Base {
     items: ReadOnlyTable<&'static [u8], &'static [u8]>,
     groups: ReadOnlyTable<&'static str, u64>,
 }
 
-impl Snapshot {
-    /// A snapshot of the newest commit of `db`.
-    pub(crate) fn open(db: &Database) -> Result<Snapshot, StateError> {
+impl Base {
+    /// The newest durable state of `db`.
+    pub(crate) fn open(db: &Database) -> Result<Base, StateError> {
         let txn = db.begin_read().map_err(storage)?;
-        Ok(Snapshot {
+        Ok(Base {
             items: txn.open_table(ITEMS).map_err(storage)?,
             groups: txn.open_table(GROUPS).map_err(storage)?,
         })
+    }
+}
+
+/// What a read sees: the data file with the overlays in front of it.
+#[derive(Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) base: Arc<Base>,
+    /// The writes a running checkpoint is putting into the data file
+    /// (empty when none runs).
+    pub(crate) frozen: Overlay,
+    /// The writes since the last checkpoint began.
+    pub(crate) overlay: Overlay,
+}
+
+/// An item's stored bytes, from the overlay or from the data file.
+pub(crate) enum Stored<'a> {
+    Memory(&'a [u8]),
+    Disk(AccessGuard<'static, &'static [u8]>),
+}
+
+impl Stored<'_> {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Stored::Memory(bytes) => bytes,
+            Stored::Disk(guard) => guard.value(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// A snapshot of `db` with nothing in front of it.
+    pub(crate) fn open(db: &Database) -> Result<Snapshot, StateError> {
+        Ok(Snapshot {
+            base: Arc::new(Base::open(db)?),
+            frozen: Overlay::default(),
+            overlay: Overlay::default(),
+        })
+    }
+
+    pub(crate) fn item(&self, stored_key: &[u8]) -> Result<Option<Stored<'_>>, StateError> {
+        let mut found = self.overlay.item(stored_key);
+        if found == Found::Unchanged {
+            found = self.frozen.item(stored_key);
+        }
+        Ok(match found {
+            Found::Stored(bytes) => Some(Stored::Memory(bytes)),
+            Found::Removed => None,
+            Found::Unchanged => self
+                .base
+                .items
+                .get(stored_key)
+                .map_err(storage)?
+                .map(Stored::Disk),
+        })
+    }
+
+    /// A group's item count (0 when it holds none).
+    pub(crate) fn group_count(&self, group: &str) -> Result<u64, StateError> {
+        let changed = self.overlay.group_count(group);
+        if let Some(count) = changed.or_else(|| self.frozen.group_count(group)) {
+            return Ok(count);
+        }
+        let stored = self.base.groups.get(group).map_err(storage)?;
+        Ok(stored.map(|count| count.value()).unwrap_or(0))
+    }
+
+    /// Calls `visit` with every item in `range` (stored key, stored bytes),
+    /// in key order, until it breaks: the data file's rows merged with the
+    /// overlays' changes, which win where both have a key and hide the
+    /// items they removed.
+    pub(crate) fn visit(
+        &self,
+        range: KeyRange<'_>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<ControlFlow<()>, StateError>,
+    ) -> Result<(), StateError> {
+        let mut disk = self.base.items.range::<&[u8]>(range).map_err(storage)?;
+        let mut next_disk = disk.next().transpose().map_err(storage)?;
+        let changes = layered(self.overlay.items_in(range), self.frozen.items_in(range));
+        let mut memory = changes.peekable();
+        loop {
+            let order = match (&next_disk, memory.peek()) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((disk_key, _)), Some((memory_key, _))) => disk_key.value().cmp(memory_key),
+            };
+            let flow = if order == Ordering::Less {
+                let flow = match &next_disk {
+                    Some((key, bytes)) => visit(key.value(), bytes.value())?,
+                    None => ControlFlow::Continue(()),
+                };
+                next_disk = disk.next().transpose().map_err(storage)?;
+                flow
+            } else {
+                if order == Ordering::Equal {
+                    // The overlay's change replaces the file's row.
+                    next_disk = disk.next().transpose().map_err(storage)?;
+                }
+                match memory.next() {
+                    Some((key, Some(bytes))) => visit(key, bytes)?,
+                    _ => ControlFlow::Continue(()),
+                }
+            };
+            if flow.is_break() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Every group that holds items, in name order.
+    pub(crate) fn groups(&self) -> Result<Vec<String>, StateError> {
+        let mut names = Vec::new();
+        let mut changed = layered(self.overlay.groups(), self.frozen.groups()).peekable();
+        for row in self.base.groups.iter().map_err(storage)? {
+            let (name, _) = row.map_err(storage)?;
+            let name = name.value();
+            // Groups only the overlay has, before this one.
+            while let Some((changed_name, count)) = changed.next_if(|(n, _)| *n < name) {
+                if count > 0 {
+                    names.push(changed_name.to_owned());
+                }
+            }
+            match changed.next_if(|(n, _)| *n == name) {
+                Some((_, 0)) => {}
+                _ => names.push(name.to_owned()),
+            }
+        }
+        names.extend(
+            changed
+                .filter(|(_, count)| *count > 0)
+                .map(|(name, _)| name.to_owned()),
+        );
+        Ok(names)
     }
 }
 
@@ -161,28 +299,23 @@ fn get_with<V>(
     key: &str,
     decode: Decode<V>,
 ) -> Result<Option<(u64, V)>, StateError> {
-    let items = &snapshot.items;
-    let Some(bytes) = items
-        .get(item_key(group, key).as_slice())
-        .map_err(storage)?
-    else {
+    let Some(stored) = snapshot.item(item_key(group, key).as_slice())? else {
         return Ok(None);
     };
-    decode(bytes.value()).map(Some)
+    decode(stored.bytes()).map(Some)
 }
 
 fn list<V>(snapshot: &Snapshot, group: &str, decode: Decode<V>) -> Result<Vec<V>, StateError> {
-    let items = &snapshot.items;
     let prefix = group_prefix(group);
     let end = prefix_end(&prefix);
     let mut values = Vec::new();
-    for row in items
-        .range::<&[u8]>(bounds(Bound::Included(&prefix), end.as_deref()))
-        .map_err(storage)?
-    {
-        let (_, bytes) = row.map_err(storage)?;
-        values.push(decode(bytes.value())?.1);
-    }
+    snapshot.visit(
+        bounds(Bound::Included(&prefix), end.as_deref()),
+        |_, bytes| {
+            values.push(decode(bytes)?.1);
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     Ok(values)
 }
 
@@ -197,7 +330,6 @@ fn list_items<V>(
     limit: usize,
     decode: Decode<V>,
 ) -> Result<Rows<V>, StateError> {
-    let items = &snapshot.items;
     let group_len = group_prefix(group).len();
     let prefix = prefix.unwrap_or("");
     let wanted = item_key(group, prefix);
@@ -211,38 +343,28 @@ fn list_items<V>(
         }
         _ => Bound::Included(wanted.as_slice()),
     };
-    let mut page = Vec::new();
+    let mut page: Vec<(String, u64, V)> = Vec::new();
     let mut next = None;
-    for row in items
-        .range::<&[u8]>(bounds(start, end.as_deref()))
-        .map_err(storage)?
-    {
-        let (stored_key, bytes) = row.map_err(storage)?;
-        let key = key_of(stored_key.value(), group_len)?;
+    snapshot.visit(bounds(start, end.as_deref()), |stored_key, bytes| {
+        let key = key_of(stored_key, group_len)?;
         if page.len() == limit {
             // One more item exists: the page is full and has a successor.
-            next = page
-                .last()
-                .map(|(key, _, _): &(String, u64, V)| key.clone());
-            break;
+            next = page.last().map(|(key, _, _)| key.clone());
+            return Ok(ControlFlow::Break(()));
         }
-        let (version, value) = decode(bytes.value())?;
+        let (version, value) = decode(bytes)?;
         page.push((key, version, value));
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
     Ok((page, next))
 }
 
 fn list_groups(snapshot: &Snapshot) -> Result<Vec<String>, StateError> {
-    let mut names = Vec::new();
-    for row in snapshot.groups.iter().map_err(storage)? {
-        let (name, _) = row.map_err(storage)?;
-        names.push(name.value().to_owned());
-    }
-    Ok(names)
+    snapshot.groups()
 }
 
 /// The range from `start` up to `end`, the end of the keys a listing wants.
-fn bounds<'a>(start: Bound<&'a [u8]>, end: Option<&'a [u8]>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+pub(crate) fn bounds<'a>(start: Bound<&'a [u8]>, end: Option<&'a [u8]>) -> KeyRange<'a> {
     let upper = match end {
         Some(end) => Bound::Excluded(end),
         None => Bound::Unbounded,

@@ -41,7 +41,8 @@ pub struct EmbeddedStore {
     counters: Arc<Counters>,
     durability: Durability,
     data_path: PathBuf,
-    wal_path: PathBuf,
+    /// Both log files.
+    wal_paths: [PathBuf; 2],
     _lock: File,
 }
 
@@ -83,15 +84,13 @@ impl EmbeddedStore {
         counters.revision.store(opened.revision, Ordering::Relaxed);
         counters.items.store(opened.items, Ordering::Relaxed);
         let (commands, rx) = mpsc::channel();
-        let snapshots = Arc::new(SnapshotCache::new(Snapshot::open(&db)?));
+        let current = Snapshot::open(&db)?;
+        let snapshots = Arc::new(SnapshotCache::new(current.clone()));
         let broken = Arc::default();
         let (handoffs, handoffs_rx) = mpsc::sync_channel::<Handoff>(HANDOFF_QUEUE);
         let publisher = Publisher {
             rx: handoffs_rx,
-            log: opened
-                .wal
-                .sync_handle()
-                .map_err(|e| StateError::Storage(format!("cannot open the log twice: {e}")))?,
+            log: opened.wal.sync_handle(),
             events: events.clone(),
             counters: counters.clone(),
             snapshots: snapshots.clone(),
@@ -105,6 +104,7 @@ impl EmbeddedStore {
             handoffs: Some(handoffs),
             publisher: Some(publisher),
             db: db.clone(),
+            current,
             rx,
             events: events.clone(),
             limits: options.limits,
@@ -116,6 +116,8 @@ impl EmbeddedStore {
             wal: opened.wal,
             checkpoint_at: options.checkpoint_bytes,
             checkpoint_bytes: options.checkpoint_bytes,
+            checkpoint: None,
+            frozen_at: (0, 0),
             broken,
         };
         let writer = std::thread::Builder::new()
@@ -130,7 +132,8 @@ impl EmbeddedStore {
             events,
             counters,
             durability: options.durability,
-            wal_path: dir.join(crate::wal::WAL_FILE),
+            wal_paths: [crate::wal::WAL_FILE, crate::wal::WAL_SPARE_FILE]
+                .map(|name| dir.join(name)),
             data_path: opened.data_path,
             _lock: opened.lock,
         })
@@ -315,8 +318,8 @@ impl Store for EmbeddedStore {
         StoreStats {
             items: c.items.load(Ordering::Relaxed),
             // The data file plus the log (zero-filled ahead of its records).
-            bytes: [&self.data_path, &self.wal_path]
-                .iter()
+            bytes: std::iter::once(&self.data_path)
+                .chain(&self.wal_paths)
                 .filter_map(|path| std::fs::metadata(path).ok())
                 .map(|m| m.len())
                 .sum(),

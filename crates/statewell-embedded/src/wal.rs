@@ -3,14 +3,20 @@
 //!
 //! The commit loop encodes every batch it applies as one log record — the
 //! items it wrote (stored key and stored bytes), removed, and the groups it
-//! cleared — and acknowledges the batch once that record is synced. redb
-//! then commits the batch without a sync (`Durability::None`); its
-//! copy-on-write pages reach the disk at the next *checkpoint*, a durable
-//! redb commit made once the log holds `checkpoint_bytes`, after which the
-//! log is written from its start again. Opening a directory replays the
-//! records the last checkpoint does not hold (see `replay`).
+//! cleared — and acknowledges the batch once that record is synced; the
+//! batch itself lives in memory (see `overlay`) until a *checkpoint*
+//! writes it into redb with a durable commit. Opening a directory replays
+//! the records the last checkpoint does not hold (see `replay`).
 //!
-//! `wal.log` holds records back to back from offset 0:
+//! There are two log files, `wal.log` and `wal.1.log`, written in turns.
+//! Once the one being written holds `checkpoint_bytes`, the commit loop
+//! syncs it and goes on in the other one (`switch`), while a checkpoint of
+//! everything the first one holds runs on another thread. So writes never
+//! wait for a checkpoint, and a file is written again only after the
+//! checkpoint of its records is durable (the commit loop does not switch
+//! back before that).
+//!
+//! Each file holds records back to back from offset 0:
 //! `payload length (u64 LE) ‖ crc32 of what follows (u32 LE) ‖ lsn (u64 LE)
 //! ‖ revision after the batch (u64 LE) ‖ payload`. Log sequence numbers
 //! grow by one per record and never restart; redb stores the last one it
@@ -28,8 +34,11 @@ use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) const WAL_FILE: &str = "wal.log";
+/// The log file the commit loop writes while `wal.log` is checkpointed.
+pub(crate) const WAL_SPARE_FILE: &str = "wal.1.log";
 
 /// Bytes of a record before its payload.
 const HEADER: usize = 8 + 4 + 8 + 8;
@@ -67,11 +76,16 @@ pub(crate) struct Record {
 
 /// The log, open for writing. Only the commit loop holds it.
 pub(crate) struct Wal {
-    file: File,
+    /// The file being written; shared with the publisher, which syncs it.
+    file: Arc<File>,
     /// Where the next record goes.
     pos: u64,
     /// The file is allocated (written, zeros included) up to here.
     filled: u64,
+    /// The other file, written after the next `switch`, and how far it is
+    /// allocated.
+    spare: Arc<File>,
+    spare_filled: u64,
     next_lsn: u64,
     /// The record being built: header space, then the batch's ops.
     record: Vec<u8>,
@@ -89,21 +103,34 @@ impl Wal {
         File::open(dir)?.sync_all()
     }
 
-    /// Opens the log for writing from its start, emptied: called once every
-    /// record in it is held by a durable redb commit. Emptying (rather than
-    /// overwriting) means no record of an earlier life of the file can ever
+    /// Opens the log for writing from the start of `wal.log`, both files
+    /// emptied (the spare one created if missing): called once every record
+    /// in them is held by a durable redb commit. Emptying (rather than
+    /// overwriting) means no record of an earlier life of a file can ever
     /// follow the new ones in sequence, whatever a crash left in it.
     pub(crate) fn start(dir: &Path, next_lsn: u64) -> std::io::Result<Wal> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(dir.join(WAL_FILE))?;
-        file.set_len(0)?;
-        file.sync_all()?;
+        let spare = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(WAL_SPARE_FILE))?;
+        for file in [&file, &spare] {
+            file.set_len(0)?;
+            file.sync_all()?;
+        }
+        // The spare file's entry must be durable before records go into it.
+        File::open(dir)?.sync_all()?;
         let mut wal = Wal {
-            file,
+            file: Arc::new(file),
             pos: 0,
             filled: 0,
+            spare: Arc::new(spare),
+            spare_filled: 0,
             next_lsn,
             record: Vec::with_capacity(64 * 1024),
             ops: 0,
@@ -165,9 +192,9 @@ impl Wal {
         std::mem::take(&mut self.unsynced)
     }
 
-    /// A second handle of the log file, for the publisher's `fdatasync`.
-    pub(crate) fn sync_handle(&self) -> std::io::Result<File> {
-        self.file.try_clone()
+    /// The file being written, for the publisher's `fdatasync`.
+    pub(crate) fn sync_handle(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 
     /// Writes the record being built (not synced). Nothing is written, and
@@ -205,13 +232,18 @@ impl Wal {
         Ok(())
     }
 
-    /// After a checkpoint: the next record goes to the start of the file.
-    /// The records left behind are older than the checkpoint, so reading
-    /// skips them (and stops at them, being out of sequence); none of them
-    /// needs a sync any more.
-    pub(crate) fn restart(&mut self) {
+    /// Syncs the file being written and goes on at the start of the other
+    /// one; returns it, for the publisher's syncs from now on. Called
+    /// between batches, once every record the other file holds is in a
+    /// durable redb commit: those records are older than any checkpoint
+    /// can need, so reading skips them (and stops at them, being out of
+    /// sequence).
+    pub(crate) fn switch(&mut self) -> std::io::Result<Arc<File>> {
+        self.sync()?;
+        std::mem::swap(&mut self.file, &mut self.spare);
+        std::mem::swap(&mut self.filled, &mut self.spare_filled);
         self.pos = 0;
-        self.unsynced = false;
+        Ok(Arc::clone(&self.file))
     }
 
     fn fill_to(&mut self, target: u64) -> std::io::Result<()> {
@@ -234,22 +266,51 @@ fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// Reads the records of `wal.log` that come after `after` (the lsn the
-/// data file holds), in order. A missing file reads as `None`.
+/// Reads the records of both log files that come after `after` (the lsn
+/// the data file holds), in lsn order. A missing `wal.log` reads as
+/// `None`; a missing `wal.1.log` as empty (directories written before it
+/// existed).
 ///
 /// A record that passes its checksum but cannot be decoded, or a gap
-/// between `after` and the first record after it, means the file was
-/// damaged or altered: refused with the reason, never skipped.
+/// between `after` and the first record after it, or between the two
+/// files, means a file was damaged or altered: refused with the reason,
+/// never skipped.
 pub(crate) fn read_after(dir: &Path, after: u64) -> Result<Option<Vec<Record>>, String> {
-    let bytes = match std::fs::read(dir.join(WAL_FILE)) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read {WAL_FILE}: {e}")),
+    let Some(main) = read_file(dir, WAL_FILE)? else {
+        return Ok(None);
     };
+    let spare = read_file(dir, WAL_SPARE_FILE)?.unwrap_or_default();
+    let mut records = records_after(&main, after, WAL_FILE)?;
+    records.extend(records_after(&spare, after, WAL_SPARE_FILE)?);
+    records.sort_by_key(|record| record.lsn);
+    for (i, record) in records.iter().enumerate() {
+        let expected = after + 1 + i as u64;
+        if record.lsn != expected {
+            return Err(format!(
+                "the write-ahead log is missing records: the data file holds up to {after}, \
+                 record {expected} is in neither {WAL_FILE} nor {WAL_SPARE_FILE}"
+            ));
+        }
+    }
+    Ok(Some(records))
+}
+
+fn read_file(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(dir.join(name)) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {name}: {e}")),
+    }
+}
+
+/// The records of one file's sequence (from offset 0 to the first record
+/// that is cut short, fails its checksum or is out of sequence) that come
+/// after `after`, decoded.
+fn records_after(bytes: &[u8], after: u64, name: &str) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     let mut previous: Option<u64> = None;
     let mut at = 0usize;
-    while let Some((lsn, revision, payload)) = frame_at(&bytes, at) {
+    while let Some((lsn, revision, payload)) = frame_at(bytes, at) {
         if previous.is_some_and(|p| Some(lsn) != p.checked_add(1)) {
             break;
         }
@@ -258,17 +319,11 @@ pub(crate) fn read_after(dir: &Path, after: u64) -> Result<Option<Vec<Record>>, 
         if lsn <= after {
             continue;
         }
-        let expected = after + 1 + records.len() as u64;
-        if lsn != expected {
-            return Err(format!(
-                "{WAL_FILE} is missing records: the data file holds up to {after}, the log resumes at {lsn}"
-            ));
-        }
         let ops = decode_ops(payload)
-            .ok_or_else(|| format!("{WAL_FILE} is corrupt: record {lsn} cannot be decoded"))?;
+            .ok_or_else(|| format!("{name} is corrupt: record {lsn} cannot be decoded"))?;
         records.push(Record { lsn, revision, ops });
     }
-    Ok(Some(records))
+    Ok(records)
 }
 
 /// The record at `at`, when it is whole and its checksum holds.
@@ -410,25 +465,57 @@ mod tests {
     }
 
     #[test]
-    fn records_of_an_earlier_pass_are_not_read_after_a_restart() {
+    fn records_go_on_in_the_other_file_after_a_switch() {
+        let (dir, mut wal) = fresh();
+        for i in 1..=3 {
+            log(&mut wal, i, &[put(&format!("a{i}"), "x")]);
+        }
+        let switched = wal.switch().expect("switch");
+        assert!(!wal.is_unsynced(), "the first file is synced by the switch");
+        assert_eq!(wal.len(), 0);
+        log(&mut wal, 4, &[put("b4", "y")]);
+        log(&mut wal, 5, &[put("b5", "y")]);
+        switched.sync_data().expect("sync");
+        let all = read_after(dir.path(), 0).expect("read").expect("exists");
+        let lsns: Vec<u64> = all.iter().map(|r| r.lsn).collect();
+        assert_eq!(lsns, vec![1, 2, 3, 4, 5]);
+        assert_eq!(all[3].ops, vec![put("b4", "y")]);
+        // A checkpoint holds 1..=3: only the second file's records are left.
+        assert_eq!(records_after_lsn(dir.path(), 3), vec![4, 5]);
+    }
+
+    fn records_after_lsn(dir: &Path, after: u64) -> Vec<u64> {
+        let records = read_after(dir, after).expect("read").expect("exists");
+        records.iter().map(|r| r.lsn).collect()
+    }
+
+    #[test]
+    fn a_file_written_again_hides_its_earlier_records() {
         let (dir, mut wal) = fresh();
         for i in 1..=5 {
             log(&mut wal, i, &[put(&format!("old{i}"), "x")]);
         }
-        // A checkpoint holds lsn 1..=5; the log starts over.
-        wal.restart();
-        log(&mut wal, 6, &[put("new", "y")]);
+        wal.switch().expect("switch");
+        log(&mut wal, 6, &[put("second", "y")]);
+        // Once a checkpoint holds 1..=5, the first file is written again
+        // from its start; the tail of its earlier records stays behind.
+        wal.switch().expect("switch");
+        log(&mut wal, 7, &[put("third", "z")]);
         wal.sync().expect("sync");
-        let records = read_after(dir.path(), 5).expect("read").expect("exists");
-        assert_eq!(records.len(), 1);
-        assert_eq!(records[0].ops, vec![put("new", "y")]);
-        // Before any new record, nothing is replayed at all.
-        wal.restart();
-        let path = dir.path().join(WAL_FILE);
-        let mut bytes = std::fs::read(&path).expect("read");
-        bytes.truncate(0);
-        std::fs::write(&path, &bytes).expect("write");
-        assert_eq!(read_after(dir.path(), 6).expect("read"), Some(vec![]));
+        assert_eq!(records_after_lsn(dir.path(), 5), vec![6, 7]);
+        assert_eq!(records_after_lsn(dir.path(), 6), vec![7]);
+        assert_eq!(records_after_lsn(dir.path(), 7), Vec::<u64>::new());
+        // Held up to 4 but lsn 5 was overwritten: refused, not skipped.
+        let err = read_after(dir.path(), 4).expect_err("a gap");
+        assert!(err.contains("missing records"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_spare_file_reads_as_empty() {
+        let (dir, mut wal) = fresh();
+        log(&mut wal, 1, &[put("a", "1")]);
+        std::fs::remove_file(dir.path().join(WAL_SPARE_FILE)).expect("remove");
+        assert_eq!(records_after_lsn(dir.path(), 0), vec![1]);
     }
 
     #[test]

@@ -1,30 +1,32 @@
 //! The commit loop: the only code that writes to the database.
 //!
-//! One std thread (redb's write transactions are blocking and there is one
-//! writer at a time anyway) blocks for the first waiting command, drains
-//! whatever else is already waiting (at most [`MAX_BATCH`]), applies the
-//! batch in arrival order inside ONE write transaction — taking in the
-//! commands that arrive while it applies, so applying overlaps the writers'
-//! arrival instead of waiting for the last of them —, writes what it
-//! changed as ONE write-ahead log record (see `wal`), commits the
-//! transaction without a sync, and hands the batch to the publisher thread
-//! (see `publish`), which syncs the log, publishes the change events and
-//! answers every waiter while this loop goes on with the next batch. Once
-//! the log holds `checkpoint_bytes`, a durable redb commit (a checkpoint)
-//! lets it start over.
+//! One std thread blocks for the first waiting command, drains whatever
+//! else is already waiting (at most [`MAX_BATCH`]), applies the batch in
+//! arrival order to the overlay of writes since the last checkpoint (see
+//! `overlay`) — taking in the commands that arrive while it applies, so
+//! applying overlaps the writers' arrival instead of waiting for the last
+//! of them —, writes what it changed as ONE write-ahead log record (see
+//! `wal`), and hands the batch, with a snapshot of the overlay, to the
+//! publisher thread (see `publish`), which syncs the log, installs the
+//! snapshot, publishes the change events and answers every waiter while
+//! this loop goes on with the next batch. Once the log holds
+//! `checkpoint_bytes`, a checkpoint writes the overlay into redb in one
+//! durable transaction, and the log and the overlay start over.
 //! Throughput therefore grows with the number of concurrent writers: the
 //! cost of a sync is shared by the whole batch. A short batch waits briefly
 //! for the writers the last commits saw (see [`Pace`]), so that concurrent
 //! writers share one sync instead of splitting into alternating cohorts.
 
 use std::collections::HashMap;
+use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableTable, Table};
+use redb::Database;
+use serde_json::Value;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation_unsized,
     change_event, raw_json,
@@ -34,13 +36,12 @@ use tokio::sync::{broadcast, oneshot};
 use crate::Durability;
 use crate::codec::{
     decode_raw, decode_value, encode_value, group_prefix, item_key, json_len, key_of, parse_json,
-    stamp_version,
+    prefix_end, stamp_version,
 };
+use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
-use crate::read::Snapshot;
-use crate::tables::{
-    GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, remove_group, storage, store_group_counts,
-};
+use crate::read::{Base, Snapshot, bounds};
+use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
 use crate::wal::Wal;
 
 /// Largest batch committed at once: bounds the latency a batch adds and the
@@ -117,6 +118,9 @@ pub(crate) struct Counters {
 
 pub(crate) struct Writer {
     pub db: Arc<Database>,
+    /// The state after every batch applied so far: the data file as of the
+    /// last checkpoint, and the overlay this loop applies batches to.
+    pub current: Snapshot,
     pub rx: Receiver<Command>,
     /// For its receiver count only: events are built when someone listens.
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
@@ -132,8 +136,13 @@ pub(crate) struct Writer {
     /// When the oldest commit not yet synced was made (`batched` mode).
     pub unsynced_since: Option<Instant>,
     pub wal: Wal,
-    /// Log size that triggers the next checkpoint.
+    /// Size of the log file being written that starts the next checkpoint.
     pub checkpoint_at: u64,
+    /// The checkpoint running on its own thread, if any: it returns the
+    /// data file's state once its commit is durable.
+    pub checkpoint: Option<JoinHandle<Result<Base, StateError>>>,
+    /// The revision and the last log record the frozen overlay holds.
+    pub frozen_at: (u64, u64),
     pub checkpoint_bytes: u64,
     /// Set when the log or redb failed after a batch was logged: what is on
     /// disk is no longer known, so every later write is refused with it
@@ -285,9 +294,9 @@ impl Writer {
         if let Some(err) = self.broken.get() {
             return Err(err.clone());
         }
-        // A clean close leaves an empty log: the next open replays nothing.
+        // A clean close leaves nothing to replay at the next open.
         self.wal.sync().map_err(|e| log_failed(&e))?;
-        self.checkpoint()
+        self.checkpoint_all()
     }
 
     fn drain(&self, batch: &mut Vec<Command>) {
@@ -382,35 +391,108 @@ impl Writer {
         }
     }
 
-    /// An empty durable redb commit: every earlier commit (each made
-    /// without a sync) reaches the disk, so the log can start over.
-    fn checkpoint(&mut self) -> Result<(), StateError> {
-        let started = Instant::now();
-        let log_bytes = self.wal.len();
-        let txn = self.db.begin_write().map_err(storage)?;
-        txn.commit().map_err(storage)?;
-        tracing::debug!(
-            log_bytes,
-            took_ms = started.elapsed().as_secs_f64() * 1e3,
-            "checkpoint"
-        );
-        self.wal.restart();
-        self.unsynced_since = None;
-        self.checkpoint_at = self.checkpoint_bytes;
-        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
+    /// Starts a checkpoint once the log file being written holds
+    /// `checkpoint_bytes` and no checkpoint runs: the log goes on in its
+    /// other file, the overlay is frozen (readers still see it, between
+    /// the new overlay and the data file) and written into redb on a
+    /// thread of its own. Also takes in the result of one that finished.
     fn checkpoint_if_due(&mut self) {
-        if self.wal.len() < self.checkpoint_at {
+        self.finish_checkpoint(false);
+        if self.checkpoint.is_some()
+            || self.wal.len() < self.checkpoint_at
+            || self.broken.get().is_some()
+        {
             return;
         }
-        if let Err(err) = self.checkpoint() {
-            // The log still holds everything: try again once it has grown
-            // by another checkpoint's worth.
-            tracing::error!(%err, "checkpoint failed; the write-ahead log keeps growing");
-            self.checkpoint_at = self.wal.len().saturating_add(self.checkpoint_bytes);
+        if self.current.frozen.is_empty() {
+            // Every record of the other file is in the data file (the
+            // last checkpoint finished), so it can be written again.
+            match self.wal.switch() {
+                Ok(file) => self.hand_off(Handoff::Switch(file)),
+                Err(e) => {
+                    self.break_down(log_failed(&e));
+                    return;
+                }
+            }
+            self.current.frozen = std::mem::take(&mut self.current.overlay);
+            self.frozen_at = (self.revision, self.wal.next_lsn().saturating_sub(1));
         }
+        // Else the last checkpoint failed: the same overlay is tried again.
+        let (db, frozen) = (Arc::clone(&self.db), self.current.frozen.clone());
+        let (revision, last_lsn) = self.frozen_at;
+        let log_bytes = self.wal.len();
+        let started = Instant::now();
+        let spawned = std::thread::Builder::new()
+            .name("statewell-checkpoint".into())
+            .spawn(move || {
+                let base = write_checkpoint(&db, &[&frozen], revision, last_lsn)?;
+                tracing::debug!(
+                    log_bytes,
+                    changes = frozen.len(),
+                    took_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "checkpoint"
+                );
+                Ok(base)
+            });
+        match spawned {
+            Ok(handle) => self.checkpoint = Some(handle),
+            Err(err) => {
+                tracing::error!(%err, "cannot start a checkpoint thread; trying again later");
+                self.checkpoint_at = self.wal.len().saturating_add(self.checkpoint_bytes);
+            }
+        }
+    }
+
+    /// Takes in the result of the running checkpoint, if it finished (or
+    /// once it has, with `wait`): the data file it left replaces the
+    /// frozen overlay in the snapshots made from now on.
+    fn finish_checkpoint(&mut self, wait: bool) {
+        match &self.checkpoint {
+            Some(handle) if wait || handle.is_finished() => {}
+            _ => return,
+        }
+        let Some(handle) = self.checkpoint.take() else {
+            return;
+        };
+        let result = handle
+            .join()
+            .unwrap_or_else(|_| Err(StateError::Storage("the checkpoint thread panicked".into())));
+        match result {
+            Ok(base) => {
+                self.current.base = Arc::new(base);
+                self.current.frozen = Overlay::default();
+                self.checkpoint_at = self.checkpoint_bytes;
+                self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(err) => {
+                // The log still holds everything: try again once it has
+                // grown by another checkpoint's worth.
+                tracing::error!(%err, "checkpoint failed; the write-ahead log keeps growing");
+                self.checkpoint_at = self.wal.len().saturating_add(self.checkpoint_bytes);
+            }
+        }
+    }
+
+    /// The checkpoint of a clean close, on this thread: everything not yet
+    /// in the data file (a failed checkpoint's overlay, then the newest)
+    /// goes into one transaction.
+    fn checkpoint_all(&mut self) -> Result<(), StateError> {
+        self.finish_checkpoint(true);
+        let current = &self.current;
+        let last_lsn = self.wal.next_lsn().saturating_sub(1);
+        let base = write_checkpoint(
+            &self.db,
+            &[&current.frozen, &current.overlay],
+            self.revision,
+            last_lsn,
+        )?;
+        self.current = Snapshot {
+            base: Arc::new(base),
+            frozen: Overlay::default(),
+            overlay: Overlay::default(),
+        };
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Refuses every later write with `err` (see `broken`).
@@ -461,22 +543,7 @@ impl Writer {
             }
         };
         // The view readers get once the publisher has synced this batch.
-        let snapshot = if batch_state.changed {
-            match Snapshot::open(&self.db) {
-                Ok(snapshot) => Some(Arc::new(snapshot)),
-                Err(err) => {
-                    // Committed but unreadable: answering would break
-                    // read-your-writes, so the batch fails and the store
-                    // stops (a restart replays the log).
-                    let err = self.break_down(err);
-                    let size = batch.len();
-                    self.hand_off(Handoff::Failed { batch, err });
-                    return (size, waited);
-                }
-            }
-        } else {
-            None
-        };
+        let snapshot = batch_state.changed.then(|| Arc::new(self.current.clone()));
 
         let delta: i64 = batch_state.group_deltas.values().sum();
         self.items = self.items.saturating_add_signed(delta);
@@ -508,13 +575,13 @@ impl Writer {
         (size, waited)
     }
 
-    /// Applies the batch in one transaction, taking in more commands as
-    /// they arrive (see `top_up`) — so the batch's work overlaps its
-    /// writers' arrival instead of starting once the last one is in —, logs
-    /// what it changed (the publisher syncs it), then commits without a
-    /// sync. On an error before the log is written the transaction is
-    /// dropped, which aborts it: nothing is half-applied. An error once it
-    /// is written leaves the store broken (see `broken`).
+    /// Applies the batch to the overlay, taking in more commands as they
+    /// arrive (see `top_up`) — so the batch's work overlaps its writers'
+    /// arrival instead of starting once the last one is in —, then logs
+    /// what it changed (the publisher syncs it). On an error before the log
+    /// is written the overlay is put back as it was: nothing is
+    /// half-applied. An error writing the log leaves the store broken (see
+    /// `broken`).
     fn apply(
         &mut self,
         batch: &mut Vec<Command>,
@@ -522,10 +589,7 @@ impl Writer {
     ) -> Result<(Vec<Done>, Batch, Duration), StateError> {
         let started = Instant::now();
         let deadline = started + pace.wait();
-        let mut txn = self.db.begin_write().map_err(storage)?;
-        // The log makes the batch durable; redb's pages wait for a checkpoint.
-        txn.set_durability(redb::Durability::None)
-            .map_err(storage)?;
+        let before = self.current.overlay.clone();
         self.wal.begin();
         let mut state = Batch {
             revision: self.revision,
@@ -536,63 +600,120 @@ impl Writer {
         };
         let mut done = Vec::with_capacity(batch.len().max(pace.target));
         let mut waited = Duration::ZERO;
-        {
-            let mut items = txn.open_table(ITEMS).map_err(storage)?;
-            loop {
-                let Some(command) = batch.get_mut(done.len()) else {
-                    if self.top_up(batch, pace.target, deadline, &mut waited) {
-                        continue;
-                    }
-                    break;
-                };
-                done.push(match command {
-                    Command::Write { mutation, .. } => Done::Write(apply_write(
-                        &self.limits,
-                        &mut self.wal,
-                        &mut items,
-                        mutation,
-                        &mut state,
-                    )?),
-                    Command::Put {
-                        group,
-                        key,
-                        encoded,
-                        ..
-                    } => Done::Write(apply_put(
-                        &mut self.wal,
-                        &mut items,
-                        (group, key),
-                        encoded,
-                        &mut state,
-                    )?),
-                    Command::Clear { group, .. } => {
-                        Done::Clear(apply_clear(&mut self.wal, &mut items, group, &mut state)?)
-                    }
-                    Command::Sync { .. } => Done::Sync,
-                });
-            }
-            let mut groups = txn.open_table(GROUPS).map_err(storage)?;
-            store_group_counts(&mut groups, &state.group_deltas)?;
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(META_REVISION, state.revision)
-                .map_err(storage)?;
-            if self.wal.has_ops() {
-                meta.insert(META_LOG_LSN, self.wal.next_lsn())
-                    .map_err(storage)?;
-            }
+        let applied = self
+            .apply_commands(batch, pace, deadline, &mut state, &mut done, &mut waited)
+            .and_then(|()| store_group_counts(&mut self.current, &state.group_deltas));
+        if let Err(err) = applied {
+            self.current.overlay = before;
+            return Err(err);
         }
         state.changed = self.wal.has_ops();
         if let Err(e) = self.wal.write(state.revision) {
+            self.current.overlay = before;
             return Err(self.break_down(log_failed(&e)));
-        }
-        if let Err(e) = txn.commit() {
-            return Err(self.break_down(StateError::Storage(format!(
-                "the data file could not commit a logged batch ({e}); writes are refused \
-                 until the engine restarts, which replays the log"
-            ))));
         }
         Ok((done, state, waited))
     }
+}
+
+impl Writer {
+    /// Applies the batch's commands one after the other, topping the batch
+    /// up as `apply` says, and collects what each produced in `done`.
+    fn apply_commands(
+        &mut self,
+        batch: &mut Vec<Command>,
+        pace: &Pace,
+        deadline: Instant,
+        state: &mut Batch,
+        done: &mut Vec<Done>,
+        waited: &mut Duration,
+    ) -> Result<(), StateError> {
+        loop {
+            let Some(command) = batch.get_mut(done.len()) else {
+                if self.top_up(batch, pace.target, deadline, waited) {
+                    continue;
+                }
+                return Ok(());
+            };
+            let current = &mut self.current;
+            done.push(match command {
+                Command::Write { mutation, .. } => Done::Write(apply_write(
+                    &self.limits,
+                    &mut self.wal,
+                    current,
+                    mutation,
+                    state,
+                )?),
+                Command::Put {
+                    group,
+                    key,
+                    encoded,
+                    ..
+                } => Done::Write(apply_put(
+                    &mut self.wal,
+                    current,
+                    (group, key),
+                    encoded,
+                    state,
+                )?),
+                Command::Clear { group, .. } => {
+                    Done::Clear(apply_clear(&mut self.wal, current, group, state)?)
+                }
+                Command::Sync { .. } => Done::Sync,
+            });
+        }
+    }
+}
+
+/// Writes `layers` (oldest first: a later one's change of a key wins) into
+/// the data file in one durable transaction, with the revision and the lsn
+/// of the last log record they hold; returns the state it leaves. Redb
+/// allows one write transaction at a time: only checkpoints write to it.
+fn write_checkpoint(
+    db: &Database,
+    layers: &[&Overlay],
+    revision: u64,
+    last_lsn: u64,
+) -> Result<Base, StateError> {
+    let txn = db.begin_write().map_err(storage)?;
+    {
+        let mut items = txn.open_table(ITEMS).map_err(storage)?;
+        let mut groups = txn.open_table(GROUPS).map_err(storage)?;
+        for layer in layers {
+            for (stored_key, bytes) in layer.items() {
+                match bytes {
+                    Some(bytes) => drop(items.insert(stored_key, bytes).map_err(storage)?),
+                    None => drop(items.remove(stored_key).map_err(storage)?),
+                }
+            }
+            for (group, count) in layer.groups() {
+                if count == 0 {
+                    groups.remove(group).map_err(storage)?;
+                } else {
+                    groups.insert(group, count).map_err(storage)?;
+                }
+            }
+        }
+        let mut meta = txn.open_table(META).map_err(storage)?;
+        meta.insert(META_REVISION, revision).map_err(storage)?;
+        meta.insert(META_LOG_LSN, last_lsn).map_err(storage)?;
+    }
+    txn.commit().map_err(storage)?;
+    Base::open(db)
+}
+
+/// Adds each group's change of item count to the overlay's counts.
+fn store_group_counts(
+    current: &mut Snapshot,
+    deltas: &HashMap<String, i64>,
+) -> Result<(), StateError> {
+    for (group, delta) in deltas {
+        if *delta != 0 {
+            let count = current.group_count(group)?.saturating_add_signed(*delta);
+            current.overlay.set_group_count(group, count);
+        }
+    }
+    Ok(())
 }
 
 /// The outer error aborts the batch (storage failed); the inner one is
@@ -600,7 +721,7 @@ impl Writer {
 fn apply_write(
     limits: &Limits,
     wal: &mut Wal,
-    items: &mut Table<&[u8], &[u8]>,
+    current: &mut Snapshot,
     mutation: &Mutation,
     state: &mut Batch,
 ) -> Result<Result<Written, StateError>, StateError> {
@@ -608,19 +729,19 @@ fn apply_write(
     let stored_key = item_key(group, key);
     // Reads inside the transaction see the batch's earlier writes, so two
     // mutations of one key in a batch apply one after the other.
-    let current = match items.get(stored_key.as_slice()).map_err(storage)? {
-        Some(bytes) => match decode_value(bytes.value()) {
+    let current_value = match current.item(&stored_key)? {
+        Some(stored) => match decode_value(stored.bytes()) {
             Ok((_, value)) => Some(value),
             Err(err) => return Ok(Err(err)),
         },
         None => None,
     };
     // Sized below, by the encoding it gets anyway.
-    let applied = apply_mutation_unsized(current.as_ref(), mutation);
+    let applied = apply_mutation_unsized(current_value.as_ref(), mutation);
     if !applied.changed {
         return Ok(Ok(Written {
             outcome: MutationOutcome {
-                old_value: current,
+                old_value: current_value,
                 new_value: applied.after,
                 version: None,
                 op_errors: applied.op_errors,
@@ -639,28 +760,32 @@ fn apply_write(
                 Ok(bytes) => bytes,
                 Err(err) => return Ok(Err(err)),
             };
-            items
-                .insert(stored_key.as_slice(), bytes.as_slice())
-                .map_err(storage)?;
             wal.put(&stored_key, &bytes);
-            if current.is_none() {
+            current.overlay.put(&stored_key, Arc::from(bytes));
+            if current_value.is_none() {
                 *state.group_deltas.entry(group.to_owned()).or_default() += 1;
             }
         }
         None => {
-            items.remove(stored_key.as_slice()).map_err(storage)?;
             wal.remove(&stored_key);
+            current.overlay.remove(&stored_key);
             *state.group_deltas.entry(group.to_owned()).or_default() -= 1;
         }
     }
     state.revision = revision;
     if state.want_events {
-        let event = change_event(group, key, current.clone(), applied.after.clone(), revision);
+        let event = change_event(
+            group,
+            key,
+            current_value.clone(),
+            applied.after.clone(),
+            revision,
+        );
         state.events.extend(event);
     }
     Ok(Ok(Written {
         outcome: MutationOutcome {
-            old_value: current,
+            old_value: current_value,
             new_value: applied.after,
             version: Some(revision),
             op_errors: applied.op_errors,
@@ -676,14 +801,14 @@ fn apply_write(
 /// [`apply_write`]'s.
 fn apply_put(
     wal: &mut Wal,
-    items: &mut Table<&[u8], &[u8]>,
+    current: &mut Snapshot,
     (group, key): (&str, &str),
     encoded: &mut [u8],
     state: &mut Batch,
 ) -> Result<Result<Written, StateError>, StateError> {
     let stored_key = item_key(group, key);
-    let mut replaced = match items.get(stored_key.as_slice()).map_err(storage)? {
-        Some(bytes) => match decode_raw(bytes.value()) {
+    let mut replaced = match current.item(&stored_key)? {
+        Some(stored) => match decode_raw(stored.bytes()) {
             Ok((_, raw)) => Some(raw),
             Err(err) => return Ok(Err(err)),
         },
@@ -707,10 +832,8 @@ fn apply_put(
         return Ok(Err(revisions_exhausted()));
     };
     stamp_version(encoded, revision);
-    items
-        .insert(stored_key.as_slice(), &*encoded)
-        .map_err(storage)?;
     wal.put(&stored_key, encoded);
+    current.overlay.put(&stored_key, Arc::from(&*encoded));
     if !existed {
         *state.group_deltas.entry(group.to_owned()).or_default() += 1;
     }
@@ -752,25 +875,37 @@ fn revisions_exhausted() -> StateError {
 /// raises its own `deleted` event, in key order.
 fn apply_clear(
     wal: &mut Wal,
-    items: &mut Table<&[u8], &[u8]>,
+    current: &mut Snapshot,
     group: &str,
     state: &mut Batch,
 ) -> Result<u64, StateError> {
-    let prefix_len = group_prefix(group).len();
-    let removed = remove_group(items, group, |stored_key, bytes| {
+    let prefix = group_prefix(group);
+    let end = prefix_end(&prefix);
+    let want_events = state.want_events;
+    // Read first, removed after: the overlay cannot change under its own
+    // iterator. (An error stops the batch, which puts the overlay back.)
+    let mut found: Vec<(Vec<u8>, Option<Value>)> = Vec::new();
+    current.visit(
+        bounds(Bound::Included(&prefix), end.as_deref()),
+        |stored_key, bytes| {
+            let value = want_events.then(|| decode_value(bytes)).transpose()?;
+            found.push((stored_key.to_vec(), value.map(|(_, value)| value)));
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
+    let removed = found.len() as u64;
+    for (stored_key, value) in found {
         state.revision = state
             .revision
             .checked_add(1)
             .ok_or_else(revisions_exhausted)?;
-        if state.want_events {
-            let key = key_of(stored_key, prefix_len)?;
-            let (_, value) = decode_value(bytes)?;
-            state
-                .events
-                .extend(change_event(group, &key, Some(value), None, state.revision));
+        if let Some(value) = value {
+            let key = key_of(&stored_key, prefix.len())?;
+            let event = change_event(group, &key, Some(value), None, state.revision);
+            state.events.extend(event);
         }
-        Ok(())
-    })?;
+        current.overlay.remove(&stored_key);
+    }
     if removed > 0 {
         wal.clear(group);
         let delta = i64::try_from(removed).unwrap_or(i64::MAX);

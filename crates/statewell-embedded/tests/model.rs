@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use statewell_core::store::MemoryStore;
 use statewell_core::{Mutation, Path as OpPath, Store, UpdateOp};
-use statewell_embedded::{Durability, EmbeddedOptions, EmbeddedStore};
+use statewell_embedded::{DEFAULT_CHECKPOINT_BYTES, Durability, EmbeddedOptions, EmbeddedStore};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -73,7 +73,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn open(dir: &Path, always: bool) -> EmbeddedStore {
+/// How often the store checkpoints: after every batch, after every few
+/// writes, or (the default) not within a run — so reads merge the data
+/// file with the overlay in every proportion.
+fn checkpoint_bytes() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(1), Just(700), Just(DEFAULT_CHECKPOINT_BYTES)]
+}
+
+fn open(dir: &Path, always: bool, checkpoint_bytes: u64) -> EmbeddedStore {
     let durability = if always {
         Durability::Always
     } else {
@@ -85,6 +92,7 @@ fn open(dir: &Path, always: bool) -> EmbeddedStore {
         dir,
         EmbeddedOptions {
             durability,
+            checkpoint_bytes,
             ..Default::default()
         },
     )
@@ -131,9 +139,9 @@ async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
     assert_eq!((ours.items, ours.revision), (theirs.items, theirs.revision));
 }
 
-async fn run(ops: Vec<Op>, always: bool) {
+async fn run(ops: Vec<Op>, always: bool, checkpoint_bytes: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = open(dir.path(), always);
+    let mut store = open(dir.path(), always, checkpoint_bytes);
     let model = MemoryStore::default();
     for op in ops {
         match op {
@@ -154,25 +162,26 @@ async fn run(ops: Vec<Op>, always: bool) {
             }
             Op::Reopen => {
                 store.close().expect("close");
-                store = open(dir.path(), always);
+                store = open(dir.path(), always, checkpoint_bytes);
             }
         }
         same_reads(&store, &model).await;
     }
     store.close().expect("close");
-    let store = open(dir.path(), always);
+    let store = open(dir.path(), always, checkpoint_bytes);
     same_reads(&store, &model).await;
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn embedded_store_behaves_like_the_model(
         ops in prop::collection::vec(op(), 1..40),
         always in any::<bool>(),
+        checkpoint_bytes in checkpoint_bytes(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-        runtime.block_on(run(ops, always));
+        runtime.block_on(run(ops, always, checkpoint_bytes));
     }
 }

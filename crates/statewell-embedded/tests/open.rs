@@ -255,9 +255,34 @@ async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
     store.close().expect("close");
     assert!(dir.path().join("wal.log").exists());
     let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
-    assert!(marker.contains("format 2"), "{marker}");
+    assert!(marker.contains("format 3"), "{marker}");
     let store = open(dir.path());
     assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
+}
+
+#[tokio::test]
+async fn a_format_2_directory_with_one_log_file_is_upgraded_and_keeps_its_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    // What a build with a single log file left: no wal.1.log, format 2.
+    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
+    edit_meta(dir.path(), "format", 2);
+    std::fs::write(
+        dir.path().join("FORMAT"),
+        "statewell-embedded data directory\nformat 2\n",
+    )
+    .expect("write marker");
+
+    let store = open(dir.path());
+    assert_eq!(store.list("g").await.expect("list").len(), 50);
+    store.write(set("g", "after", json!(1))).await.expect("set");
+    store.close().expect("close");
+    assert!(dir.path().join("wal.1.log").exists());
+    let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
+    assert!(marker.contains("format 3"), "{marker}");
+    let store = open(dir.path());
+    assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
+    assert_eq!(store.list("g").await.expect("list").len(), 51);
 }
 
 #[tokio::test]
