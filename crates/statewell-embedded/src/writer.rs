@@ -404,6 +404,7 @@ impl Writer {
         {
             return;
         }
+        let log_bytes = self.wal.len();
         if self.current.frozen.is_empty() {
             // Every record of the other file is in the data file (the
             // last checkpoint finished), so it can be written again.
@@ -420,7 +421,6 @@ impl Writer {
         // Else the last checkpoint failed: the same overlay is tried again.
         let (db, frozen) = (Arc::clone(&self.db), self.current.frozen.clone());
         let (revision, last_lsn) = self.frozen_at;
-        let log_bytes = self.wal.len();
         let started = Instant::now();
         let spawned = std::thread::Builder::new()
             .name("statewell-checkpoint".into())
