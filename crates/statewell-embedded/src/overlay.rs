@@ -52,10 +52,6 @@ pub(crate) enum Found<'a> {
 pub(crate) type KeyRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
 impl Overlay {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty() && self.groups.is_empty()
-    }
-
     /// Items changed.
     pub(crate) fn len(&self) -> usize {
         self.items.len()

@@ -117,7 +117,7 @@ impl EmbeddedStore {
             checkpoint_at: options.checkpoint_bytes,
             checkpoint_bytes: options.checkpoint_bytes,
             checkpoint: None,
-            frozen_at: (0, 0),
+            frozen_at: None,
             broken,
         };
         let writer = std::thread::Builder::new()

@@ -9,9 +9,10 @@
 //! `wal`), and hands the batch, with a snapshot of the overlay, to the
 //! publisher thread (see `publish`), which syncs the log, installs the
 //! snapshot, publishes the change events and answers every waiter while
-//! this loop goes on with the next batch. Once the log holds
-//! `checkpoint_bytes`, a checkpoint writes the overlay into redb in one
-//! durable transaction, and the log and the overlay start over.
+//! this loop goes on with the next batch. Once the log file being written
+//! holds `checkpoint_bytes`, a checkpoint writes the overlay into redb in
+//! one durable transaction on a thread of its own, while this loop goes on
+//! with a new overlay and the other log file (see `checkpoint_if_due`).
 //! Throughput therefore grows with the number of concurrent writers: the
 //! cost of a sync is shared by the whole batch. A short batch waits briefly
 //! for the writers the last commits saw (see [`Pace`]), so that concurrent
@@ -141,8 +142,10 @@ pub(crate) struct Writer {
     /// The checkpoint running on its own thread, if any: it returns the
     /// data file's state once its commit is durable.
     pub checkpoint: Option<JoinHandle<Result<Base, StateError>>>,
-    /// The revision and the last log record the frozen overlay holds.
-    pub frozen_at: (u64, u64),
+    /// The revision and the last log record of the frozen overlay, while
+    /// it is not yet in a durable checkpoint (the other log file holds its
+    /// records and must not be written again).
+    pub frozen_at: Option<(u64, u64)>,
     pub checkpoint_bytes: u64,
     /// Set when the log or redb failed after a batch was logged: what is on
     /// disk is no longer known, so every later write is refused with it
@@ -405,7 +408,10 @@ impl Writer {
             return;
         }
         let log_bytes = self.wal.len();
-        if self.current.frozen.is_empty() {
+        let (revision, last_lsn) = if let Some(frozen_at) = self.frozen_at {
+            // The last checkpoint failed: the same overlay is tried again.
+            frozen_at
+        } else {
             // Every record of the other file is in the data file (the
             // last checkpoint finished), so it can be written again.
             match self.wal.switch() {
@@ -416,11 +422,11 @@ impl Writer {
                 }
             }
             self.current.frozen = std::mem::take(&mut self.current.overlay);
-            self.frozen_at = (self.revision, self.wal.next_lsn().saturating_sub(1));
-        }
-        // Else the last checkpoint failed: the same overlay is tried again.
+            let frozen_at = (self.revision, self.wal.next_lsn().saturating_sub(1));
+            self.frozen_at = Some(frozen_at);
+            frozen_at
+        };
         let (db, frozen) = (Arc::clone(&self.db), self.current.frozen.clone());
-        let (revision, last_lsn) = self.frozen_at;
         let started = Instant::now();
         let spawned = std::thread::Builder::new()
             .name("statewell-checkpoint".into())
@@ -461,6 +467,7 @@ impl Writer {
             Ok(base) => {
                 self.current.base = Arc::new(base);
                 self.current.frozen = Overlay::default();
+                self.frozen_at = None;
                 self.checkpoint_at = self.checkpoint_bytes;
                 self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
             }
@@ -491,6 +498,7 @@ impl Writer {
             frozen: Overlay::default(),
             overlay: Overlay::default(),
         };
+        self.frozen_at = None;
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
