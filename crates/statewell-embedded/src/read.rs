@@ -280,7 +280,7 @@ impl Reader {
     }
 
     pub(crate) fn list_groups(&self) -> Result<Vec<String>, StateError> {
-        list_groups(&*self.snapshot()?)
+        self.snapshot()?.groups()
     }
 }
 
@@ -357,10 +357,6 @@ fn list_items<V>(
         Ok(ControlFlow::Continue(()))
     })?;
     Ok((page, next))
-}
-
-fn list_groups(snapshot: &Snapshot) -> Result<Vec<String>, StateError> {
-    snapshot.groups()
 }
 
 /// The range from `start` up to `end`, the end of the keys a listing wants.

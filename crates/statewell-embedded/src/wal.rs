@@ -280,8 +280,8 @@ pub(crate) fn read_after(dir: &Path, after: u64) -> Result<Option<Vec<Record>>, 
         return Ok(None);
     };
     let spare = read_file(dir, WAL_SPARE_FILE)?.unwrap_or_default();
-    let mut records = records_after(&main, after, WAL_FILE)?;
-    records.extend(records_after(&spare, after, WAL_SPARE_FILE)?);
+    let mut records = sequence_after(&main, after, WAL_FILE)?;
+    records.extend(sequence_after(&spare, after, WAL_SPARE_FILE)?);
     records.sort_by_key(|record| record.lsn);
     for (i, record) in records.iter().enumerate() {
         let expected = after + 1 + i as u64;
@@ -306,7 +306,7 @@ fn read_file(dir: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
 /// The records of one file's sequence (from offset 0 to the first record
 /// that is cut short, fails its checksum or is out of sequence) that come
 /// after `after`, decoded.
-fn records_after(bytes: &[u8], after: u64, name: &str) -> Result<Vec<Record>, String> {
+fn sequence_after(bytes: &[u8], after: u64, name: &str) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     let mut previous: Option<u64> = None;
     let mut at = 0usize;
@@ -399,9 +399,10 @@ mod tests {
         wal.write(revision).expect("write");
     }
 
-    /// How many records `read_after` returns from an existing log.
-    fn records_after(dir: &Path, after: u64) -> usize {
-        read_after(dir, after).expect("read").expect("exists").len()
+    /// The lsns of the records `read_after` returns from an existing log.
+    fn lsns_after(dir: &Path, after: u64) -> Vec<u64> {
+        let records = read_after(dir, after).expect("read").expect("exists");
+        records.iter().map(|r| r.lsn).collect()
     }
 
     fn fresh() -> (tempfile::TempDir, Wal) {
@@ -461,7 +462,7 @@ mod tests {
         // Cut in the middle of the second record instead.
         bytes.truncate(first_end as usize + HEADER + 2);
         std::fs::write(&path, &bytes).expect("write");
-        assert_eq!(records_after(dir.path(), 0), 1);
+        assert_eq!(lsns_after(dir.path(), 0), vec![1]);
     }
 
     #[test]
@@ -481,12 +482,7 @@ mod tests {
         assert_eq!(lsns, vec![1, 2, 3, 4, 5]);
         assert_eq!(all[3].ops, vec![put("b4", "y")]);
         // A checkpoint holds 1..=3: only the second file's records are left.
-        assert_eq!(records_after_lsn(dir.path(), 3), vec![4, 5]);
-    }
-
-    fn records_after_lsn(dir: &Path, after: u64) -> Vec<u64> {
-        let records = read_after(dir, after).expect("read").expect("exists");
-        records.iter().map(|r| r.lsn).collect()
+        assert_eq!(lsns_after(dir.path(), 3), vec![4, 5]);
     }
 
     #[test]
@@ -502,9 +498,9 @@ mod tests {
         wal.switch().expect("switch");
         log(&mut wal, 7, &[put("third", "z")]);
         wal.sync().expect("sync");
-        assert_eq!(records_after_lsn(dir.path(), 5), vec![6, 7]);
-        assert_eq!(records_after_lsn(dir.path(), 6), vec![7]);
-        assert_eq!(records_after_lsn(dir.path(), 7), Vec::<u64>::new());
+        assert_eq!(lsns_after(dir.path(), 5), vec![6, 7]);
+        assert_eq!(lsns_after(dir.path(), 6), vec![7]);
+        assert_eq!(lsns_after(dir.path(), 7), Vec::<u64>::new());
         // Held up to 4 but lsn 5 was overwritten: refused, not skipped.
         let err = read_after(dir.path(), 4).expect_err("a gap");
         assert!(err.contains("missing records"), "{err}");
@@ -515,7 +511,7 @@ mod tests {
         let (dir, mut wal) = fresh();
         log(&mut wal, 1, &[put("a", "1")]);
         std::fs::remove_file(dir.path().join(WAL_SPARE_FILE)).expect("remove");
-        assert_eq!(records_after_lsn(dir.path(), 0), vec![1]);
+        assert_eq!(lsns_after(dir.path(), 0), vec![1]);
     }
 
     #[test]
@@ -555,7 +551,7 @@ mod tests {
             .expect("meta")
             .len();
         assert!(len >= FILL_STEP, "filled to {len}");
-        assert_eq!(records_after(dir.path(), 0), 1);
+        assert_eq!(lsns_after(dir.path(), 0), vec![1]);
     }
 
     #[test]

@@ -610,7 +610,7 @@ impl Writer {
         let mut waited = Duration::ZERO;
         let applied = self
             .apply_commands(batch, pace, deadline, &mut state, &mut done, &mut waited)
-            .and_then(|()| store_group_counts(&mut self.current, &state.group_deltas));
+            .and_then(|()| count_groups(&mut self.current, &state.group_deltas));
         if let Err(err) = applied {
             self.current.overlay = before;
             return Err(err);
@@ -710,11 +710,10 @@ fn write_checkpoint(
     Base::open(db)
 }
 
-/// Adds each group's change of item count to the overlay's counts.
-fn store_group_counts(
-    current: &mut Snapshot,
-    deltas: &HashMap<String, i64>,
-) -> Result<(), StateError> {
+/// Adds each group's change of item count to the overlay's counts (the
+/// data file's are changed by `tables::store_group_counts` at replay and by
+/// checkpoints).
+fn count_groups(current: &mut Snapshot, deltas: &HashMap<String, i64>) -> Result<(), StateError> {
     for (group, delta) in deltas {
         if *delta != 0 {
             let count = current.group_count(group)?.saturating_add_signed(*delta);

@@ -236,16 +236,17 @@ fn edit_meta(dir: &Path, name: &str, value: u64) {
     txn.commit().expect("commit");
 }
 
-#[tokio::test]
-async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
+/// Makes the directory look as an older build left it — in `format`,
+/// without the log file `lacked` — then checks that opening keeps its data,
+/// recreates the file and marks the directory with the current format.
+async fn upgrades_in_place(format: u64, lacked: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     store_with_data(dir.path()).await;
-    // What a build from before the write-ahead log left: no wal.log, format 1.
-    std::fs::remove_file(dir.path().join("wal.log")).expect("remove the log");
-    edit_meta(dir.path(), "format", 1);
+    std::fs::remove_file(dir.path().join(lacked)).expect("remove the log file");
+    edit_meta(dir.path(), "format", format);
     std::fs::write(
         dir.path().join("FORMAT"),
-        "statewell-embedded data directory\nformat 1\n",
+        format!("statewell-embedded data directory\nformat {format}\n"),
     )
     .expect("write marker");
 
@@ -253,36 +254,24 @@ async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
     assert_eq!(store.list("g").await.expect("list").len(), 50);
     store.write(set("g", "after", json!(1))).await.expect("set");
     store.close().expect("close");
-    assert!(dir.path().join("wal.log").exists());
-    let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
-    assert!(marker.contains("format 3"), "{marker}");
-    let store = open(dir.path());
-    assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
-}
-
-#[tokio::test]
-async fn a_format_2_directory_with_one_log_file_is_upgraded_and_keeps_its_data() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    store_with_data(dir.path()).await;
-    // What a build with a single log file left: no wal.1.log, format 2.
-    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
-    edit_meta(dir.path(), "format", 2);
-    std::fs::write(
-        dir.path().join("FORMAT"),
-        "statewell-embedded data directory\nformat 2\n",
-    )
-    .expect("write marker");
-
-    let store = open(dir.path());
-    assert_eq!(store.list("g").await.expect("list").len(), 50);
-    store.write(set("g", "after", json!(1))).await.expect("set");
-    store.close().expect("close");
-    assert!(dir.path().join("wal.1.log").exists());
+    assert!(dir.path().join(lacked).exists());
     let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
     assert!(marker.contains("format 3"), "{marker}");
     let store = open(dir.path());
     assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
     assert_eq!(store.list("g").await.expect("list").len(), 51);
+}
+
+#[tokio::test]
+async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
+    // A build from before the write-ahead log: no wal.log.
+    upgrades_in_place(1, "wal.log").await;
+}
+
+#[tokio::test]
+async fn a_format_2_directory_with_one_log_file_is_upgraded_and_keeps_its_data() {
+    // A build with a single log file: no wal.1.log.
+    upgrades_in_place(2, "wal.1.log").await;
 }
 
 #[tokio::test]
