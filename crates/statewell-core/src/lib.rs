@@ -25,6 +25,6 @@ pub use model::{
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,
 };
-pub use state::{RawSetOutcome, SetOutcome, State, UpdateOutcome};
+pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome};
 pub use store::{Store, StoreStats};
 pub use update::{OpError, Path, UpdateOp};

@@ -40,6 +40,16 @@ pub struct UpdateOutcome {
     pub version: Option<u64>,
 }
 
+/// [`UpdateOutcome`] with both values as compact JSON text (see
+/// [`Store::update_raw`]), for a caller that only passes them on.
+#[derive(Debug, Clone)]
+pub struct RawUpdateOutcome {
+    pub old_value: Option<RawJson>,
+    pub new_value: Option<RawJson>,
+    pub errors: Vec<OpError>,
+    pub version: Option<u64>,
+}
+
 #[derive(Clone)]
 pub struct State {
     store: Arc<dyn Store>,
@@ -137,6 +147,17 @@ impl State {
             errors: outcome.op_errors,
             version: outcome.version,
         })
+    }
+
+    /// [`State::update`] with both values answered as compact JSON text.
+    pub async fn update_raw(
+        &self,
+        group: &str,
+        key: &str,
+        ops: Vec<UpdateOp>,
+    ) -> Result<RawUpdateOutcome, StateError> {
+        self.check_item(group, key)?;
+        self.store.update_raw(group, key, ops).await
     }
 
     pub async fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {

@@ -220,10 +220,15 @@ mod tests {
             snapshot: None,
             events: Vec::new(),
             answers: vec![(
-                Command::Write { mutation, reply },
+                Command::Write {
+                    mutation,
+                    texts: false,
+                    reply,
+                },
                 Done::Write(Ok(Written {
                     outcome,
                     replaced: None,
+                    texts: None,
                 })),
             )],
             revision,

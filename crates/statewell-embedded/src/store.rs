@@ -13,7 +13,7 @@ use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawVersioned, StateError, Store, StoreStats, Versioned,
+    RawUpdateOutcome, RawVersioned, StateError, Store, StoreStats, UpdateOp, Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -220,7 +220,11 @@ impl Store for EmbeddedStore {
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
         let Mutation::Set { group, key, value } = mutation else {
             let (reply, answer) = oneshot::channel();
-            self.send(Command::Write { mutation, reply })?;
+            self.send(Command::Write {
+                mutation,
+                texts: false,
+                reply,
+            })?;
             return answer.await.map_err(|_| closed())??.finish();
         };
         let mut outcome = self
@@ -250,6 +254,36 @@ impl Store for EmbeddedStore {
             old_value,
             new_value,
             version: version.unwrap_or_default(),
+        })
+    }
+
+    // The commit thread prints the new value to store it; that text, and
+    // the old value's stored one, are what is answered.
+    async fn update_raw(
+        &self,
+        group: &str,
+        key: &str,
+        ops: Vec<UpdateOp>,
+    ) -> Result<RawUpdateOutcome, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Write {
+            mutation: Mutation::Update {
+                group: group.to_owned(),
+                key: key.to_owned(),
+                ops,
+            },
+            texts: true,
+            reply,
+        })?;
+        let Written { outcome, texts, .. } = answer.await.map_err(|_| closed())??;
+        let texts = texts.ok_or_else(|| {
+            StateError::Storage("internal: an update asked for texts got values".into())
+        })?;
+        Ok(RawUpdateOutcome {
+            old_value: texts.old_value,
+            new_value: texts.new_value,
+            errors: outcome.op_errors,
+            version: outcome.version,
         })
     }
 

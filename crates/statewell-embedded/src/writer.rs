@@ -29,15 +29,15 @@ use std::time::{Duration, Instant};
 use redb::Database;
 use serde_json::Value;
 use statewell_core::{
-    ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, apply_mutation_unsized,
-    change_event, raw_json,
+    Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError,
+    apply_mutation_unsized, change_event, raw_json,
 };
 use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
 use crate::codec::{
-    decode_raw, decode_value, encode_value, group_prefix, item_key, json_len, key_of, parse_json,
-    prefix_end, stamp_version,
+    decode_raw, decode_value, encode_json, group_prefix, item_key, key_of, parse_json, prefix_end,
+    stamp_version,
 };
 use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
@@ -53,6 +53,9 @@ pub(crate) const MAX_BATCH: usize = 4096;
 pub(crate) enum Command {
     Write {
         mutation: Mutation,
+        /// Whether the waiter wants the values as JSON text (see
+        /// [`Written::texts`]) rather than parsed.
+        texts: bool,
         reply: oneshot::Sender<Result<Written, StateError>>,
     },
     /// A set whose value its waiter already encoded (see
@@ -225,6 +228,18 @@ pub(crate) struct Written {
     /// (checked, not parsed): the waiter parses it on its own thread (see
     /// [`Written::finish`]).
     pub(crate) replaced: Option<RawJson>,
+    /// Both values as compact JSON text, for a [`Command::Write`] that asked
+    /// for them (then `outcome` holds no values): the old one as it was
+    /// stored, the new one as printed to be stored. The commit thread prints
+    /// the new value anyway, so handing over that text spares the waiter's
+    /// thread — the connections' — a second print.
+    pub(crate) texts: Option<Texts>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Texts {
+    pub(crate) old_value: Option<RawJson>,
+    pub(crate) new_value: Option<RawJson>,
 }
 
 impl Written {
@@ -233,6 +248,7 @@ impl Written {
         let Written {
             mut outcome,
             replaced,
+            texts: _,
         } = self;
         if let Some(raw) = replaced {
             outcome.old_value = Some(parse_json(&raw)?);
@@ -645,11 +661,13 @@ impl Writer {
             };
             let current = &mut self.current;
             done.push(match command {
-                Command::Write { mutation, .. } => Done::Write(apply_write(
+                Command::Write {
+                    mutation, texts, ..
+                } => Done::Write(apply_write(
                     &self.limits,
                     &mut self.wal,
                     current,
-                    mutation,
+                    (mutation, *texts),
                     state,
                 )?),
                 Command::Put {
@@ -724,54 +742,70 @@ fn count_groups(current: &mut Snapshot, deltas: &HashMap<String, i64>) -> Result
 }
 
 /// The outer error aborts the batch (storage failed); the inner one is
-/// this mutation's own failure (validation), which changes nothing.
+/// this mutation's own failure (validation), which changes nothing. With
+/// `texts`, the values are answered as JSON text (see [`Written::texts`]).
 fn apply_write(
     limits: &Limits,
     wal: &mut Wal,
     current: &mut Snapshot,
-    mutation: &Mutation,
+    (mutation, texts): (&Mutation, bool),
     state: &mut Batch,
 ) -> Result<Result<Written, StateError>, StateError> {
     let (group, key) = (mutation.group(), mutation.key());
     let stored_key = item_key(group, key);
     // Reads inside the transaction see the batch's earlier writes, so two
     // mutations of one key in a batch apply one after the other.
-    let current_value = match current.item(&stored_key)? {
-        Some(stored) => match decode_value(stored.bytes()) {
-            Ok((_, value)) => Some(value),
-            Err(err) => return Ok(Err(err)),
-        },
-        None => None,
+    let (current_value, old_text) = match current.item(&stored_key)? {
+        Some(stored) => {
+            let decoded = decode_value(stored.bytes()).and_then(|(_, value)| {
+                let text = texts.then(|| decode_raw(stored.bytes())).transpose()?;
+                Ok((value, text.map(|(_, text)| text)))
+            });
+            match decoded {
+                Ok((value, text)) => (Some(value), text),
+                Err(err) => return Ok(Err(err)),
+            }
+        }
+        None => (None, None),
     };
     // Sized below, by the encoding it gets anyway.
     let applied = apply_mutation_unsized(current_value.as_ref(), mutation);
     if !applied.changed {
-        return Ok(Ok(Written {
-            outcome: MutationOutcome {
-                old_value: current_value,
-                new_value: applied.after,
-                version: None,
-                op_errors: applied.op_errors,
+        // Nothing is stored, so nothing was printed: the rare answer that
+        // prints the value (an update whose every op failed, say).
+        let texts = match texts {
+            true => match applied.after.as_ref().map(raw_json).transpose() {
+                Ok(new_value) => Some(Texts {
+                    old_value: old_text,
+                    new_value,
+                }),
+                Err(err) => return Ok(Err(err)),
             },
-            replaced: None,
-        }));
+            false => None,
+        };
+        return Ok(Ok(written(current_value, applied, None, texts)));
     }
     let Some(revision) = state.revision.checked_add(1) else {
         return Ok(Err(revisions_exhausted()));
     };
+    let mut new_text = None;
     match &applied.after {
         Some(value) => {
-            let bytes = match encode_value(revision, value)
-                .and_then(|bytes| limits.check_value_len(json_len(&bytes)).map(|()| bytes))
-            {
-                Ok(bytes) => bytes,
+            let printed = raw_json(value).and_then(|text| {
+                limits.check_value_len(text.get().len())?;
+                Ok(text)
+            });
+            let text = match printed {
+                Ok(text) => text,
                 Err(err) => return Ok(Err(err)),
             };
+            let bytes = encode_json(revision, text.get());
             wal.put(&stored_key, &bytes);
             current.overlay.put(&stored_key, Arc::from(bytes));
             if current_value.is_none() {
                 *state.group_deltas.entry(group.to_owned()).or_default() += 1;
             }
+            new_text = Some(text);
         }
         None => {
             wal.remove(&stored_key);
@@ -790,15 +824,36 @@ fn apply_write(
         );
         state.events.extend(event);
     }
-    Ok(Ok(Written {
+    let texts = texts.then(|| Texts {
+        old_value: old_text,
+        new_value: new_text,
+    });
+    Ok(Ok(written(current_value, applied, Some(revision), texts)))
+}
+
+/// A [`Command::Write`]'s answer: the values parsed, or as `texts` when it
+/// asked for them (the parsed ones are then dropped here, on the commit
+/// thread, rather than on the waiter's).
+fn written(
+    old_value: Option<Value>,
+    applied: Applied,
+    version: Option<u64>,
+    texts: Option<Texts>,
+) -> Written {
+    let (old_value, new_value) = match texts {
+        Some(_) => (None, None),
+        None => (old_value, applied.after),
+    };
+    Written {
         outcome: MutationOutcome {
-            old_value: current_value,
-            new_value: applied.after,
-            version: Some(revision),
+            old_value,
+            new_value,
+            version,
             op_errors: applied.op_errors,
         },
         replaced: None,
-    }))
+        texts,
+    }
 }
 
 /// Applies a [`Command::Put`]: stamps the revision into the value its waiter
@@ -861,6 +916,7 @@ fn apply_put(
             op_errors: Vec::new(),
         },
         replaced,
+        texts: None,
     }))
 }
 

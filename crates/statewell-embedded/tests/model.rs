@@ -1,4 +1,5 @@
-//! Property test: a random sequence of set / delete / update / clear on a
+//! Property test: a random sequence of set / delete / update (answered as
+//! values or as JSON text) / clear on a
 //! few groups and keys gives the same results on the embedded store as on
 //! `MemoryStore` (the model) — answers, versions, listings, groups, stats —
 //! including across a close and reopen of the embedded store.
@@ -11,12 +12,18 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use statewell_core::store::MemoryStore;
-use statewell_core::{Mutation, Path as OpPath, Store, UpdateOp};
+use statewell_core::{Mutation, Path as OpPath, RawUpdateOutcome, Store, UpdateOp};
 use statewell_embedded::{DEFAULT_CHECKPOINT_BYTES, Durability, EmbeddedOptions, EmbeddedStore};
 
 #[derive(Debug, Clone)]
 enum Op {
     Write(Mutation),
+    /// An update through `update_raw`, which answers JSON text.
+    UpdateRaw {
+        group: String,
+        key: String,
+        ops: Vec<UpdateOp>,
+    },
     Clear(String),
     Reopen,
 }
@@ -66,8 +73,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(group, key, value)| Op::Write(Mutation::Set { group, key, value })),
         2 => (group.clone(), key.clone())
             .prop_map(|(group, key)| Op::Write(Mutation::Delete { group, key })),
-        4 => (group.clone(), key, prop::collection::vec(update_op(), 0..4))
+        4 => (group.clone(), key.clone(), prop::collection::vec(update_op(), 0..4))
             .prop_map(|(group, key, ops)| Op::Write(Mutation::Update { group, key, ops })),
+        3 => (group.clone(), key, prop::collection::vec(update_op(), 0..4))
+            .prop_map(|(group, key, ops)| Op::UpdateRaw { group, key, ops }),
         1 => group.prop_map(Op::Clear),
         1 => Just(Op::Reopen),
     ]
@@ -139,6 +148,23 @@ async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
     assert_eq!((ours.items, ours.revision), (theirs.items, theirs.revision));
 }
 
+/// An update's answer, comparable: values as text, errors, revision.
+fn texts(
+    outcome: &RawUpdateOutcome,
+) -> (
+    Option<&str>,
+    Option<&str>,
+    &[statewell_core::OpError],
+    Option<u64>,
+) {
+    (
+        outcome.old_value.as_deref().map(|raw| raw.get()),
+        outcome.new_value.as_deref().map(|raw| raw.get()),
+        &outcome.errors,
+        outcome.version,
+    )
+}
+
 async fn run(ops: Vec<Op>, always: bool, checkpoint_bytes: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(dir.path(), always, checkpoint_bytes);
@@ -150,6 +176,16 @@ async fn run(ops: Vec<Op>, always: bool, checkpoint_bytes: u64) {
                 let theirs = model.write(mutation).await;
                 match (ours, theirs) {
                     (Ok(ours), Ok(theirs)) => assert_eq!(ours, theirs),
+                    (Err(ours), Err(theirs)) => assert_eq!(ours.code(), theirs.code()),
+                    (ours, theirs) => panic!("embedded {ours:?} but model {theirs:?}"),
+                }
+            }
+            Op::UpdateRaw { group, key, ops } => {
+                // The model's is the trait's default: its values printed.
+                let ours = store.update_raw(&group, &key, ops.clone()).await;
+                let theirs = model.update_raw(&group, &key, ops).await;
+                match (ours, theirs) {
+                    (Ok(ours), Ok(theirs)) => assert_eq!(texts(&ours), texts(&theirs)),
                     (Err(ours), Err(theirs)) => assert_eq!(ours.code(), theirs.code()),
                     (ours, theirs) => panic!("embedded {ours:?} but model {theirs:?}"),
                 }

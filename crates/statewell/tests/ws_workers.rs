@@ -144,6 +144,10 @@ async fn triggers_filter_order_retry_and_survive_a_reconnect() {
     }
 
     // A short disconnect: events raised meanwhile are delivered after it.
+    // The round trip first makes sure the engine has the acknowledgement of
+    // the last event: one still queued when the socket drops is delivered
+    // again after the reconnect (at least once), ahead of the new events.
+    worker.sync().await;
     worker.crash();
     writer
         .call(

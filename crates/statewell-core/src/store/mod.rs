@@ -13,8 +13,8 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::{
-    ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome, RawVersioned,
-    StateError, Versioned, raw_json,
+    ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
+    RawUpdateOutcome, RawVersioned, StateError, UpdateOp, Versioned, raw_json,
 };
 
 pub use memory::MemoryStore;
@@ -102,6 +102,31 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
+    /// An update ([`Store::write`] of a [`Mutation::Update`]) answering both
+    /// values as compact JSON text. The default prints what `write` returns;
+    /// a backend that prints the new value anyway to store it answers that
+    /// text, and the stored text of the old one.
+    async fn update_raw(
+        &self,
+        group: &str,
+        key: &str,
+        ops: Vec<UpdateOp>,
+    ) -> Result<RawUpdateOutcome, StateError> {
+        let outcome = self
+            .write(Mutation::Update {
+                group: group.to_owned(),
+                key: key.to_owned(),
+                ops,
+            })
+            .await?;
+        Ok(RawUpdateOutcome {
+            old_value: outcome.old_value.as_ref().map(raw_json).transpose()?,
+            new_value: outcome.new_value.as_ref().map(raw_json).transpose()?,
+            errors: outcome.op_errors,
+            version: outcome.version,
+        })
+    }
+
     /// [`Store::list`] with the values as compact JSON text (see
     /// [`Store::get_raw`]).
     async fn list_raw(&self, group: &str) -> Result<Vec<RawJson>, StateError> {
@@ -165,5 +190,50 @@ mod tests {
         assert_eq!(old.get(), first.new_value.get());
         assert_eq!(second.new_value.get(), "null");
         assert_eq!(second.version, 2);
+    }
+
+    /// The default `update_raw` prints what `write` answers, skipped ops
+    /// included; an empty op list on a missing key answers no value.
+    #[tokio::test]
+    async fn the_default_update_raw_prints_what_write_returns() {
+        let store = MemoryStore::default();
+        let increment = |by: i64| UpdateOp::Increment {
+            path: crate::Path::Field("n".into()),
+            by: by.into(),
+        };
+        let nothing = store
+            .update_raw("g", "k", Vec::new())
+            .await
+            .expect("update");
+        assert!(nothing.old_value.is_none() && nothing.new_value.is_none());
+        assert_eq!(nothing.version, None);
+        let first = store
+            .update_raw("g", "k", vec![increment(2)])
+            .await
+            .expect("update");
+        assert!(first.old_value.is_none());
+        assert_eq!(
+            first.new_value.as_deref().map(RawValue::get),
+            Some(r#"{"n":2}"#)
+        );
+        assert_eq!(first.version, Some(1));
+        let append = UpdateOp::Append {
+            path: Some(crate::Path::Field("n".into())),
+            value: Value::Bool(true),
+        };
+        let second = store
+            .update_raw("g", "k", vec![append, increment(3)])
+            .await
+            .expect("update");
+        assert_eq!(
+            second.old_value.as_deref().map(RawValue::get),
+            Some(r#"{"n":2}"#)
+        );
+        assert_eq!(
+            second.new_value.as_deref().map(RawValue::get),
+            Some(r#"{"n":5}"#)
+        );
+        assert_eq!(second.errors.len(), 1, "the append to a number is skipped");
+        assert_eq!(second.version, Some(2));
     }
 }

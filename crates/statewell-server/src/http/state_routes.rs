@@ -9,9 +9,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use statewell_core::{PageRequest, StateError, UpdateOp};
+use statewell_core::{OpError, PageRequest, RawJson, StateError, UpdateOp};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
@@ -43,6 +43,15 @@ pub struct PageQuery {
 #[derive(Deserialize)]
 pub struct UpdateBody {
     ops: Vec<UpdateOp>,
+}
+
+/// The answer of `PATCH .../items/{key}`: both values as the store's JSON
+/// text (null when absent), and the ops that were skipped (always present).
+#[derive(Serialize)]
+struct UpdateReply {
+    old_value: Option<RawJson>,
+    new_value: Option<RawJson>,
+    errors: Vec<OpError>,
 }
 
 /// Runs one state operation and records its kind, outcome and latency.
@@ -142,12 +151,13 @@ pub async fn update_item(
     PathParams(p): PathParams<ItemParams>,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Response, ApiError> {
-    let outcome = timed(&app, "update", app.state.update(&p.group, &p.key, body.ops)).await?;
-    let json = Json(json!({
-        "old_value": outcome.old_value,
-        "new_value": outcome.new_value,
-        "errors": outcome.errors,
-    }));
+    let update = app.state.update_raw(&p.group, &p.key, body.ops);
+    let outcome = timed(&app, "update", update).await?;
+    let json = Json(UpdateReply {
+        old_value: outcome.old_value,
+        new_value: outcome.new_value,
+        errors: outcome.errors,
+    });
     // No version when nothing was written (an empty op list on a missing key).
     Ok(match outcome.version {
         Some(version) => (etag(version), json).into_response(),

@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
-use statewell_core::{PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json};
+use serde_json::{Value, json};
+use statewell_core::{
+    OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json,
+};
 
 use super::frame::ErrorBody;
 use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
@@ -186,6 +188,7 @@ impl Call {
 pub enum Reply {
     Value(Value),
     Set(RawOldNew),
+    Update(RawUpdate),
     Raw(RawJson),
     List(Vec<RawJson>),
     Page(RawPage),
@@ -197,6 +200,16 @@ pub enum Reply {
 pub struct RawOldNew {
     old_value: Option<RawJson>,
     new_value: RawJson,
+}
+
+/// An update's `{"old_value","new_value"}` as JSON text (either null when
+/// absent), with the ops it skipped as `errors` when there were any.
+#[derive(Debug, Serialize)]
+pub struct RawUpdate {
+    old_value: Option<RawJson>,
+    new_value: Option<RawJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<OpError>,
 }
 
 /// Runs one state function and records it in the metrics. `Ok(None)` means
@@ -242,14 +255,15 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             Ok(old.map(Reply::Value))
         }
         Call::Update { scope, key, ops } => {
-            let outcome = state.update(&scope, &key, ops).await.map_err(state_error)?;
-            let mut result = old_new(outcome.old_value, outcome.new_value);
-            if !outcome.errors.is_empty()
-                && let Reply::Value(Value::Object(map)) = &mut result
-            {
-                map.insert("errors".to_owned(), json!(outcome.errors));
-            }
-            Ok(Some(result))
+            let outcome = state
+                .update_raw(&scope, &key, ops)
+                .await
+                .map_err(state_error)?;
+            Ok(Some(Reply::Update(RawUpdate {
+                old_value: outcome.old_value,
+                new_value: outcome.new_value,
+                errors: outcome.errors,
+            })))
         }
         Call::List { scope } => {
             let values = state.list_raw(&scope).await.map_err(state_error)?;
@@ -272,13 +286,6 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             Ok(Some(Reply::Page(page)))
         }
     }
-}
-
-fn old_new(old_value: Option<Value>, new_value: Option<Value>) -> Reply {
-    let mut map = Map::with_capacity(2);
-    map.insert("old_value".to_owned(), old_value.unwrap_or(Value::Null));
-    map.insert("new_value".to_owned(), new_value.unwrap_or(Value::Null));
-    Reply::Value(Value::Object(map))
 }
 
 /// The core names the item's parts `group`/`key`; the wire says `scope`/`key`.
