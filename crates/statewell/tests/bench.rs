@@ -6,7 +6,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::Engine;
 use serde_json::Value;
@@ -219,4 +220,61 @@ fn compare_redis_measures_every_configuration_and_prints_ratios() {
     for row in table {
         assert!(row["ratio"].as_f64().is_some_and(|r| r > 0.0), "{row}");
     }
+}
+
+/// The processes `pid`'s threads started.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// `found()` once it is `Some`; panics if it is not within a minute (the
+/// deadline only keeps a broken build from hanging the suite).
+fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = found() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A bench stopped by SIGTERM while it measures stops the engine it
+/// started, rather than leaving it running on its temporary directory.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_bench_stopped_by_a_signal_stops_the_engine_it_started() {
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_statewell"))
+        .args(["bench", "--op", "get", "--duration", "10m", "--keys", "100"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start statewell bench");
+    let engine = eventually("the bench's engine", || {
+        children(bench.id()).first().copied()
+    });
+    let sent = Command::new("kill")
+        .args(["-TERM", &bench.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = eventually("the bench to exit", || bench.try_wait().expect("wait"));
+    assert!(!status.success(), "a stopped bench reports failure");
+    assert!(
+        !Path::new(&format!("/proc/{engine}")).exists(),
+        "the engine (pid {engine}) is still running after its bench stopped"
+    );
 }

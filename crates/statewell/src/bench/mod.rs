@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::signals::Signals;
 use measure::{Amount, Plan};
 use report::RunResult;
 use runner::{Layout, Target};
@@ -306,12 +307,25 @@ fn run_checked(args: BenchArgs) -> Result<()> {
             .build()?
     };
     let output = runtime.block_on(async {
-        if args.compare_redis {
-            compare::run(&args, &layouts).await
-        } else if args.scaling {
-            scaling::run(&args, &layouts[0].1).await
-        } else {
-            single(&args, &layouts).await
+        // A bench stopped by a signal drops its run, and with it the
+        // engines and redis-servers it started (killed and waited for) and
+        // their temporary directories: by default the signal would end this
+        // process alone and leave them running.
+        let mut signals = Signals::install().context("cannot install signal handlers")?;
+        let measure = async {
+            if args.compare_redis {
+                compare::run(&args, &layouts).await
+            } else if args.scaling {
+                scaling::run(&args, &layouts[0].1).await
+            } else {
+                single(&args, &layouts).await
+            }
+        };
+        tokio::select! {
+            output = measure => output,
+            signal = signals.next() => {
+                bail!("stopped by {signal}; the servers the bench started are stopped")
+            }
         }
     })?;
     if let Some(path) = &args.json {
