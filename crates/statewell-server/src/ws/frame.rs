@@ -94,7 +94,7 @@ impl Serialize for ErrorBody {
 /// constant parts (the type and the field names) are copied in as they are
 /// and only the values go through the serializer — the same bytes as
 /// serializing the frame as a struct, without passing each constant through
-/// the string escaper (~1,000 instructions a reply, measured).
+/// the string escaper (~1,200 instructions a reply, measured).
 pub fn result_frame<R: Serialize>(
     invocation_id: &Value,
     function_id: Option<&str>,
