@@ -190,6 +190,18 @@ impl EmbeddedStore {
         answer.await.map_err(|_| closed())?
     }
 
+    /// Has the commit thread apply `mutation` (answered as values, or as
+    /// JSON text with `texts`: see `Written::texts`) and waits for it.
+    async fn apply(&self, mutation: Mutation, texts: bool) -> Result<Written, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Write {
+            mutation,
+            texts,
+            reply,
+        })?;
+        answer.await.map_err(|_| closed())?
+    }
+
     fn send(&self, command: Command) -> Result<(), StateError> {
         self.commands
             .as_ref()
@@ -219,13 +231,7 @@ impl Store for EmbeddedStore {
 
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError> {
         let Mutation::Set { group, key, value } = mutation else {
-            let (reply, answer) = oneshot::channel();
-            self.send(Command::Write {
-                mutation,
-                texts: false,
-                reply,
-            })?;
-            return answer.await.map_err(|_| closed())??.finish();
+            return self.apply(mutation, false).await?.finish();
         };
         let mut outcome = self
             .put(group, key, encode_value(0, &value)?)
@@ -265,17 +271,12 @@ impl Store for EmbeddedStore {
         key: &str,
         ops: Vec<UpdateOp>,
     ) -> Result<RawUpdateOutcome, StateError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Write {
-            mutation: Mutation::Update {
-                group: group.to_owned(),
-                key: key.to_owned(),
-                ops,
-            },
-            texts: true,
-            reply,
-        })?;
-        let Written { outcome, texts, .. } = answer.await.map_err(|_| closed())??;
+        let update = Mutation::Update {
+            group: group.to_owned(),
+            key: key.to_owned(),
+            ops,
+        };
+        let Written { outcome, texts, .. } = self.apply(update, true).await?;
         let texts = texts.ok_or_else(|| {
             StateError::Storage("internal: an update asked for texts got values".into())
         })?;
