@@ -8,6 +8,7 @@
 //! This crate knows nothing of sockets, HTTP or on-disk formats.
 #![deny(clippy::unwrap_used)]
 
+mod compact;
 mod error;
 mod event;
 mod model;
@@ -16,11 +17,11 @@ mod state;
 pub mod store;
 pub mod update;
 
+pub use compact::compact_json;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use model::{
-    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned,
-    compact_json, raw_json,
+    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned, raw_json,
 };
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,

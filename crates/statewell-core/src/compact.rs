@@ -1,0 +1,520 @@
+//! A client's JSON text as the compact text the store keeps.
+//!
+//! A set's value is stored and answered as text, never as a tree, and that
+//! text must be exactly what printing the parsed value gives (so every
+//! backend and every reply agrees on it). Most clients already send that
+//! text — `JSON.stringify` and `serde_json` print the same compact form — so
+//! it is first checked for being in printed form, which is one pass over the
+//! bytes; only other text (spaces, other escapes, floats, huge integers) goes
+//! through the parser and printer.
+
+use serde_json::value::RawValue;
+
+use crate::RawJson;
+
+/// Nesting past this depth skips the quick check: the parser's recursion
+/// limit (128) then decides, as it does for any other text.
+const MAX_QUICK_DEPTH: usize = 64;
+
+/// Integers with at most this many digits fit both `i64` and `u64`, so the
+/// parser reads them as integers and prints them back digit for digit.
+const MAX_QUICK_DIGITS: usize = 18;
+
+/// `text` (JSON as a client wrote it) printed compactly, as
+/// [`crate::raw_json`] prints it once parsed — numbers, strings and escapes
+/// come out the same — but without building the tree. Refuses what the
+/// parser refuses, nesting past its recursion limit included. One
+/// difference: an object that repeats a key keeps every occurrence, where a
+/// parsed value keeps the last; JSON parsers read both texts as the same
+/// value (the last occurrence wins).
+pub fn compact_json(text: &RawValue) -> Result<RawJson, serde_json::Error> {
+    if is_printed_form(text.get()) {
+        return Ok(text.to_owned());
+    }
+    transcoded(text)
+}
+
+/// The parser feeds the printer directly (a set's value is only stored and
+/// passed on, so a tree would be built just to be printed and freed).
+fn transcoded(text: &RawValue) -> Result<RawJson, serde_json::Error> {
+    let mut parser = serde_json::Deserializer::from_str(text.get());
+    let mut out = Vec::with_capacity(text.get().len());
+    serde_transcode::transcode(&mut parser, &mut serde_json::Serializer::new(&mut out))?;
+    parser.end()?;
+    if out == text.get().as_bytes() {
+        return Ok(text.to_owned());
+    }
+    // The printer's output is JSON by construction; `from_string` checks it
+    // once more, which only this less common path pays.
+    let printed = String::from_utf8(out).map_err(serde::de::Error::custom)?;
+    RawValue::from_string(printed)
+}
+
+/// Whether `text` — valid JSON, as every [`RawValue`] is — is already what
+/// the compact printer would print for it. `false` means "not sure", never
+/// "wrong": the caller then parses and prints.
+///
+/// Outside strings the printer writes no whitespace, integers as plain
+/// digits, and everything else as one of the literals; inside strings it
+/// escapes only `"`, `\` and control characters, the latter as `\b \t \n
+/// \f \r` or else `\u00xx` in lower case.
+fn is_printed_form(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut at = 0usize;
+    while let Some(&byte) = bytes.get(at) {
+        at = match byte {
+            b'"' => match printed_string_end(bytes, at + 1) {
+                Some(end) => end,
+                None => return false,
+            },
+            b'-' | b'0'..=b'9' => match printed_integer_end(bytes, at) {
+                Some(end) => end,
+                None => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_QUICK_DEPTH {
+                    return false;
+                }
+                at + 1
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                at + 1
+            }
+            // Separators, and the letters of `true`, `false` and `null`
+            // (the only bare words valid JSON has).
+            b',' | b':' | b'a'..=b'z' => at + 1,
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// Where the string whose text starts at `from` (after its opening quote)
+/// ends, if it is written as the printer writes it.
+fn printed_string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = plain_run_end(bytes, from);
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => {
+                at += printed_escape_len(bytes.get(at + 1..)?)?;
+                at = plain_run_end(bytes, at);
+            }
+            0x00..=0x1f => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+/// Skips whole 8-byte words of string text holding no quote, backslash or
+/// control character (the bulk of a value's text), so the byte loop only
+/// sees the word where something happens. The test for each word is the
+/// usual "has a byte less than n" bit trick.
+fn plain_run_end(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = ONES * b'"' as u64;
+    const BACKSLASHES: u64 = ONES * b'\\' as u64;
+    let Some(rest) = bytes.get(from..) else {
+        return from;
+    };
+    let mut plain = 0;
+    for word in rest.chunks_exact(8) {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(word);
+        let word = u64::from_le_bytes(chunk);
+        let quote = word ^ QUOTES;
+        let backslash = word ^ BACKSLASHES;
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+        let is_quote = quote.wrapping_sub(ONES) & !quote;
+        let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
+        if (below_space | is_quote | is_backslash) & HIGH != 0 {
+            break;
+        }
+        plain += 8;
+    }
+    from + plain
+}
+
+/// Length of the escape at the start of `after_backslash`, counting the
+/// backslash, if it is the one the printer writes for its character.
+fn printed_escape_len(after_backslash: &[u8]) -> Option<usize> {
+    match *after_backslash.first()? {
+        b'"' | b'\\' | b'b' | b't' | b'n' | b'f' | b'r' => Some(2),
+        b'u' => {
+            let [b'0', b'0', high, low] = *after_backslash.get(1..5)? else {
+                return None;
+            };
+            let code = match (high, low) {
+                (b'0'..=b'1', b'0'..=b'9') => (high - b'0') * 16 + (low - b'0'),
+                (b'0'..=b'1', b'a'..=b'f') => (high - b'0') * 16 + (low - b'a' + 10),
+                _ => return None,
+            };
+            // These have a short form, which is what the printer uses.
+            let short = matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d);
+            (!short).then_some(6)
+        }
+        _ => None,
+    }
+}
+
+/// Where the number starting at `from` ends, if it is an integer the parser
+/// reads exactly and the printer gives back unchanged (not `-0`, which reads
+/// as a float).
+fn printed_integer_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let negative = bytes.get(from) == Some(&b'-');
+    let digits_from = from + usize::from(negative);
+    let digits = bytes
+        .get(digits_from..)?
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = digits_from + digits;
+    if digits == 0 || digits > MAX_QUICK_DIGITS {
+        return None;
+    }
+    if bytes.get(digits_from) == Some(&b'0') && (negative || digits > 1) {
+        return None;
+    }
+    if matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
+        return None;
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write;
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::raw_json;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_owned()).expect("test JSON")
+    }
+
+    fn compact(text: &str) -> Result<String, serde_json::Error> {
+        compact_json(&raw(text)).map(|raw| raw.get().to_owned())
+    }
+
+    /// What the tree path prints: parse, then print compactly.
+    fn through_a_tree(text: &str) -> String {
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        raw_json(&value).expect("printable").get().to_owned()
+    }
+
+    /// The quick check and the parser-printer give the same text (or both
+    /// refuse it).
+    fn assert_both_paths_agree(text: &str) {
+        let given = raw(text);
+        let quick = compact_json(&given).map(|r| r.get().to_owned());
+        let slow = transcoded(&given).map(|r| r.get().to_owned());
+        match (quick, slow) {
+            (Ok(quick), Ok(slow)) => assert_eq!(quick, slow, "{text}"),
+            (Err(_), Err(_)) => {}
+            (quick, slow) => panic!("{text}: quick {quick:?}, parsed {slow:?}"),
+        }
+    }
+
+    #[test]
+    fn compact_json_prints_what_the_parsed_value_prints() {
+        for text in [
+            r#"{"a":1,"b":[true,null,"x"]}"#,
+            " { \"a\" : [ 1 , 2.50 , -0.0 , 1e3 , 1E-2 ] , \"s\" : \"\\u0041\\n\\/\" } ",
+            r#"18446744073709551615"#,
+            r#"-9223372036854775808"#,
+            r#"123456789012345678901234567890"#,
+            r#""é😀\ud83d\ude00""#,
+            "[[],{},[{}]]",
+            "null",
+        ] {
+            assert_eq!(compact(text).expect("JSON"), through_a_tree(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn compact_json_refuses_what_the_parser_refuses() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = compact(&deep).expect_err("past the recursion limit");
+        assert!(err.to_string().contains("recursion limit"), "{err}");
+        let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(compact(&fine).expect("within the limit"), fine);
+    }
+
+    #[test]
+    fn compact_json_keeps_repeated_keys_which_parse_as_the_last() {
+        let text = compact(r#"{"a":1, "a":2}"#).expect("JSON");
+        assert_eq!(text, r#"{"a":1,"a":2}"#);
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(value, json!({"a": 2}));
+    }
+
+    #[test]
+    fn every_escape_form_gives_the_printed_text() {
+        for code in 0u32..0x80 {
+            let c = char::from_u32(code).expect("ASCII");
+            for escaped in [
+                format!("\"\\u{code:04x}\""),
+                format!("\"\\u{code:04X}\""),
+                serde_json::to_string(&c.to_string()).expect("printable"),
+            ] {
+                assert_both_paths_agree(&escaped);
+            }
+        }
+        for text in [
+            r#""\/""#,
+            r#""\"\\\b\f\n\r\t""#,
+            r#""\u00e9""#,
+            r#""\u2028""#,
+        ] {
+            assert_both_paths_agree(text);
+        }
+        assert!(is_printed_form(r#""a\"\\\n\u0001\u001f""#));
+        assert!(!is_printed_form(r#""\u000a""#));
+        assert!(!is_printed_form(r#""\u001F""#));
+        assert!(!is_printed_form(r#""\/""#));
+    }
+
+    #[test]
+    fn integers_the_parser_reads_exactly_are_taken_as_they_are() {
+        for text in [
+            "0",
+            "-1",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-0",
+            "1.0",
+            "1e2",
+            "-1E-2",
+            "[0,-0,10,-10]",
+        ] {
+            assert_both_paths_agree(text);
+        }
+        assert!(is_printed_form("[0,-7,999999999999999999]"));
+        assert!(!is_printed_form("-0"));
+        assert!(!is_printed_form("1000000000000000000"));
+        assert!(!is_printed_form("1.5"));
+    }
+
+    #[test]
+    fn whitespace_and_deep_nesting_take_the_parser() {
+        assert!(!is_printed_form("{\"a\": 1}"));
+        assert!(!is_printed_form(" 1"));
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert!(!is_printed_form(&deep));
+        assert_both_paths_agree(&deep);
+        let shallow = format!("{}{}", "{\"a\":[".repeat(32), "]}".repeat(32));
+        assert!(is_printed_form(&shallow));
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1000i64..1000).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[a-z\"\\\\/\u{0}-\u{1f}é😀]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Values as workers send them: mostly what the quick check takes (a
+    /// single float or huge integer sends the whole text to the parser).
+    fn client_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-1000i64..1000).prop_map(Value::from),
+            Just(Value::from(0)),
+            (999_999_999_999_999_990u64..1_000_000_000_000_000_010).prop_map(Value::from),
+            (-1_000_000_000_000_000_010i64..-999_999_999_999_999_990).prop_map(Value::from),
+            "[a-z\"\\\\/\u{0}-\u{1f}\u{7f}é😀]{0,8}".prop_map(Value::from),
+            // Long runs of plain text, which are skipped a word at a time,
+            // with something to notice at any offset.
+            "[a-z]{0,20}[\"\\\\\u{0}-\u{1f}é]{0,2}[a-z]{0,20}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\n\"]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Writes `value` as some client might: choices (spacing, escapes,
+    /// number forms) are drawn from `choices`, cycling.
+    struct ClientPrinter<'a> {
+        /// Whether this client spaces its JSON out at all (most do not, and
+        /// any space takes the parser, hiding the other choices from the
+        /// quick check).
+        spaced: bool,
+        choices: &'a [u8],
+        next: usize,
+        out: String,
+    }
+
+    impl ClientPrinter<'_> {
+        fn choose(&mut self, options: u8) -> u8 {
+            let choice = self.choices.get(self.next).copied().unwrap_or(0);
+            self.next = (self.next + 1) % self.choices.len().max(1);
+            choice % options
+        }
+
+        fn space(&mut self) {
+            if !self.spaced {
+                return;
+            }
+            let space = [" ", "", "\n", "\t", "", ""][usize::from(self.choose(6))];
+            self.out.push_str(space);
+        }
+
+        fn string(&mut self, s: &str) {
+            self.out.push('"');
+            for c in s.chars() {
+                let code = u32::from(c);
+                match self.choose(4) {
+                    0 if code < 0x10000 => {
+                        let _ = write!(self.out, "\\u{code:04x}");
+                    }
+                    1 if code < 0x10000 => {
+                        let _ = write!(self.out, "\\u{code:04X}");
+                    }
+                    2 if c == '/' => self.out.push_str("\\/"),
+                    _ => {
+                        let printed = serde_json::to_string(&c.to_string()).expect("printable");
+                        self.out.push_str(&printed[1..printed.len() - 1]);
+                    }
+                }
+            }
+            self.out.push('"');
+        }
+
+        fn value(&mut self, value: &Value) {
+            self.space();
+            match value {
+                Value::String(s) => self.string(s),
+                Value::Number(n) => {
+                    let printed = n.to_string();
+                    let integer = n.is_i64() || n.is_u64();
+                    match self.choose(8) {
+                        0 if integer => {
+                            let _ = write!(self.out, "{printed}.0");
+                        }
+                        1 if integer => {
+                            let _ = write!(self.out, "{printed}e0");
+                        }
+                        // Past what i64 and u64 hold, or `-0`: floats.
+                        2 if integer && n.as_u64() != Some(0) => {
+                            let _ = write!(self.out, "{printed}00");
+                        }
+                        3 if n.as_u64() == Some(0) => self.out.push_str("-0"),
+                        _ => self.out.push_str(&printed),
+                    }
+                }
+                Value::Array(items) => {
+                    self.out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            self.out.push(',');
+                        }
+                        self.value(item);
+                    }
+                    self.space();
+                    self.out.push(']');
+                }
+                Value::Object(fields) => {
+                    self.out.push('{');
+                    for (i, (name, item)) in fields.iter().enumerate() {
+                        if i > 0 {
+                            self.out.push(',');
+                        }
+                        self.space();
+                        self.string(name);
+                        self.space();
+                        self.out.push(':');
+                        self.value(item);
+                    }
+                    self.space();
+                    self.out.push('}');
+                }
+                other => self.out.push_str(&other.to_string()),
+            }
+            self.space();
+        }
+    }
+
+    proptest! {
+        /// Any value, written compactly or pretty-printed by a client,
+        /// compacts to the text the tree path prints.
+        #[test]
+        fn compact_json_agrees_with_the_tree_path(value in any_value()) {
+            let printed = raw_json(&value).expect("printable").get().to_owned();
+            prop_assert_eq!(compact(&printed).expect("JSON"), printed.clone());
+            let pretty = serde_json::to_string_pretty(&value).expect("printable");
+            prop_assert_eq!(compact(&pretty).expect("JSON"), printed);
+        }
+
+        /// However a client writes a value, the quick check never passes
+        /// text the printer would write otherwise.
+        #[test]
+        fn the_quick_check_agrees_with_the_parser(
+            value in client_value(),
+            choices in prop::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let mut client = ClientPrinter {
+                spaced: choices[0] < 64,
+                choices: &choices,
+                next: 1,
+                out: String::new(),
+            };
+            client.value(&value);
+            assert_both_paths_agree(&client.out);
+            prop_assert_eq!(compact(&client.out).expect("JSON"), through_a_tree(&client.out));
+        }
+
+        /// What the printer writes for values without floats or huge
+        /// integers passes the quick check (the check is not just "no").
+        #[test]
+        fn printed_text_passes_the_quick_check(value in any_value()) {
+            let printed = raw_json(&value).expect("printable").get().to_owned();
+            if has_no_float_or_big(&value) {
+                prop_assert!(is_printed_form(&printed), "{}", printed);
+            }
+        }
+    }
+
+    fn has_no_float_or_big(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => n
+                .as_i64()
+                .is_some_and(|i| i.unsigned_abs() < 1_000_000_000_000_000_000),
+            Value::Array(items) => items.iter().all(has_no_float_or_big),
+            Value::Object(fields) => fields.values().all(has_no_float_or_big),
+            _ => true,
+        }
+    }
+}
