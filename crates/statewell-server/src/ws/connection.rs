@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
 
 use super::frame::{self, ErrorBody};
-use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
+use super::raw::{RawData, RawFrame, raw_str, raw_type_name, raw_value};
 use super::state_fns::{self, StateFn};
 use crate::AppState;
 use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
@@ -325,7 +325,7 @@ impl Connection {
             }
             return;
         }
-        let frame = match RawObject::parse(text) {
+        let frame = match RawFrame::parse(text) {
             Ok(frame) => frame,
             Err(error) if error.is_data() => {
                 tracing::debug!(worker = %self.link.id, "frame is JSON but not an object");
@@ -403,7 +403,7 @@ impl Connection {
     fn on_invoke(
         self: &Arc<Self>,
         invocation_id: Option<Value>,
-        frame: &RawObject<'_>,
+        frame: &RawFrame<'_>,
         permit: Option<OwnedSemaphorePermit>,
         draining: bool,
     ) {
@@ -442,12 +442,12 @@ impl Connection {
             }
             return;
         }
-        let raw_data = frame.get("data");
+        let data = frame.data();
 
         if let Some(function) = StateFn::from_id(&function_id) {
             // Arguments are decoded here, from the frame's text, straight
             // into what the call needs; the task owns them.
-            let call = state_fns::Call::parse(function, raw_data);
+            let call = state_fns::Call::parse(function, data);
             let conn = Arc::clone(self);
             let request = async move {
                 let outcome =
@@ -473,7 +473,7 @@ impl Connection {
             return;
         }
         let function_id = function_id.into_owned();
-        let data = match raw_data.map(raw_value).transpose() {
+        let data = match data.map(RawData::to_value).transpose() {
             Ok(data) => data.unwrap_or(Value::Null),
             Err(error) => {
                 if let Some(id) = reply_to {
@@ -523,7 +523,7 @@ impl Connection {
         }
     }
 
-    fn on_register_function(&self, frame: &RawObject<'_>) {
+    fn on_register_function(&self, frame: &RawFrame<'_>) {
         let Some(id) = take_string(frame, "id") else {
             tracing::warn!(worker = %self.link.id, "registerfunction without a string `id` ignored");
             return;
@@ -535,7 +535,7 @@ impl Connection {
         self.app.functions.register(&self.link, id);
     }
 
-    fn on_register_trigger(&self, frame: &RawObject<'_>) {
+    fn on_register_trigger(&self, frame: &RawFrame<'_>) {
         let id = take_string(frame, "id").unwrap_or_default();
         let trigger_type = take_string(frame, "trigger_type").unwrap_or_default();
         let function_id = take_string(frame, "function_id").unwrap_or_default();
@@ -573,6 +573,6 @@ impl Connection {
 }
 
 /// A string field of the frame; `None` when missing or of another type.
-fn take_string(frame: &RawObject<'_>, field: &str) -> Option<String> {
+fn take_string(frame: &RawFrame<'_>, field: &str) -> Option<String> {
     frame.get(field).and_then(raw_str).map(|s| s.into_owned())
 }

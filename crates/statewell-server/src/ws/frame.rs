@@ -1,8 +1,9 @@
 //! Frames of the worker protocol: reading the envelope of an incoming frame
 //! and encoding the frames the engine sends.
 //!
-//! An incoming frame is parsed once, into a [`super::raw::RawObject`] (each
-//! field's raw text); whoever handles the message decodes the fields it needs.
+//! An incoming frame is parsed once, into a [`super::raw::RawFrame`] (each
+//! field's raw text, and `data` taken apart into its fields' raw text);
+//! whoever handles the message decodes the fields it needs.
 
 use std::borrow::Cow;
 

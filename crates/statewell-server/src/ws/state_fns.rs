@@ -11,7 +11,7 @@ use statewell_core::{
 };
 
 use super::frame::ErrorBody;
-use super::raw::{RawObject, raw_str, raw_type_name, raw_value};
+use super::raw::{RawData, RawObject, raw_str, raw_type_name, raw_value};
 use crate::metrics::Metrics;
 
 /// The built-in state functions, by wire id.
@@ -110,28 +110,20 @@ pub enum Call {
 impl Call {
     /// Decodes `data` (`None` when the frame had none) into the arguments of
     /// `function`, checking fields in the order a reply reports them.
-    pub fn parse(function: StateFn, data: Option<&RawValue>) -> Result<Call, ErrorBody> {
-        let object;
+    pub fn parse(function: StateFn, data: Option<&RawData<'_>>) -> Result<Call, ErrorBody> {
         let args = Args {
             function,
             fields: match data {
                 // No `data` at all reads as an empty object: the first
                 // required field is then reported missing.
-                None => None,
-                Some(raw) if raw.get() == "null" => None,
-                Some(raw) => match RawObject::parse(raw.get()) {
-                    Ok(parsed) => {
-                        object = parsed;
-                        Some(&object)
-                    }
-                    Err(error) if error.is_data() => {
-                        return Err(ErrorBody::deserialization(
-                            function.id(),
-                            format!("invalid type: {}, expected an object", raw_type_name(raw)),
-                        ));
-                    }
-                    Err(error) => return Err(ErrorBody::deserialization(function.id(), error)),
-                },
+                None | Some(RawData::Other(Value::Null)) => None,
+                Some(RawData::Object(object)) => Some(object),
+                Some(other) => {
+                    return Err(ErrorBody::deserialization(
+                        function.id(),
+                        format!("invalid type: {}, expected an object", other.type_name()),
+                    ));
+                }
             },
         };
         Ok(match function {
