@@ -19,6 +19,7 @@ mod apply;
 mod limits;
 mod number;
 mod path;
+mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
@@ -28,6 +29,7 @@ pub use limits::{
     MAX_VALUE_DEPTH,
 };
 pub use path::Path;
+pub use wire::ops_from_json;
 
 /// One op of `state::update`, as it travels on the wire (tagged by `type`).
 /// An unknown `type`, a missing required field (`path` of set, increment,

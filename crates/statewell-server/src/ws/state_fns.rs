@@ -356,7 +356,7 @@ impl<'a> Args<'_, 'a> {
     /// one of `from_value` (no line and column into the frame), as it always was.
     fn ops(&self) -> Result<Vec<UpdateOp>, ErrorBody> {
         let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
-        serde_json::from_str(raw.get()).or_else(|direct| {
+        statewell_core::update::ops_from_json(raw.get()).or_else(|direct| {
             let tree = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
             // Both read the same text, so the tree is refused too.
             let error = serde_json::from_value::<Vec<UpdateOp>>(tree)
