@@ -28,8 +28,8 @@ const MAX_QUICK_DIGITS: usize = 18;
 /// parsed value keeps the last; JSON parsers read both texts as the same
 /// value (the last occurrence wins).
 pub fn compact_json(text: &RawValue) -> Result<RawJson, serde_json::Error> {
-    if is_printed_form(text.get()) {
-        return Ok(text.to_owned());
+    if scan(text.get()) == Some(Scanned::Printed) {
+        return Ok(RawJson::from(text.to_owned()));
     }
     transcoded(text)
 }
@@ -42,54 +42,113 @@ fn transcoded(text: &RawValue) -> Result<RawJson, serde_json::Error> {
     serde_transcode::transcode(&mut parser, &mut serde_json::Serializer::new(&mut out))?;
     parser.end()?;
     if out == text.get().as_bytes() {
-        return Ok(text.to_owned());
+        return Ok(RawJson::from(text.to_owned()));
     }
     // The printer's output is JSON by construction; `from_string` checks it
     // once more, which only this less common path pays.
     let printed = String::from_utf8(out).map_err(serde::de::Error::custom)?;
-    RawValue::from_string(printed)
+    RawValue::from_string(printed).map(RawJson::from)
 }
 
-/// Whether `text` — valid JSON, as every [`RawValue`] is — is already what
-/// the compact printer would print for it. `false` means "not sure", never
-/// "wrong": the caller then parses and prints.
-///
-/// Outside strings the printer writes no whitespace, integers as plain
-/// digits, and everything else as one of the literals; inside strings it
-/// escapes only `"`, `\` and control characters, the latter as `\b \t \n
-/// \f \r` or else `\u00xx` in lower case.
-fn is_printed_form(text: &str) -> bool {
+/// What [`scan`] found in text that is JSON written compactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scanned {
+    /// Every number is an integer the parser reads exactly: the printer
+    /// would write the text unchanged.
+    Printed,
+    /// Some number is a float, `-0` or past 18 digits: valid JSON, but the
+    /// printer may write that number differently.
+    OtherNumbers,
+}
+
+/// One pass over `text`: `Some` when it is valid JSON as the compact
+/// printer writes it — no whitespace, strings escaping only `"`, `\` and
+/// control characters (as `\b \t \n \f \r`, else `\u00xx` in lower case),
+/// nesting no deeper than 64. `None` means "not sure", never "valid": the
+/// caller then asks serde_json.
+pub(crate) fn scan(text: &str) -> Option<Scanned> {
     let bytes = text.as_bytes();
+    let mut exact = true;
+    // Bit d: whether the container open at depth d is an object.
+    let mut objects = 0u64;
     let mut depth = 0usize;
     let mut at = 0usize;
-    while let Some(&byte) = bytes.get(at) {
-        at = match byte {
-            b'"' => match printed_string_end(bytes, at + 1) {
-                Some(end) => end,
-                None => return false,
-            },
-            b'-' | b'0'..=b'9' => match printed_integer_end(bytes, at) {
-                Some(end) => end,
-                None => return false,
-            },
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_QUICK_DEPTH {
-                    return false;
+    loop {
+        // A value starts at `at`.
+        at = match *bytes.get(at)? {
+            b'"' => printed_string_end(bytes, at + 1)?,
+            b'-' | b'0'..=b'9' => {
+                let (end, exact_integer) = number_end(bytes, at)?;
+                exact &= exact_integer;
+                end
+            }
+            b't' => literal_end(bytes, at, b"true")?,
+            b'f' => literal_end(bytes, at, b"false")?,
+            b'n' => literal_end(bytes, at, b"null")?,
+            open @ (b'{' | b'[') => {
+                if depth == MAX_QUICK_DEPTH {
+                    return None;
                 }
-                at + 1
+                let object = open == b'{';
+                objects = (objects & !(1 << depth)) | (u64::from(object) << depth);
+                let close = if object { b'}' } else { b']' };
+                if bytes.get(at + 1) == Some(&close) {
+                    at + 2
+                } else {
+                    depth += 1;
+                    at = if object {
+                        key_end(bytes, at + 1)?
+                    } else {
+                        at + 1
+                    };
+                    continue;
+                }
             }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                at + 1
-            }
-            // Separators, and the letters of `true`, `false` and `null`
-            // (the only bare words valid JSON has).
-            b',' | b':' | b'a'..=b'z' => at + 1,
-            _ => return false,
+            _ => return None,
         };
+        // A value ended at `at`: what follows is a separator, a closing
+        // bracket, or the end of the text.
+        loop {
+            if depth == 0 {
+                let scanned = if exact {
+                    Scanned::Printed
+                } else {
+                    Scanned::OtherNumbers
+                };
+                return (at == bytes.len()).then_some(scanned);
+            }
+            let in_object = (objects >> (depth - 1)) & 1 == 1;
+            match (*bytes.get(at)?, in_object) {
+                (b',', true) => {
+                    at = key_end(bytes, at + 1)?;
+                    break;
+                }
+                (b',', false) => {
+                    at += 1;
+                    break;
+                }
+                (b'}', true) | (b']', false) => {
+                    depth -= 1;
+                    at += 1;
+                }
+                _ => return None,
+            }
+        }
     }
-    true
+}
+
+/// Where an object's key that starts at `at` ends, its colon included.
+fn key_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let end = printed_string_end(bytes, at + 1)?;
+    (bytes.get(end) == Some(&b':')).then_some(end + 1)
+}
+
+fn literal_end(bytes: &[u8], at: usize, word: &[u8]) -> Option<usize> {
+    let end = at + word.len();
+    (bytes.get(at..end) == Some(word)).then_some(end)
 }
 
 /// Where the string whose text starts at `from` (after its opening quote)
@@ -161,28 +220,45 @@ fn printed_escape_len(after_backslash: &[u8]) -> Option<usize> {
     }
 }
 
-/// Where the number starting at `from` ends, if it is an integer the parser
-/// reads exactly and the printer gives back unchanged (not `-0`, which reads
-/// as a float).
-fn printed_integer_end(bytes: &[u8], from: usize) -> Option<usize> {
+/// Where the JSON number starting at `from` ends, and whether it is an
+/// integer the parser reads exactly and the printer gives back unchanged
+/// (at most 18 digits, not `-0`, which reads as a float).
+fn number_end(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let digits_at = |at: usize| {
+        bytes.get(at..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_digit()).count()
+        })
+    };
     let negative = bytes.get(from) == Some(&b'-');
-    let digits_from = from + usize::from(negative);
-    let digits = bytes
-        .get(digits_from..)?
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    let end = digits_from + digits;
-    if digits == 0 || digits > MAX_QUICK_DIGITS {
+    let mut at = from + usize::from(negative);
+    let digits = digits_at(at);
+    let leading_zero = bytes.get(at) == Some(&b'0');
+    if digits == 0 || (leading_zero && digits > 1) {
         return None;
     }
-    if bytes.get(digits_from) == Some(&b'0') && (negative || digits > 1) {
-        return None;
+    at += digits;
+    let mut exact = digits <= MAX_QUICK_DIGITS && !(negative && leading_zero);
+    if bytes.get(at) == Some(&b'.') {
+        let fraction = digits_at(at + 1);
+        if fraction == 0 {
+            return None;
+        }
+        at += 1 + fraction;
+        exact = false;
     }
-    if matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
-        return None;
+    if matches!(bytes.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(bytes.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let exponent = digits_at(at);
+        if exponent == 0 {
+            return None;
+        }
+        at += exponent;
+        exact = false;
     }
-    Some(end)
+    Some((at, exact))
 }
 
 #[cfg(test)]
@@ -197,6 +273,10 @@ mod tests {
 
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_owned()).expect("test JSON")
+    }
+
+    fn printed(text: &str) -> bool {
+        scan(text) == Some(Scanned::Printed)
     }
 
     fn compact(text: &str) -> Result<String, serde_json::Error> {
@@ -275,10 +355,10 @@ mod tests {
         ] {
             assert_both_paths_agree(text);
         }
-        assert!(is_printed_form(r#""a\"\\\n\u0001\u001f""#));
-        assert!(!is_printed_form(r#""\u000a""#));
-        assert!(!is_printed_form(r#""\u001F""#));
-        assert!(!is_printed_form(r#""\/""#));
+        assert!(printed(r#""a\"\\\n\u0001\u001f""#));
+        assert!(!printed(r#""\u000a""#));
+        assert!(!printed(r#""\u001F""#));
+        assert!(!printed(r#""\/""#));
     }
 
     #[test]
@@ -302,21 +382,54 @@ mod tests {
         ] {
             assert_both_paths_agree(text);
         }
-        assert!(is_printed_form("[0,-7,999999999999999999]"));
-        assert!(!is_printed_form("-0"));
-        assert!(!is_printed_form("1000000000000000000"));
-        assert!(!is_printed_form("1.5"));
+        assert!(printed("[0,-7,999999999999999999]"));
+        assert!(!printed("-0"));
+        assert!(!printed("1000000000000000000"));
+        assert!(!printed("1.5"));
     }
 
     #[test]
     fn whitespace_and_deep_nesting_take_the_parser() {
-        assert!(!is_printed_form("{\"a\": 1}"));
-        assert!(!is_printed_form(" 1"));
+        assert!(!printed("{\"a\": 1}"));
+        assert!(!printed(" 1"));
         let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
-        assert!(!is_printed_form(&deep));
+        assert!(!printed(&deep));
         assert_both_paths_agree(&deep);
         let shallow = format!("{}{}", "{\"a\":[".repeat(32), "]}".repeat(32));
-        assert!(is_printed_form(&shallow));
+        assert!(printed(&shallow));
+    }
+
+    #[test]
+    fn every_one_character_damage_of_printed_text_is_caught_or_still_json() {
+        let samples = [
+            r#"{"a":[1,-2.5e3,{"b":null,"c":true}],"d":"x\"y\\z\n\u0001","e":{},"f":[]}"#,
+            r#"[false,0,"",{"":[[]]},-0,1E+2]"#,
+        ];
+        let inserts = [
+            '{', '}', '[', ']', ',', ':', '"', '\\', '-', '.', 'e', '0', 'u', 't', ' ',
+        ];
+        for sample in samples {
+            assert!(scan(sample).is_some(), "{sample}");
+            let chars: Vec<char> = sample.chars().collect();
+            let mut damaged = Vec::new();
+            for at in 0..=chars.len() {
+                damaged.push(chars[..at].iter().collect::<String>());
+                if at < chars.len() {
+                    let mut cut = chars.clone();
+                    cut.remove(at);
+                    damaged.push(cut.into_iter().collect());
+                }
+                for &c in &inserts {
+                    let mut grown = chars.clone();
+                    grown.insert(at, c);
+                    damaged.push(grown.into_iter().collect());
+                }
+            }
+            for text in damaged {
+                let valid = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+                assert!(valid || scan(&text).is_none(), "scanned as valid: {text}");
+            }
+        }
     }
 
     fn any_value() -> impl Strategy<Value = Value> {
@@ -500,9 +613,48 @@ mod tests {
         /// integers passes the quick check (the check is not just "no").
         #[test]
         fn printed_text_passes_the_quick_check(value in any_value()) {
-            let printed = raw_json(&value).expect("printable").get().to_owned();
+            let text = raw_json(&value).expect("printable").get().to_owned();
             if has_no_float_or_big(&value) {
-                prop_assert!(is_printed_form(&printed), "{}", printed);
+                prop_assert!(printed(&text), "{}", text);
+            }
+            // Floats and all: what the printer writes is found valid.
+            prop_assert!(scan(&text).is_some(), "{}", text);
+        }
+
+        /// The scan never calls text valid that serde_json refuses: printed
+        /// values, written by clients, and damaged (a character cut out,
+        /// one inserted, the text cut short).
+        #[test]
+        fn the_scan_calls_nothing_valid_that_is_not_json(
+            value in client_value(),
+            choices in prop::collection::vec(any::<u8>(), 1..64),
+            damage in (any::<prop::sample::Index>(), 0u8..4, prop::sample::select(
+                vec!['{', '}', '[', ']', ',', ':', '"', '\\', '-', '.', 'e', '0', '1', 't', 'n', ' '],
+            )),
+        ) {
+            let mut client = ClientPrinter {
+                spaced: choices[0] < 32,
+                choices: &choices,
+                next: 1,
+                out: String::new(),
+            };
+            client.value(&value);
+            let mut text = client.out;
+            let (at, how, c) = damage;
+            let mut chars: Vec<char> = text.chars().collect();
+            if !chars.is_empty() {
+                let at = at.index(chars.len());
+                match how {
+                    0 => { chars.remove(at); }
+                    1 => chars.insert(at, c),
+                    2 => chars.truncate(at),
+                    _ => {}
+                }
+                text = chars.into_iter().collect();
+            }
+            let valid = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+            if scan(&text).is_some() {
+                prop_assert!(valid, "scanned as valid but is not JSON: {}", text);
             }
         }
     }

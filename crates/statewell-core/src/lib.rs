@@ -13,6 +13,7 @@ mod error;
 mod event;
 mod model;
 mod mutation;
+mod raw_json;
 mod state;
 pub mod store;
 pub mod update;
@@ -20,12 +21,11 @@ pub mod update;
 pub use compact::compact_json;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
-pub use model::{
-    Item, Limits, Page, PageRequest, RawItem, RawJson, RawPage, RawVersioned, Versioned, raw_json,
-};
+pub use model::{Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, Versioned};
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,
 };
+pub use raw_json::{RawJson, raw_json};
 pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome};
 pub use store::{Store, StoreStats};
 pub use update::{OpError, Path, UpdateOp};

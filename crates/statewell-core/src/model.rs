@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::StateError;
+use crate::raw_json::{RawJson, raw_json};
 
 /// Bounds on what one item may hold. Checked by [`crate::State`] before a
 /// backend sees the request, and by [`crate::apply_mutation`] for values an
@@ -120,18 +120,6 @@ pub struct PageRequest {
 pub struct Page {
     pub items: Vec<Item>,
     pub next: Option<String>,
-}
-
-/// A value as its compact JSON text — exactly what `serde_json::to_string`
-/// gives for it — for reads that only pass the value on: a backend that
-/// stores that text hands it over without parsing it, and the protocol
-/// layers write it out without printing it again.
-pub type RawJson = Box<RawValue>;
-
-/// The compact JSON text of `value`.
-pub fn raw_json(value: &Value) -> Result<RawJson, StateError> {
-    serde_json::value::to_raw_value(value)
-        .map_err(|e| StateError::Storage(format!("cannot encode value: {e}")))
 }
 
 /// [`Versioned`] with the value as [`RawJson`].

@@ -9,7 +9,6 @@
 //! integers exact (serde_json reads them back as i64/u64, never as floats).
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 use statewell_core::{RawJson, StateError};
 
 const VERSION_BYTES: usize = 8;
@@ -92,19 +91,21 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
 }
 
 /// The stored value as its JSON text, not parsed into a tree: it is the
-/// compact encoding `encode_value` wrote, so passing it on gives the same
-/// bytes as decoding and printing it again. Still checked as JSON, so a
-/// damaged value is reported here rather than sent out.
+/// compact encoding `encode_value`/`encode_json` wrote, so passing it on
+/// gives the same bytes as decoding and printing it again. Still checked as
+/// JSON ([`RawJson::checked`], one quick pass for text in that form), so a
+/// value damaged behind the store's back is reported here rather than sent
+/// out.
 pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
     let (version, json) = split_version(bytes)?;
     let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
-    let raw = RawValue::from_string(text.to_owned())
+    let raw = RawJson::checked(text.to_owned())
         .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
     Ok((version, raw))
 }
 
 /// Parses JSON text the store wrote (see [`decode_raw`]).
-pub(crate) fn parse_json(raw: &RawValue) -> Result<Value, StateError> {
+pub(crate) fn parse_json(raw: &RawJson) -> Result<Value, StateError> {
     serde_json::from_str(raw.get()).map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))
 }
 
@@ -184,6 +185,8 @@ mod tests {
             serde_json::to_string(&decoded).expect("printable")
         );
         assert!(decode_raw(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_raw(&[1, 2, 3]).is_err());
+        assert!(decode_raw(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
     }
 
     #[test]

@@ -885,7 +885,7 @@ fn apply_put(
     let mut event_values = None;
     if state.want_events {
         let parsed = decode_value(encoded).and_then(|(_, new_value)| {
-            let old_value = replaced.take().as_deref().map(parse_json).transpose()?;
+            let old_value = replaced.take().as_ref().map(parse_json).transpose()?;
             Ok((old_value, new_value))
         });
         match parsed {

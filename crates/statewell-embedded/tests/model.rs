@@ -158,8 +158,8 @@ fn texts(
     Option<u64>,
 ) {
     (
-        outcome.old_value.as_deref().map(|raw| raw.get()),
-        outcome.new_value.as_deref().map(|raw| raw.get()),
+        outcome.old_value.as_ref().map(|raw| raw.get()),
+        outcome.new_value.as_ref().map(|raw| raw.get()),
         &outcome.errors,
         outcome.version,
     )

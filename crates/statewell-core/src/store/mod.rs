@@ -213,7 +213,7 @@ mod tests {
             .expect("update");
         assert!(first.old_value.is_none());
         assert_eq!(
-            first.new_value.as_deref().map(RawValue::get),
+            first.new_value.as_ref().map(RawJson::get),
             Some(r#"{"n":2}"#)
         );
         assert_eq!(first.version, Some(1));
@@ -226,11 +226,11 @@ mod tests {
             .await
             .expect("update");
         assert_eq!(
-            second.old_value.as_deref().map(RawValue::get),
+            second.old_value.as_ref().map(RawJson::get),
             Some(r#"{"n":2}"#)
         );
         assert_eq!(
-            second.new_value.as_deref().map(RawValue::get),
+            second.new_value.as_ref().map(RawJson::get),
             Some(r#"{"n":5}"#)
         );
         assert_eq!(second.errors.len(), 1, "the append to a number is skipped");

@@ -291,9 +291,9 @@ impl Connection {
         self.reply_with(invocation_id, function_id, outcome, permit);
     }
 
-    /// [`Connection::reply`] with any serializable result (a state function's
+    /// [`Connection::reply`] with any result a frame can hold (a state function's
     /// [`state_fns::Reply`]).
-    fn reply_with<R: serde::Serialize>(
+    fn reply_with<R: frame::WriteJson>(
         &self,
         invocation_id: &Value,
         function_id: Option<&str>,

@@ -96,7 +96,7 @@ impl Serialize for ErrorBody {
 /// and only the values go through the serializer — the same bytes as
 /// serializing the frame as a struct, without passing each constant through
 /// the string escaper (~1,200 instructions a reply, measured).
-pub fn result_frame<R: Serialize>(
+pub fn result_frame<R: WriteJson>(
     invocation_id: &Value,
     function_id: Option<&str>,
     outcome: &Result<Option<R>, ErrorBody>,
@@ -112,7 +112,7 @@ pub fn result_frame<R: Serialize>(
         Ok(None) => {}
         Ok(Some(result)) => {
             out.extend_from_slice(br#","result":"#);
-            write_json(&mut out, result);
+            result.write_json(&mut out);
         }
         Err(error) => {
             out.extend_from_slice(br#","error":"#);
@@ -126,8 +126,22 @@ pub fn result_frame<R: Serialize>(
 
 /// Appends `value` as JSON. Cannot fail for what frames hold: every map key
 /// is a string and every raw value is already valid JSON.
-fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     serde_json::to_writer(out, value).expect("frames always serialize");
+}
+
+/// A call's result, appended to a frame as JSON. Serializing a
+/// [`statewell_core::RawJson`] through serde checks its text once more
+/// (serde passes raw text on only through serde_json's raw value); a
+/// result that holds stored text writes it in as it is instead.
+pub trait WriteJson {
+    fn write_json(&self, out: &mut Vec<u8>);
+}
+
+impl WriteJson for Value {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        write_json(out, self);
+    }
 }
 
 #[derive(Serialize)]
@@ -218,6 +232,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use statewell_core::RawJson;
+
     use crate::ws::state_fns::Reply;
 
     /// The frame as serializing it as a struct prints it: what
@@ -255,7 +271,7 @@ mod tests {
 
     #[test]
     fn result_frames_print_as_the_struct_prints() {
-        let raw = |text: &str| RawValue::from_string(text.to_owned()).expect("JSON");
+        let raw = |text: &str| RawJson::checked(text.to_owned()).expect("JSON");
         let ids = [
             json!("abc-1"),
             json!("quote\" and \\ and \u{1}"),

@@ -10,7 +10,7 @@ use statewell_core::{
     OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json,
 };
 
-use super::frame::ErrorBody;
+use super::frame::{ErrorBody, WriteJson, write_json};
 use super::raw::{RawData, RawObject, raw_str, raw_type_name, raw_value};
 use crate::metrics::Metrics;
 
@@ -204,6 +204,50 @@ pub struct RawUpdate {
     errors: Vec<OpError>,
 }
 
+/// Written by hand so that stored text goes in as it is (see
+/// [`WriteJson`]); the same bytes as the derived `Serialize`, which a test
+/// checks.
+impl WriteJson for Reply {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Reply::Value(value) => write_json(out, value),
+            Reply::Raw(raw) => out.extend_from_slice(raw.get().as_bytes()),
+            Reply::List(values) => {
+                out.push(b'[');
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(value.get().as_bytes());
+                }
+                out.push(b']');
+            }
+            Reply::Set(set) => {
+                write_old_new(out, set.old_value.as_ref(), Some(&set.new_value));
+                out.push(b'}');
+            }
+            Reply::Update(update) => {
+                write_old_new(out, update.old_value.as_ref(), update.new_value.as_ref());
+                if !update.errors.is_empty() {
+                    out.extend_from_slice(br#","errors":"#);
+                    write_json(out, &update.errors);
+                }
+                out.push(b'}');
+            }
+            // Listing pages is no hot path: serde (which checks each value).
+            Reply::Page(page) => write_json(out, page),
+        }
+    }
+}
+
+/// `{"old_value":…,"new_value":…` (the object left open), `null` for `None`.
+fn write_old_new(out: &mut Vec<u8>, old: Option<&RawJson>, new: Option<&RawJson>) {
+    out.extend_from_slice(br#"{"old_value":"#);
+    out.extend_from_slice(old.map_or("null", RawJson::get).as_bytes());
+    out.extend_from_slice(br#","new_value":"#);
+    out.extend_from_slice(new.map_or("null", RawJson::get).as_bytes());
+}
+
 /// Runs one state function and records it in the metrics. `Ok(None)` means
 /// "nothing": the reply omits `result`. `call` is what [`Call::parse`] made
 /// of the request; an argument error is recorded like any other failure.
@@ -389,5 +433,68 @@ impl<'a> Args<'_, 'a> {
         let scope = self.name("scope")?;
         let key = self.name("key")?;
         Ok((scope, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use statewell_core::{RawItem, RawJson, RawPage};
+
+    use super::*;
+
+    fn raw(text: &str) -> RawJson {
+        RawJson::checked(text.to_owned()).expect("test JSON")
+    }
+
+    #[test]
+    fn replies_write_what_their_serialization_prints() {
+        let text = r#"{"n":1,"s":"x\"y\\z\u0001","f":[1.5,-0.0,1e300]}"#;
+        let error = OpError {
+            op_index: 1,
+            code: "increment.not_number".to_owned(),
+            message: "not a \"number\"".to_owned(),
+            doc_url: None,
+        };
+        let replies = [
+            Reply::Value(json!({"groups": ["a", "b\u{7f}"]})),
+            Reply::Value(Value::Null),
+            Reply::Raw(raw(text)),
+            Reply::List(vec![]),
+            Reply::List(vec![raw("1"), raw(text), raw("null")]),
+            Reply::Set(RawOldNew {
+                old_value: None,
+                new_value: raw(text),
+            }),
+            Reply::Set(RawOldNew {
+                old_value: Some(raw("[]")),
+                new_value: raw("\"s\""),
+            }),
+            Reply::Update(RawUpdate {
+                old_value: None,
+                new_value: None,
+                errors: vec![],
+            }),
+            Reply::Update(RawUpdate {
+                old_value: Some(raw(text)),
+                new_value: Some(raw("{}")),
+                errors: vec![error.clone(), error],
+            }),
+            Reply::Page(RawPage {
+                items: vec![RawItem {
+                    key: "k\"".to_owned(),
+                    value: raw(text),
+                    version: 3,
+                }],
+                next: Some("k\"".to_owned()),
+            }),
+        ];
+        for reply in &replies {
+            let mut written = Vec::new();
+            reply.write_json(&mut written);
+            let written = String::from_utf8(written).expect("UTF-8");
+            let serialized = serde_json::to_string(reply).expect("serializable");
+            assert_eq!(written, serialized, "{reply:?}");
+        }
     }
 }
