@@ -45,6 +45,13 @@ impl RawJson {
         RawValue::from_string(text).map(RawJson::from)
     }
 
+    /// `text` that the caller has just parsed as JSON without error, taken
+    /// without checking it a second time (an update parses the stored value
+    /// to apply its ops and answers the same text).
+    pub fn parsed(text: String) -> RawJson {
+        RawJson(text.into_boxed_str())
+    }
+
     /// The text as serde_json's raw value (checked once more, as serde_json
     /// always does).
     pub fn to_raw_value(&self) -> Result<Box<RawValue>, serde_json::Error> {

@@ -104,6 +104,17 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
     Ok((version, raw))
 }
 
+/// The stored value both parsed and as its text (an update's old value:
+/// parsed to apply the ops, answered as text), read once: the text is the
+/// one the parser has just accepted, so it is not checked again.
+pub(crate) fn decode_value_and_text(bytes: &[u8]) -> Result<(u64, Value, RawJson), StateError> {
+    let (version, json) = split_version(bytes)?;
+    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
+    let value = serde_json::from_str(text)
+        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    Ok((version, value, RawJson::parsed(text.to_owned())))
+}
+
 /// Parses JSON text the store wrote (see [`decode_raw`]).
 pub(crate) fn parse_json(raw: &RawJson) -> Result<Value, StateError> {
     serde_json::from_str(raw.get()).map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))
@@ -187,6 +198,17 @@ mod tests {
         assert!(decode_raw(&bytes[..bytes.len() - 1]).is_err());
         assert!(decode_raw(&[1, 2, 3]).is_err());
         assert!(decode_raw(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
+    }
+
+    #[test]
+    fn a_value_and_its_text_are_read_together_as_each_alone() {
+        let value = json!({"z": 1, "a": [u64::MAX, 0.1], "s": "é\n\""});
+        let bytes = encode_value(9, &value).expect("encodable");
+        let (version, parsed, text) = decode_value_and_text(&bytes).expect("decodable");
+        assert_eq!((version, &parsed), (9, &value));
+        assert_eq!(text, decode_raw(&bytes).expect("decodable").1);
+        assert!(decode_value_and_text(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode_value_and_text(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff]).is_err());
     }
 
     #[test]

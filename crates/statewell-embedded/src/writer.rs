@@ -36,8 +36,8 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
 use crate::codec::{
-    decode_raw, decode_value, encode_json, group_prefix, item_key, key_of, parse_json, prefix_end,
-    stamp_version,
+    decode_raw, decode_value, decode_value_and_text, encode_json, group_prefix, item_key, key_of,
+    parse_json, prefix_end, stamp_version,
 };
 use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
@@ -760,10 +760,11 @@ fn apply_write(
     // mutations of one key in a batch apply one after the other.
     let (current_value, old_text) = match current.item(&stored_key)? {
         Some(stored) => {
-            let decoded = decode_value(stored.bytes()).and_then(|(_, value)| {
-                let text = texts.then(|| decode_raw(stored.bytes())).transpose()?;
-                Ok((value, text.map(|(_, text)| text)))
-            });
+            let decoded = match texts {
+                true => decode_value_and_text(stored.bytes())
+                    .map(|(_, value, text)| (value, Some(text))),
+                false => decode_value(stored.bytes()).map(|(_, value)| (value, None)),
+            };
             match decoded {
                 Ok((value, text)) => (Some(value), text),
                 Err(err) => return Ok(Err(err)),
