@@ -45,10 +45,13 @@ impl RawJson {
         RawValue::from_string(text).map(RawJson::from)
     }
 
-    /// `text` that the caller has just parsed as JSON without error, taken
-    /// without checking it a second time (an update parses the stored value
-    /// to apply its ops and answers the same text).
-    pub fn parsed(text: String) -> RawJson {
+    /// `text` that the caller knows to be JSON, taken without checking it:
+    /// text it has just parsed without error (an update parses the stored
+    /// value to apply its ops and answers the same text), or text it wrote
+    /// itself from a [`RawJson`] or a printed value and kept in memory (the
+    /// embedded store's overlay). Text read back from a file is not known:
+    /// [`RawJson::checked`] it.
+    pub fn known(text: String) -> RawJson {
         RawJson(text.into_boxed_str())
     }
 

@@ -104,6 +104,15 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
     Ok((version, raw))
 }
 
+/// [`decode_raw`] of bytes this store wrote in this process and kept in
+/// memory (the overlay): they were encoded from a checked [`RawJson`] or a
+/// printed value, so the text is not checked again.
+pub(crate) fn decode_known(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
+    let (version, json) = split_version(bytes)?;
+    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
+    Ok((version, RawJson::known(text.to_owned())))
+}
+
 /// The stored value both parsed and as its text (an update's old value:
 /// parsed to apply the ops, answered as text), read once: the text is the
 /// one the parser has just accepted, so it is not checked again.
@@ -112,7 +121,7 @@ pub(crate) fn decode_value_and_text(bytes: &[u8]) -> Result<(u64, Value, RawJson
     let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
     let value = serde_json::from_str(text)
         .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
-    Ok((version, value, RawJson::parsed(text.to_owned())))
+    Ok((version, value, RawJson::known(text.to_owned())))
 }
 
 /// Parses JSON text the store wrote (see [`decode_raw`]).

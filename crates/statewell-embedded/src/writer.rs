@@ -36,8 +36,8 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::Durability;
 use crate::codec::{
-    decode_raw, decode_value, decode_value_and_text, encode_json, group_prefix, item_key, key_of,
-    parse_json, prefix_end, stamp_version,
+    decode_value, decode_value_and_text, encode_json, group_prefix, item_key, key_of, parse_json,
+    prefix_end, stamp_version,
 };
 use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
@@ -874,7 +874,7 @@ fn apply_put(
 ) -> Result<Result<Written, StateError>, StateError> {
     let stored_key = item_key(group, key);
     let mut replaced = match current.item(&stored_key)? {
-        Some(stored) => match decode_raw(stored.bytes()) {
+        Some(stored) => match stored.raw() {
             Ok((_, raw)) => Some(raw),
             Err(err) => return Ok(Err(err)),
         },

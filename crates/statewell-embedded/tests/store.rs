@@ -273,6 +273,16 @@ async fn a_set_over_a_damaged_value_fails_and_stores_nothing() {
     assert_eq!(revision, 1, "the failed set consumed no revision");
     let read = store.get("g", "k").await.expect_err("still damaged");
     assert_eq!(read.code(), ErrorCode::Storage);
+    // The paths that pass stored text on without parsing it check it too:
+    // the damaged text is never answered.
+    let read = store.get_raw("g", "k").await.expect_err("still damaged");
+    assert_eq!(read.code(), ErrorCode::Storage);
+    let err = store
+        .set_raw("g", "k", raw_json(&json!({"n": 3})).expect("printable"))
+        .await
+        .expect_err("the old value cannot be answered");
+    assert_eq!(err.code(), ErrorCode::Storage);
+    assert_eq!(store.stats().revision, 1, "the failed set_raw consumed no revision");
     // The store goes on: other keys are written and read as usual.
     store
         .write(set("g", "other", json!(3)))
