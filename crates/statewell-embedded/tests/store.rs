@@ -282,7 +282,11 @@ async fn a_set_over_a_damaged_value_fails_and_stores_nothing() {
         .await
         .expect_err("the old value cannot be answered");
     assert_eq!(err.code(), ErrorCode::Storage);
-    assert_eq!(store.stats().revision, 1, "the failed set_raw consumed no revision");
+    assert_eq!(
+        store.stats().revision,
+        1,
+        "the failed set_raw consumed no revision"
+    );
     // The store goes on: other keys are written and read as usual.
     store
         .write(set("g", "other", json!(3)))
