@@ -168,6 +168,16 @@ fn printed_string_end(bytes: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// Whether `text` is written as a JSON string just by quoting it (it holds
+/// no quote, backslash or control character), so the escaper can be
+/// skipped. Checked 8 bytes at a time.
+pub fn is_plain_json_string(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let rest = bytes.get(plain_run_end(bytes, 0)..).unwrap_or_default();
+    rest.iter()
+        .all(|&byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+}
+
 /// Skips whole 8-byte words of string text holding no quote, backslash or
 /// control character (the bulk of a value's text), so the byte loop only
 /// sees the word where something happens. The test for each word is the
@@ -581,6 +591,16 @@ mod tests {
     }
 
     proptest! {
+        /// A string is plain exactly when serde_json prints it as itself
+        /// between quotes.
+        #[test]
+        fn plain_strings_are_the_ones_printed_as_they_are(
+            text in prop_oneof![any::<String>(), "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é]{0,20}"],
+        ) {
+            let printed = serde_json::to_string(&text).expect("printable");
+            prop_assert_eq!(is_plain_json_string(&text), printed == format!("\"{text}\""));
+        }
+
         /// Any value, written compactly or pretty-printed by a client,
         /// compacts to the text the tree path prints.
         #[test]

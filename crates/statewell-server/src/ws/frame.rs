@@ -103,10 +103,13 @@ pub fn result_frame<R: WriteJson>(
 ) -> String {
     let mut out = Vec::with_capacity(160);
     out.extend_from_slice(br#"{"type":"invocationresult","invocation_id":"#);
-    write_json(&mut out, invocation_id);
+    match invocation_id {
+        Value::String(id) => write_str(&mut out, id),
+        other => write_json(&mut out, other),
+    }
     if let Some(function_id) = function_id {
         out.extend_from_slice(br#","function_id":"#);
-        write_json(&mut out, function_id);
+        write_str(&mut out, function_id);
     }
     match outcome {
         Ok(None) => {}
@@ -128,6 +131,19 @@ pub fn result_frame<R: WriteJson>(
 /// is a string and every raw value is already valid JSON.
 pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     serde_json::to_writer(out, value).expect("frames always serialize");
+}
+
+/// Appends `text` as a JSON string. Ids and function names rarely hold
+/// anything to escape, so they are copied between quotes when they do not
+/// (the escaper looks each byte up in a table).
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if statewell_core::is_plain_json_string(text) {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, text);
+    }
 }
 
 /// A call's result, appended to a frame as JSON. Serializing a
@@ -275,10 +291,17 @@ mod tests {
         let ids = [
             json!("abc-1"),
             json!("quote\" and \\ and \u{1}"),
+            json!("a control character alone: \u{1f}"),
+            json!("é and \u{7f}, nothing to escape"),
             json!(42),
             json!(-1.5),
         ];
-        let functions = [None, Some("state::get"), Some("my::fn \"é\"\n")];
+        let functions = [
+            None,
+            Some("state::get"),
+            Some("my::fn \"é\"\n"),
+            Some("tab\there"),
+        ];
         let outcomes: Vec<Result<Option<Reply>, ErrorBody>> = vec![
             Ok(None),
             Ok(Some(Reply::Value(json!({"groups": ["a", "b\u{7f}"]})))),
