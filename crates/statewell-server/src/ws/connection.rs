@@ -215,10 +215,17 @@ impl Connection {
             tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_seen = tokio::time::Instant::now();
+        // Made once, not on every turn of the loop: a fresh wait on a
+        // `Notify` or a `watch` registers itself under a lock when first
+        // polled and unregisters when dropped, which every message paid.
+        let killed = self.link.killed();
+        tokio::pin!(killed);
+        let shutdown_begun = shutdown.wait_for(|begun| *begun);
+        tokio::pin!(shutdown_begun);
         loop {
             tokio::select! {
                 biased;
-                _ = self.link.killed() => return End::Slow,
+                _ = &mut killed => return End::Slow,
                 _ = heartbeat.tick() => {
                     if last_seen.elapsed() > IDLE_LIMIT {
                         tracing::info!(worker = %self.link.id, "worker silent for too long; disconnecting it");
@@ -226,7 +233,7 @@ impl Connection {
                     }
                     self.link.ping();
                 }
-                _ = shutdown.wait_for(|begun| *begun), if !draining => {
+                _ = &mut shutdown_begun, if !draining => {
                     // Stop taking requests, but keep reading: the answers to
                     // invocations forwarded to this worker arrive here.
                     draining = true;
