@@ -85,8 +85,7 @@ pub(crate) fn encode_json(version: u64, text: &str) -> Vec<u8> {
 
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
     let (version, json) = split_version(bytes)?;
-    let value = serde_json::from_slice(json)
-        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    let value = serde_json::from_slice(json).map_err(not_json)?;
     Ok((version, value))
 }
 
@@ -97,10 +96,8 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<(u64, Value), StateError> {
 /// value damaged behind the store's back is reported here rather than sent
 /// out.
 pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
-    let (version, json) = split_version(bytes)?;
-    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
-    let raw = RawJson::checked(text.to_owned())
-        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    let (version, text) = split_text(bytes)?;
+    let raw = RawJson::checked(text.to_owned()).map_err(not_json)?;
     Ok((version, raw))
 }
 
@@ -108,8 +105,7 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
 /// memory (the overlay): they were encoded from a checked [`RawJson`] or a
 /// printed value, so the text is not checked again.
 pub(crate) fn decode_known(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
-    let (version, json) = split_version(bytes)?;
-    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
+    let (version, text) = split_text(bytes)?;
     Ok((version, RawJson::known(text.to_owned())))
 }
 
@@ -117,16 +113,14 @@ pub(crate) fn decode_known(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
 /// parsed to apply the ops, answered as text), read once: the text is the
 /// one the parser has just accepted, so it is not checked again.
 pub(crate) fn decode_value_and_text(bytes: &[u8]) -> Result<(u64, Value, RawJson), StateError> {
-    let (version, json) = split_version(bytes)?;
-    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
-    let value = serde_json::from_str(text)
-        .map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))?;
+    let (version, text) = split_text(bytes)?;
+    let value = serde_json::from_str(text).map_err(not_json)?;
     Ok((version, value, RawJson::known(text.to_owned())))
 }
 
 /// Parses JSON text the store wrote (see [`decode_raw`]).
 pub(crate) fn parse_json(raw: &RawJson) -> Result<Value, StateError> {
-    serde_json::from_str(raw.get()).map_err(|e| corrupt(&format!("stored value is not JSON: {e}")))
+    serde_json::from_str(raw.get()).map_err(not_json)
 }
 
 /// Length of the JSON text of a value `encode_value` encoded.
@@ -150,6 +144,18 @@ fn split_version(bytes: &[u8]) -> Result<(u64, &[u8]), StateError> {
     let mut version = [0u8; VERSION_BYTES];
     version.copy_from_slice(head);
     Ok((u64::from_le_bytes(version), json))
+}
+
+/// The version and the JSON text of a stored value (the text not yet
+/// checked as JSON: each reader decides how).
+fn split_text(bytes: &[u8]) -> Result<(u64, &str), StateError> {
+    let (version, json) = split_version(bytes)?;
+    let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
+    Ok((version, text))
+}
+
+fn not_json(error: serde_json::Error) -> StateError {
+    corrupt(&format!("stored value is not JSON: {error}"))
 }
 
 fn corrupt(what: &str) -> StateError {

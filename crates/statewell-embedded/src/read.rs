@@ -238,12 +238,8 @@ impl Reader {
         group: &str,
         key: &str,
     ) -> Result<Option<RawVersioned>, StateError> {
-        let snapshot = self.snapshot()?;
-        let Some(stored) = snapshot.item(item_key(group, key).as_slice())? else {
-            return Ok(None);
-        };
-        let (version, value) = stored.raw()?;
-        Ok(Some(RawVersioned { value, version }))
+        let found = get_with(&*self.snapshot()?, group, key, |stored| stored.raw())?;
+        Ok(found.map(|(version, value)| RawVersioned { value, version }))
     }
 
     pub(crate) fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
@@ -309,20 +305,22 @@ impl Reader {
 type Decode<V> = fn(&[u8]) -> Result<(u64, V), StateError>;
 
 fn get(snapshot: &Snapshot, group: &str, key: &str) -> Result<Option<Versioned>, StateError> {
-    let found = get_with(snapshot, group, key, decode_value)?;
+    let found = get_with(snapshot, group, key, |stored| decode_value(stored.bytes()))?;
     Ok(found.map(|(version, value)| Versioned { value, version }))
 }
 
+/// One item, decoded by `decode` (which sees where it was read from: see
+/// [`Stored::raw`]).
 fn get_with<V>(
     snapshot: &Snapshot,
     group: &str,
     key: &str,
-    decode: Decode<V>,
+    decode: impl FnOnce(&Stored<'_>) -> Result<(u64, V), StateError>,
 ) -> Result<Option<(u64, V)>, StateError> {
     let Some(stored) = snapshot.item(item_key(group, key).as_slice())? else {
         return Ok(None);
     };
-    decode(stored.bytes()).map(Some)
+    decode(&stored).map(Some)
 }
 
 fn list<V>(snapshot: &Snapshot, group: &str, decode: Decode<V>) -> Result<Vec<V>, StateError> {
