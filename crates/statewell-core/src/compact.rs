@@ -20,29 +20,31 @@ const MAX_QUICK_DEPTH: usize = 64;
 /// parser reads them as integers and prints them back digit for digit.
 const MAX_QUICK_DIGITS: usize = 18;
 
-/// `text` (JSON as a client wrote it) printed compactly, as
-/// [`crate::raw_json`] prints it once parsed — numbers, strings and escapes
-/// come out the same — but without building the tree. Refuses what the
-/// parser refuses, nesting past its recursion limit included. One
-/// difference: an object that repeats a key keeps every occurrence, where a
-/// parsed value keeps the last; JSON parsers read both texts as the same
-/// value (the last occurrence wins).
-pub fn compact_json(text: &RawValue) -> Result<RawJson, serde_json::Error> {
-    if scan(text.get()) == Some(Scanned::Printed) {
-        return Ok(RawJson::from(text.to_owned()));
+/// `text` (JSON as a client wrote it, or any text: what is not JSON is
+/// refused) printed compactly, as [`crate::raw_json`] prints it once parsed
+/// — numbers, strings and escapes come out the same — but without building
+/// the tree. Refuses what the parser refuses, nesting past its recursion
+/// limit included. One difference: an object that repeats a key keeps
+/// every occurrence, where a parsed value keeps the last; JSON parsers read
+/// both texts as the same value (the last occurrence wins).
+pub fn compact_json(text: &str) -> Result<RawJson, serde_json::Error> {
+    if scan(text) == Some(Scanned::Printed) {
+        // The scan checked it as JSON.
+        return Ok(RawJson::known(text.to_owned()));
     }
     transcoded(text)
 }
 
 /// The parser feeds the printer directly (a set's value is only stored and
 /// passed on, so a tree would be built just to be printed and freed).
-fn transcoded(text: &RawValue) -> Result<RawJson, serde_json::Error> {
-    let mut parser = serde_json::Deserializer::from_str(text.get());
-    let mut out = Vec::with_capacity(text.get().len());
+fn transcoded(text: &str) -> Result<RawJson, serde_json::Error> {
+    let mut parser = serde_json::Deserializer::from_str(text);
+    let mut out = Vec::with_capacity(text.len());
     serde_transcode::transcode(&mut parser, &mut serde_json::Serializer::new(&mut out))?;
     parser.end()?;
-    if out == text.get().as_bytes() {
-        return Ok(RawJson::from(text.to_owned()));
+    if out == text.as_bytes() {
+        // The parser read it to its end without error.
+        return Ok(RawJson::known(text.to_owned()));
     }
     // The printer's output is JSON by construction; `from_string` checks it
     // once more, which only this less common path pays.
@@ -67,12 +69,31 @@ pub(crate) enum Scanned {
 /// nesting no deeper than 64. `None` means "not sure", never "valid": the
 /// caller then asks serde_json.
 pub(crate) fn scan(text: &str) -> Option<Scanned> {
+    let (end, scanned) = scan_value(text.as_bytes(), 0)?;
+    (end == text.len()).then_some(scanned)
+}
+
+/// Where the JSON value that starts at byte `at` of `text` ends, when it
+/// is written as [`scan`] accepts it (compact, printer's escapes; numbers
+/// of any form). `None` means "not sure", never "valid": the caller then
+/// asks serde_json. For readers that take a larger text apart (a frame)
+/// and keep each value's text.
+pub fn printed_value_end(text: &str, at: usize) -> Option<usize> {
     let bytes = text.as_bytes();
+    // Most of a frame's values are strings: no need for the general loop.
+    if bytes.get(at) == Some(&b'"') {
+        return printed_string_end(bytes, at + 1);
+    }
+    scan_value(bytes, at).map(|(end, _)| end)
+}
+
+/// [`scan`] of the one value that starts at `at`: where it ends, and what
+/// its numbers are.
+fn scan_value(bytes: &[u8], mut at: usize) -> Option<(usize, Scanned)> {
     let mut exact = true;
     // Bit d: whether the container open at depth d is an object.
     let mut objects = 0u64;
     let mut depth = 0usize;
-    let mut at = 0usize;
     loop {
         // A value starts at `at`.
         at = match *bytes.get(at)? {
@@ -115,7 +136,7 @@ pub(crate) fn scan(text: &str) -> Option<Scanned> {
                 } else {
                     Scanned::OtherNumbers
                 };
-                return (at == bytes.len()).then_some(scanned);
+                return Some((at, scanned));
             }
             let in_object = (objects >> (depth - 1)) & 1 == 1;
             match (*bytes.get(at)?, in_object) {
@@ -178,10 +199,12 @@ pub fn is_plain_json_string(text: &str) -> bool {
         .all(|&byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
 }
 
-/// Skips whole 8-byte words of string text holding no quote, backslash or
-/// control character (the bulk of a value's text), so the byte loop only
-/// sees the word where something happens. The test for each word is the
-/// usual "has a byte less than n" bit trick.
+/// Where the first quote, backslash or control character at or after
+/// `from` is, found 8 bytes at a time (the bulk of a value's text); in the
+/// last bytes, fewer than 8, it returns where they start and the caller
+/// looks at them one by one. The test for each word is the usual "has a
+/// byte less than n" bit trick; its lowest flagged byte is exact (a borrow
+/// only runs upwards from a byte that is flagged itself).
 fn plain_run_end(bytes: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -200,8 +223,10 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
         let below_space = word.wrapping_sub(ONES * 0x20) & !word;
         let is_quote = quote.wrapping_sub(ONES) & !quote;
         let is_backslash = backslash.wrapping_sub(ONES) & !backslash;
-        if (below_space | is_quote | is_backslash) & HIGH != 0 {
-            break;
+        let special = (below_space | is_quote | is_backslash) & HIGH;
+        if special != 0 {
+            // Little-endian: the lowest bit is the first byte.
+            return from + plain + (special.trailing_zeros() / 8) as usize;
         }
         plain += 8;
     }
@@ -281,16 +306,39 @@ mod tests {
     use super::*;
     use crate::raw_json;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_owned()).expect("test JSON")
-    }
-
     fn printed(text: &str) -> bool {
         scan(text) == Some(Scanned::Printed)
     }
 
     fn compact(text: &str) -> Result<String, serde_json::Error> {
-        compact_json(&raw(text)).map(|raw| raw.get().to_owned())
+        compact_json(text).map(|raw| raw.get().to_owned())
+    }
+
+    #[test]
+    fn finds_where_a_value_inside_a_larger_text_ends() {
+        let text = r#"{"a":"x\"y","b":[1,{"c":null}],"d":-2.5e3,"e":true}"#;
+        let ends: Vec<_> = [5, 16, 35, 46]
+            .into_iter()
+            .map(|at| printed_value_end(text, at).map(|end| &text[at..end]))
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                Some(r#""x\"y""#),
+                Some(r#"[1,{"c":null}]"#),
+                Some("-2.5e3"),
+                Some("true")
+            ]
+        );
+        assert_eq!(printed_value_end(text, 0), Some(text.len()));
+        // Not a value's start, a value cut short, a space: not sure.
+        for at in [4, 1000] {
+            assert_eq!(printed_value_end(text, at), None, "{at}");
+        }
+        assert_eq!(printed_value_end(r#"{"a":[1,2"#, 0), None);
+        assert_eq!(printed_value_end(r#"{"a": 1}"#, 0), None);
+        // Trailing text is the caller's: the value ends before it.
+        assert_eq!(printed_value_end("[1]]", 0), Some(3));
     }
 
     /// What the tree path prints: parse, then print compactly.
@@ -302,9 +350,8 @@ mod tests {
     /// The quick check and the parser-printer give the same text (or both
     /// refuse it).
     fn assert_both_paths_agree(text: &str) {
-        let given = raw(text);
-        let quick = compact_json(&given).map(|r| r.get().to_owned());
-        let slow = transcoded(&given).map(|r| r.get().to_owned());
+        let quick = compact_json(text).map(|r| r.get().to_owned());
+        let slow = transcoded(text).map(|r| r.get().to_owned());
         match (quick, slow) {
             (Ok(quick), Ok(slow)) => assert_eq!(quick, slow, "{text}"),
             (Err(_), Err(_)) => {}

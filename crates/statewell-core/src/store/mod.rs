@@ -164,14 +164,11 @@ pub const EVENT_CHANNEL_CAPACITY: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {
-    use serde_json::value::RawValue;
-
     use super::*;
     use crate::compact_json;
 
     fn raw(text: &str) -> RawJson {
-        let given = RawValue::from_string(text.to_owned()).expect("JSON");
-        compact_json(&given).expect("JSON")
+        compact_json(text).expect("JSON")
     }
 
     /// The default `set_raw` answers what `write` answers, as JSON text.

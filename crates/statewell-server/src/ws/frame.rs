@@ -10,7 +10,8 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-use serde_json::value::RawValue;
+
+use super::raw::{RawText, raw_str};
 
 /// An error as it travels in an `invocationresult` frame.
 #[derive(Debug, Clone)]
@@ -210,9 +211,13 @@ fn encode<T: Serialize>(frame: &T) -> String {
 
 /// The frame's `invocation_id` when it is readable: a string (any string —
 /// statewell does not insist on a UUID) or a number, echoed back as-is.
-pub fn invocation_id(raw: Option<&RawValue>) -> Option<Value> {
-    match serde_json::from_str(raw?.get()) {
-        Ok(id @ (Value::String(_) | Value::Number(_))) => Some(id),
+pub fn invocation_id(raw: Option<RawText<'_>>) -> Option<Value> {
+    let raw = raw?;
+    if let Some(id) = raw_str(raw) {
+        return Some(Value::String(id.into_owned()));
+    }
+    match serde_json::from_str(raw.get()) {
+        Ok(id @ Value::Number(_)) => Some(id),
         _ => None,
     }
 }
@@ -321,6 +326,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_invocation_id_is_a_string_or_a_number_as_sent() {
+        let read = |text: &str| {
+            let frame = format!(r#"{{"invocation_id":{text}}}"#);
+            let frame = super::super::raw::RawFrame::parse(&frame).expect("a frame");
+            invocation_id(frame.get("invocation_id"))
+        };
+        assert_eq!(read(r#""abc-1""#), Some(json!("abc-1")));
+        assert_eq!(read(r#""a\"b\u00e9""#), Some(json!("a\"bé")));
+        assert_eq!(read("17"), Some(json!(17)));
+        assert_eq!(read("-2.5"), Some(json!(-2.5)));
+        for other in ["null", "true", "[]", r#"{"a":1}"#] {
+            assert_eq!(read(other), None, "{other}");
+        }
+        assert_eq!(invocation_id(None), None);
     }
 
     #[test]

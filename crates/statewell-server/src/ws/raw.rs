@@ -7,6 +7,13 @@
 //! needs, straight into the types it wants. A frame ([`RawFrame`]) is read
 //! the same way, its `data` one level deeper, so the fields of a call's
 //! arguments are found in the same pass.
+//!
+//! Frames written compactly (what `JSON.stringify` and the SDKs send) are
+//! taken apart by a pass of our own ([`quick_frame`]): serde_json's reader
+//! spent ~3,700 instructions on a get's 150-byte frame, mostly in its
+//! generic map and raw-value machinery. Anything else — whitespace, other
+//! escapes, a key with an escape, `data` that is not an object — goes to
+//! serde_json, which gives every refusal its message.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,17 +21,37 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use statewell_core::printed_value_end;
+
+/// The text of one JSON value of a frame, checked as JSON when the frame
+/// was read (only this module makes one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawText<'a>(&'a str);
+
+impl<'a> RawText<'a> {
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
 
 /// The fields of one JSON object, in the order they appeared.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct RawObject<'a> {
-    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    fields: Vec<(Cow<'a, str>, RawText<'a>)>,
 }
 
 impl<'a> RawObject<'a> {
+    /// Room for the fields of a usual frame or call (growing a vector from
+    /// empty reallocates it twice on the way to eight).
+    fn with_capacity(fields: usize) -> Self {
+        RawObject {
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
     /// The value of `name`. With a duplicated name the last one counts, as
     /// when the object is read into a map.
-    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, name: &str) -> Option<RawText<'a>> {
         self.fields
             .iter()
             .rev()
@@ -36,7 +63,7 @@ impl<'a> RawObject<'a> {
 /// A frame read as [`RawObject`], except its `data`, which is taken apart
 /// while the frame is read: the state functions read `data`'s fields, and
 /// keeping it as text first would scan it (a set's whole value) twice.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct RawFrame<'a> {
     fields: RawObject<'a>,
     data: Option<RawData<'a>>,
@@ -46,11 +73,14 @@ impl<'a> RawFrame<'a> {
     /// Parses `text`, which must hold one JSON object (anything else is a
     /// `Category::Data` error; broken JSON a syntax or EOF error).
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+        match quick_frame(text) {
+            Some(frame) => Ok(frame),
+            None => serde_json::from_str(text),
+        }
     }
 
     /// The raw text of any field but `data` (see [`RawObject::get`]).
-    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+    pub fn get(&self, name: &str) -> Option<RawText<'a>> {
         self.fields.get(name)
     }
 
@@ -61,7 +91,7 @@ impl<'a> RawFrame<'a> {
 }
 
 /// A frame's `data`: an object field by field, anything else as a value.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum RawData<'a> {
     Object(RawObject<'a>),
     Other(Value),
@@ -85,7 +115,7 @@ impl RawData<'_> {
             RawData::Object(object) => {
                 let mut map = serde_json::Map::with_capacity(object.fields.len());
                 for (name, raw) in &object.fields {
-                    map.insert(name.as_ref().to_owned(), raw_value(raw)?);
+                    map.insert(name.as_ref().to_owned(), raw_value(*raw)?);
                 }
                 Ok(Value::Object(map))
             }
@@ -96,7 +126,7 @@ impl RawData<'_> {
 /// The short name of the JSON type of `raw`, as [`super::frame::type_name`]
 /// gives it for a parsed value. A raw value starts at its first character,
 /// which names its type.
-pub fn raw_type_name(raw: &RawValue) -> &'static str {
+pub fn raw_type_name(raw: RawText<'_>) -> &'static str {
     match raw.get().as_bytes().first() {
         Some(b'"') => "string",
         Some(b'{') => "object",
@@ -109,7 +139,7 @@ pub fn raw_type_name(raw: &RawValue) -> &'static str {
 
 /// The text of `raw` when it is a JSON string; `None` for any other type.
 /// Borrowed when the string holds no escape (the usual case).
-pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+pub fn raw_str(raw: RawText<'_>) -> Option<Cow<'_, str>> {
     let text = raw.get();
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if !inner.contains('\\') {
@@ -120,7 +150,7 @@ pub fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
 
 /// `raw` decoded into a generic value (for fields that are relayed as they
 /// are). The text was already checked as JSON when its object was parsed.
-pub fn raw_value(raw: &RawValue) -> Result<Value, serde_json::Error> {
+pub fn raw_value(raw: RawText<'_>) -> Result<Value, serde_json::Error> {
     serde_json::from_str(raw.get())
 }
 
@@ -143,7 +173,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ObjectVisitor<'a> {
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(name) = map.next_key_seed(NameSeed(std::marker::PhantomData))? {
             let raw: &'a RawValue = map.next_value()?;
-            fields.push((name, raw));
+            fields.push((name, RawText(raw.get())));
         }
         Ok(RawObject { fields })
     }
@@ -171,7 +201,7 @@ impl<'de: 'a, 'a> Visitor<'de> for FrameVisitor<'a> {
                 frame.data = Some(map.next_value_seed(DataSeed(std::marker::PhantomData))?);
             } else {
                 let raw: &'a RawValue = map.next_value()?;
-                frame.fields.fields.push((name, raw));
+                frame.fields.fields.push((name, RawText(raw.get())));
             }
         }
         Ok(frame)
@@ -236,6 +266,71 @@ impl<'de: 'a, 'a> Visitor<'de> for DataSeed<'a> {
     }
 }
 
+/// `text` as a frame when it is written compactly, as [`printed_value_end`]
+/// reads values, with field names that hold no escape and `data` (if any)
+/// an object; `None` otherwise, and then serde_json reads it. What it
+/// returns is what serde_json's reading gives for the same text.
+fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
+    let mut frame = RawFrame {
+        fields: RawObject::with_capacity(8),
+        data: None,
+    };
+    let end = quick_object(text, 0, |name, at| {
+        if name != "data" {
+            let end = printed_value_end(text, at)?;
+            frame
+                .fields
+                .fields
+                .push((Cow::Borrowed(name), RawText(&text[at..end])));
+            return Some(end);
+        }
+        let mut data = RawObject::with_capacity(4);
+        let end = quick_object(text, at, |name, at| {
+            let end = printed_value_end(text, at)?;
+            data.fields
+                .push((Cow::Borrowed(name), RawText(&text[at..end])));
+            Some(end)
+        })?;
+        frame.data = Some(RawData::Object(data));
+        Some(end)
+    })?;
+    (end == text.len()).then_some(frame)
+}
+
+/// Reads the object that starts at `at`, handing each field's name and the
+/// position of its value to `field`, which reads the value and says where
+/// it ends. Returns where the object ends.
+fn quick_object<'a>(
+    text: &'a str,
+    at: usize,
+    mut field: impl FnMut(&'a str, usize) -> Option<usize>,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut at = at + 1;
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let name_end = printed_value_end(text, at)?;
+        let name = &text[at + 1..name_end - 1];
+        if name.contains('\\') || bytes.get(name_end) != Some(&b':') {
+            return None;
+        }
+        at = field(name, name_end + 1)?;
+        match bytes.get(at)? {
+            b',' => at += 1,
+            b'}' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
 /// A field name, borrowed from the text unless it had to be unescaped.
 struct NameSeed<'a>(std::marker::PhantomData<&'a ()>);
 
@@ -265,19 +360,46 @@ impl<'de: 'a, 'a> Visitor<'de> for NameSeed<'a> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_owned()).expect("test JSON")
+    /// Test text taken as checked JSON (the tests pass only JSON).
+    fn raw(text: &str) -> RawText<'_> {
+        RawText(text)
     }
+
+    /// What serde_json's reading gives, the reference for the quick pass.
+    fn read_by_serde(text: &str) -> Result<RawFrame<'_>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Text the quick pass takes must read the same through serde_json.
+    fn assert_quick_agrees(text: &str) {
+        if let Some(quick) = quick_frame(text) {
+            match read_by_serde(text) {
+                Ok(read) => assert_eq!(quick, read, "{text}"),
+                Err(error) => panic!("quick pass took what serde_json refuses ({error}): {text}"),
+            }
+        }
+    }
+
+    /// Frames as the SDKs and the bench write them.
+    const COMPACT_FRAMES: [&str; 5] = [
+        r#"{"type":"invokefunction","invocation_id":"00000000-0000-4000-8000-00000000002a","function_id":"state::get","data":{"scope":"bench-0","key":"key-17"}}"#,
+        r#"{"type":"invokefunction","invocation_id":"b3c1","function_id":"state::set","data":{"scope":"g","key":"k","value":{"n":1,"s":"a\"b\u0001","l":[1.5,-0,null,true,{}],"e":{}}},"traceparent":"00-ab-cd-01","action":null}"#,
+        r#"{"type":"invokefunction","invocation_id":7,"function_id":"state::update","data":{"scope":"g","key":"k","ops":[{"type":"increment","path":"count","by":1}]}}"#,
+        r#"{"type":"registerfunction","id":"f","description":"d","metadata":{"a":[]}}"#,
+        r#"{"data":{},"type":"x","data":{"a":1,"a":2}}"#,
+    ];
 
     #[test]
     fn keeps_each_field_as_text_and_the_last_of_duplicates() {
         let text = r#"{ "a" : {"x": [1, 2]}, "b":"s", "a":3, "e\u0073c":null }"#;
         let object = RawFrame::parse(text).expect("an object");
-        assert_eq!(object.get("a").map(RawValue::get), Some("3"));
-        assert_eq!(object.get("b").map(RawValue::get), Some(r#""s""#));
-        assert_eq!(object.get("esc").map(RawValue::get), Some("null"));
+        assert_eq!(object.get("a").map(RawText::get), Some("3"));
+        assert_eq!(object.get("b").map(RawText::get), Some(r#""s""#));
+        assert_eq!(object.get("esc").map(RawText::get), Some("null"));
         assert!(object.get("x").is_none());
     }
 
@@ -295,15 +417,12 @@ mod tests {
     fn takes_data_apart_while_the_frame_is_read() {
         let text = r#"{"data":1,"type":"x","d\u0061ta":{"scope":"g","value":{"a":[1, 2]}}}"#;
         let frame = RawFrame::parse(text).expect("an object");
-        assert_eq!(frame.get("type").map(RawValue::get), Some(r#""x""#));
+        assert_eq!(frame.get("type").map(RawText::get), Some(r#""x""#));
         assert!(frame.get("data").is_none(), "data is not kept as text");
         let Some(RawData::Object(data)) = frame.data() else {
             panic!("the last data, an object: {:?}", frame.data());
         };
-        assert_eq!(
-            data.get("value").map(RawValue::get),
-            Some(r#"{"a":[1, 2]}"#)
-        );
+        assert_eq!(data.get("value").map(RawText::get), Some(r#"{"a":[1, 2]}"#));
         let value = frame
             .data()
             .map(RawData::to_value)
@@ -357,11 +476,138 @@ mod tests {
     }
 
     #[test]
+    fn compact_frames_take_the_quick_pass_and_read_as_serde_reads_them() {
+        for text in COMPACT_FRAMES {
+            let quick = quick_frame(text).unwrap_or_else(|| panic!("not taken: {text}"));
+            assert_eq!(Some(&quick), read_by_serde(text).ok().as_ref(), "{text}");
+        }
+        let frame = RawFrame::parse(COMPACT_FRAMES[4]).expect("an object");
+        let Some(RawData::Object(data)) = frame.data() else {
+            panic!("data: {:?}", frame.data());
+        };
+        assert_eq!(
+            data.get("a").map(RawText::get),
+            Some("2"),
+            "the last data, its last a"
+        );
+    }
+
+    #[test]
+    fn other_writing_goes_to_serde_json() {
+        for text in [
+            r#"{"type": "x"}"#,
+            "{\"type\":\"x\"}\n",
+            r#"{"ty\u0070e":"x"}"#,
+            r#"{"type":"\u0078"}"#,
+            r#"{"type":"x","data":null}"#,
+            r#"{"type":"x","data":[1]}"#,
+            r#"{"type":"x","data":{"v\"":1}}"#,
+        ] {
+            assert!(quick_frame(text).is_none(), "{text}");
+            assert_eq!(
+                RawFrame::parse(text).ok(),
+                read_by_serde(text).ok(),
+                "{text}"
+            );
+        }
+        // 1.0e+2 is not the printer's form, but a valid number: taken.
+        assert!(quick_frame(r#"{"data":{"value":1.0e+2}}"#).is_some());
+    }
+
+    /// Every cut, every insertion of a character that matters and every
+    /// truncation of the sample frames: nothing serde_json refuses or reads
+    /// differently gets through the quick pass.
+    #[test]
+    fn damaged_frames_never_pass_quick_as_something_else() {
+        let inserts = [
+            '"', '\\', '{', '}', '[', ']', ':', ',', ' ', '0', '-', '.', 'e', 'a', '\u{1}',
+        ];
+        for sample in COMPACT_FRAMES {
+            let chars: Vec<char> = sample.chars().collect();
+            for at in 0..=chars.len() {
+                let mut cut = chars.clone();
+                if at < chars.len() {
+                    cut.remove(at);
+                    assert_quick_agrees(&cut.iter().collect::<String>());
+                }
+                assert_quick_agrees(&chars[..at].iter().collect::<String>());
+                for &c in &inserts {
+                    let mut grown = chars.clone();
+                    grown.insert(at, c);
+                    assert_quick_agrees(&grown.into_iter().collect::<String>());
+                }
+            }
+        }
+    }
+
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[a-z\"\\\\/\u{0}-\u{1f}é😀]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\"]{0,3}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A field name other than `data` (whose reading the test steers).
+    fn field_name() -> impl Strategy<Value = String> {
+        "[a-z_\"]{1,6}".prop_filter("not data", |name| name != "data")
+    }
+
+    proptest! {
+        /// Frames of any fields and `data`, printed compactly (as clients
+        /// send them), read the same both ways; those whose names hold no
+        /// escape and whose `data` is an object take the quick pass.
+        #[test]
+        fn printed_frames_read_the_same_both_ways(
+            fields in prop::collection::vec((field_name(), any_value()), 0..6),
+            data in prop::option::of(any_value()),
+        ) {
+            let mut text = String::from("{");
+            for (name, value) in &fields {
+                text.push_str(&serde_json::to_string(name).expect("a name"));
+                text.push(':');
+                text.push_str(&serde_json::to_string(value).expect("JSON"));
+                text.push(',');
+            }
+            if let Some(data) = &data {
+                text.push_str("\"data\":");
+                text.push_str(&serde_json::to_string(data).expect("JSON"));
+            }
+            if text.ends_with(',') {
+                text.pop();
+            }
+            text.push('}');
+            let read = read_by_serde(&text).expect("a printed object");
+            let quick = quick_frame(&text);
+            let plain_names = fields.iter().all(|(name, _)| !name.contains('"'));
+            let object_data = data.as_ref().is_none_or(|data| {
+                data.as_object()
+                    .is_some_and(|object| object.keys().all(|name| !name.contains('"')))
+            });
+            prop_assert_eq!(quick.is_some(), plain_names && object_data, "{}", text);
+            if let Some(quick) = quick {
+                prop_assert_eq!(quick, read, "{}", text);
+            }
+        }
+    }
+
+    #[test]
     fn reads_strings_with_and_without_escapes() {
-        assert_eq!(raw_str(&raw(r#""plain""#)).as_deref(), Some("plain"));
-        assert_eq!(raw_str(&raw(r#""a\"b\n""#)).as_deref(), Some("a\"b\n"));
-        assert_eq!(raw_str(&raw("12")), None);
-        assert_eq!(raw_str(&raw("null")), None);
+        assert_eq!(raw_str(raw(r#""plain""#)).as_deref(), Some("plain"));
+        assert_eq!(raw_str(raw(r#""a\"b\n""#)).as_deref(), Some("a\"b\n"));
+        assert_eq!(raw_str(raw("12")), None);
+        assert_eq!(raw_str(raw("null")), None);
     }
 
     #[test]
@@ -369,7 +615,7 @@ mod tests {
         for text in [r#""s""#, "{}", "[]", "true", "false", "null", "-1.5e3", "7"] {
             let value: Value = serde_json::from_str(text).expect("test JSON");
             assert_eq!(
-                raw_type_name(&raw(text)),
+                raw_type_name(raw(text)),
                 super::super::frame::type_name(&value)
             );
         }

@@ -4,14 +4,13 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use statewell_core::{
     OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json,
 };
 
 use super::frame::{ErrorBody, WriteJson, write_json};
-use super::raw::{RawData, RawObject, raw_str, raw_type_name, raw_value};
+use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
 use crate::metrics::Metrics;
 
 /// The built-in state functions, by wire id.
@@ -136,7 +135,7 @@ impl Call {
                 };
                 // Printed compactly straight from the frame's text: the
                 // value is stored and answered as text, never as a tree.
-                let value = compact_json(value).map_err(|e| args.invalid("value", e))?;
+                let value = compact_json(value.get()).map_err(|e| args.invalid("value", e))?;
                 Call::Set { scope, key, value }
             }
             StateFn::Get => {
@@ -345,7 +344,7 @@ struct Args<'o, 'a> {
 }
 
 impl<'a> Args<'_, 'a> {
-    fn take(&self, field: &str) -> Option<&'a RawValue> {
+    fn take(&self, field: &str) -> Option<RawText<'a>> {
         self.fields.and_then(|fields| fields.get(field))
     }
 
@@ -410,7 +409,7 @@ impl<'a> Args<'_, 'a> {
         })
     }
 
-    fn wrong_type(&self, field: &str, raw: &RawValue, expected: &str) -> ErrorBody {
+    fn wrong_type(&self, field: &str, raw: RawText<'_>, expected: &str) -> ErrorBody {
         self.invalid(
             field,
             format!("invalid type: {}, expected {expected}", raw_type_name(raw)),
