@@ -87,6 +87,42 @@ pub fn printed_value_end(text: &str, at: usize) -> Option<usize> {
     scan_value(bytes, at).map(|(end, _)| end)
 }
 
+/// Reads the JSON object that starts at byte `at` of `text`, written as
+/// [`printed_value_end`] reads values, handing each field's name and the
+/// position of its value to `field`, which reads the value and says where
+/// it ends. Returns where the object ends. `None` ("not sure") for a name
+/// that holds an escape too, so names are the text between the quotes.
+pub fn printed_object_end<'a>(
+    text: &'a str,
+    at: usize,
+    mut field: impl FnMut(&'a str, usize) -> Option<usize>,
+) -> Option<usize> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut at = at + 1;
+    if bytes.get(at) == Some(&b'}') {
+        return Some(at + 1);
+    }
+    loop {
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let name_end = unescaped_string_end(bytes, at + 1)?;
+        let name = text.get(at + 1..name_end - 1)?;
+        if bytes.get(name_end) != Some(&b':') {
+            return None;
+        }
+        at = field(name, name_end + 1)?;
+        match bytes.get(at)? {
+            b',' => at += 1,
+            b'}' => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
 /// [`scan`] of the one value that starts at `at`: where it ends, and what
 /// its numbers are.
 fn scan_value(bytes: &[u8], mut at: usize) -> Option<(usize, Scanned)> {
@@ -184,6 +220,19 @@ fn printed_string_end(bytes: &[u8], from: usize) -> Option<usize> {
                 at = plain_run_end(bytes, at);
             }
             0x00..=0x1f => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+/// Where the string whose text starts at `from` ends, if it holds no
+/// escape (and no control character).
+fn unescaped_string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = plain_run_end(bytes, from);
+    loop {
+        match *bytes.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' | 0x00..=0x1f => return None,
             _ => at += 1,
         }
     }

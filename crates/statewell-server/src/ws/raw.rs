@@ -21,7 +21,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use statewell_core::printed_value_end;
+use statewell_core::{printed_object_end, printed_value_end};
 
 /// The text of one JSON value of a frame, checked as JSON when the frame
 /// was read (only this module makes one).
@@ -275,7 +275,7 @@ fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
         fields: RawObject::with_capacity(8),
         data: None,
     };
-    let end = quick_object(text, 0, |name, at| {
+    let end = printed_object_end(text, 0, |name, at| {
         if name != "data" {
             let end = printed_value_end(text, at)?;
             frame
@@ -285,7 +285,7 @@ fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
             return Some(end);
         }
         let mut data = RawObject::with_capacity(4);
-        let end = quick_object(text, at, |name, at| {
+        let end = printed_object_end(text, at, |name, at| {
             let end = printed_value_end(text, at)?;
             data.fields
                 .push((Cow::Borrowed(name), RawText(&text[at..end])));
@@ -295,40 +295,6 @@ fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
         Some(end)
     })?;
     (end == text.len()).then_some(frame)
-}
-
-/// Reads the object that starts at `at`, handing each field's name and the
-/// position of its value to `field`, which reads the value and says where
-/// it ends. Returns where the object ends.
-fn quick_object<'a>(
-    text: &'a str,
-    at: usize,
-    mut field: impl FnMut(&'a str, usize) -> Option<usize>,
-) -> Option<usize> {
-    let bytes = text.as_bytes();
-    if bytes.get(at) != Some(&b'{') {
-        return None;
-    }
-    let mut at = at + 1;
-    if bytes.get(at) == Some(&b'}') {
-        return Some(at + 1);
-    }
-    loop {
-        if bytes.get(at) != Some(&b'"') {
-            return None;
-        }
-        let name_end = printed_value_end(text, at)?;
-        let name = &text[at + 1..name_end - 1];
-        if name.contains('\\') || bytes.get(name_end) != Some(&b':') {
-            return None;
-        }
-        at = field(name, name_end + 1)?;
-        match bytes.get(at)? {
-            b',' => at += 1,
-            b'}' => return Some(at + 1),
-            _ => return None,
-        }
-    }
 }
 
 /// A field name, borrowed from the text unless it had to be unescaped.
