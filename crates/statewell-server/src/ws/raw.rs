@@ -281,14 +281,14 @@ fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
             frame
                 .fields
                 .fields
-                .push((Cow::Borrowed(name), RawText(&text[at..end])));
+                .push((Cow::Borrowed(name), RawText(text.get(at..end)?)));
             return Some(end);
         }
         let mut data = RawObject::with_capacity(4);
         let end = printed_object_end(text, at, |name, at| {
             let end = printed_value_end(text, at)?;
             data.fields
-                .push((Cow::Borrowed(name), RawText(&text[at..end])));
+                .push((Cow::Borrowed(name), RawText(text.get(at..end)?)));
             Some(end)
         })?;
         frame.data = Some(RawData::Object(data));
