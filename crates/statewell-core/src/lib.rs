@@ -23,7 +23,8 @@ pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use model::{Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, Versioned};
 pub use mutation::{
-    Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_unsized, change_event,
+    Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_owned,
+    apply_mutation_unsized, change_event,
 };
 pub use raw_json::{RawJson, raw_json};
 pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome};

@@ -89,32 +89,35 @@ pub fn apply_mutation_unsized(current: Option<&Value>, mutation: &Mutation) -> A
             changed: current.is_some(),
             op_errors: Vec::new(),
         },
-        Mutation::Update { ops, .. } => {
-            if ops.is_empty() {
-                // statewell: an empty op list changes nothing and creates nothing.
-                return Applied {
-                    after: current.cloned(),
-                    changed: false,
-                    op_errors: Vec::new(),
-                };
-            }
-            let (after, op_errors) = apply_ops(current, ops);
-            // An existing item whose every op failed is left alone: no
-            // revision, no event. A missing key is created (with `{}` when no
-            // op produced a value), as updating a missing key always does.
-            if current.is_some() && op_errors.len() == ops.len() {
-                return Applied {
-                    after: current.cloned(),
-                    changed: false,
-                    op_errors,
-                };
-            }
-            Applied {
-                after: Some(after),
-                changed: true,
-                op_errors,
-            }
-        }
+        Mutation::Update { .. } => apply_mutation_owned(current.cloned(), mutation),
+    }
+}
+
+/// [`apply_mutation_unsized`] taking the current value, for a caller that
+/// has no use for it afterwards: an update then changes it in place
+/// instead of changing a copy.
+pub fn apply_mutation_owned(current: Option<Value>, mutation: &Mutation) -> Applied {
+    let Mutation::Update { ops, .. } = mutation else {
+        return apply_mutation_unsized(current.as_ref(), mutation);
+    };
+    let existed = current.is_some();
+    if ops.is_empty() {
+        // statewell: an empty op list changes nothing and creates nothing.
+        return Applied {
+            after: current,
+            changed: false,
+            op_errors: Vec::new(),
+        };
+    }
+    let (after, op_errors) = apply_ops(current, ops);
+    // An existing item whose every op failed is left alone: no revision, no
+    // event (and `after` is the value as it was: a failing op changes
+    // nothing). A missing key is created (with `{}` when no op produced a
+    // value), as updating a missing key always does.
+    Applied {
+        after: Some(after),
+        changed: !(existed && op_errors.len() == ops.len()),
+        op_errors,
     }
 }
 

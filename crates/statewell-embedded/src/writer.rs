@@ -30,7 +30,7 @@ use redb::Database;
 use serde_json::Value;
 use statewell_core::{
     Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError,
-    apply_mutation_unsized, change_event, raw_json,
+    apply_mutation_owned, apply_mutation_unsized, change_event, raw_json,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -772,8 +772,18 @@ fn apply_write(
         }
         None => (None, None),
     };
-    // Sized below, by the encoding it gets anyway.
-    let applied = apply_mutation_unsized(current_value.as_ref(), mutation);
+    let existed = current_value.is_some();
+    // Sized below, by the encoding it gets anyway. The value before is
+    // needed afterwards only by an event or an answer that is not text;
+    // otherwise an update changes it in place rather than a copy of it.
+    let keep_before = state.want_events || !texts;
+    let (applied, current_value) = match keep_before {
+        true => (
+            apply_mutation_unsized(current_value.as_ref(), mutation),
+            current_value,
+        ),
+        false => (apply_mutation_owned(current_value, mutation), None),
+    };
     if !applied.changed {
         // Nothing is stored, so nothing was printed: the rare answer that
         // prints the value (an update whose every op failed, say).
@@ -806,7 +816,7 @@ fn apply_write(
             let bytes = encode_json(revision, text.get());
             wal.put(&stored_key, &bytes);
             current.overlay.put(&stored_key, Arc::from(bytes));
-            if current_value.is_none() {
+            if !existed {
                 *state.group_deltas.entry(group.to_owned()).or_default() += 1;
             }
             new_text = Some(text);

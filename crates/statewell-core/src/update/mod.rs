@@ -104,8 +104,11 @@ pub struct OpError {
 
 /// Applies `ops` in order to `current` (`None`: the key is missing) and
 /// returns the resulting value and the errors of the ops that were skipped.
-pub fn apply_ops(current: Option<&Value>, ops: &[UpdateOp]) -> (Value, Vec<OpError>) {
-    let mut root = current.cloned();
+/// Takes the value: a caller that still needs the value before clones it
+/// (an op that fails leaves the value as it was, so with every op failed
+/// the result is the value unchanged).
+pub fn apply_ops(current: Option<Value>, ops: &[UpdateOp]) -> (Value, Vec<OpError>) {
+    let mut root = current;
     let mut errors = Vec::new();
     for (op_index, op) in ops.iter().enumerate() {
         if let Err(failure) = apply::apply_op(&mut root, op) {

@@ -11,7 +11,7 @@ fn ops(json: Value) -> Vec<UpdateOp> {
 
 /// Applies ops to `current` and returns the value and the error codes.
 fn run(current: Option<Value>, list: Value) -> (Value, Vec<(usize, String)>) {
-    let (value, errors) = apply_ops(current.as_ref(), &ops(list));
+    let (value, errors) = apply_ops(current, &ops(list));
     for e in &errors {
         assert!(!e.message.is_empty(), "every error has a message");
     }
@@ -379,7 +379,7 @@ fn increment_a_non_number_is_not_number() {
 #[test]
 fn not_number_message_names_path_and_type() {
     let (_, errors) = apply_ops(
-        Some(&json!({"name":"x"})),
+        Some(json!({"name":"x"})),
         &ops(json!([{"type":"increment","path":"name","by":1}])),
     );
     assert_eq!(
