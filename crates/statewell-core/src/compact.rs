@@ -79,12 +79,20 @@ pub(crate) fn scan(text: &str) -> Option<Scanned> {
 /// asks serde_json. For readers that take a larger text apart (a frame)
 /// and keep each value's text.
 pub fn printed_value_end(text: &str, at: usize) -> Option<usize> {
+    printed_value_scan(text, at).map(|(end, _)| end)
+}
+
+/// [`printed_value_end`], and whether the value is exactly what the
+/// printer writes for it (its numbers too: then [`compact_json`] of it is
+/// the text itself), so a reader that keeps the value need not scan it
+/// again.
+pub fn printed_value_scan(text: &str, at: usize) -> Option<(usize, bool)> {
     let bytes = text.as_bytes();
     // Most of a frame's values are strings: no need for the general loop.
     if bytes.get(at) == Some(&b'"') {
-        return printed_string_end(bytes, at + 1);
+        return printed_string_end(bytes, at + 1).map(|end| (end, true));
     }
-    scan_value(bytes, at).map(|(end, _)| end)
+    scan_value(bytes, at).map(|(end, scanned)| (end, scanned == Scanned::Printed))
 }
 
 /// Reads the JSON object that starts at byte `at` of `text`, written as

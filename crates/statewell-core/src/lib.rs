@@ -18,7 +18,9 @@ mod state;
 pub mod store;
 pub mod update;
 
-pub use compact::{compact_json, is_plain_json_string, printed_object_end, printed_value_end};
+pub use compact::{
+    compact_json, is_plain_json_string, printed_object_end, printed_value_end, printed_value_scan,
+};
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use model::{Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, Versioned};

@@ -21,18 +21,50 @@ use std::fmt;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use statewell_core::{printed_object_end, printed_value_end};
+use statewell_core::{RawJson, compact_json, printed_object_end, printed_value_scan};
 
 /// The text of one JSON value of a frame, checked as JSON when the frame
 /// was read (only this module makes one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawText<'a>(&'a str);
+#[derive(Debug, Clone, Copy)]
+pub struct RawText<'a> {
+    text: &'a str,
+    /// The frame pass found it exactly as the printer writes it (see
+    /// [`statewell_core::printed_value_scan`]); `false` when not known.
+    printed: bool,
+}
 
 impl<'a> RawText<'a> {
+    /// Text serde_json checked (whether it is printed is not known).
+    fn parsed(text: &'a str) -> Self {
+        RawText {
+            text,
+            printed: false,
+        }
+    }
+
     pub fn get(self) -> &'a str {
-        self.0
+        self.text
+    }
+
+    /// The value as the compact text the store keeps: the text itself when
+    /// the frame pass found it printed already, else [`compact_json`]'s.
+    pub fn to_compact_json(self) -> Result<RawJson, serde_json::Error> {
+        match self.printed {
+            true => Ok(RawJson::known(self.text.to_owned())),
+            false => compact_json(self.text),
+        }
     }
 }
+
+/// Two texts are equal when they are the same text: whether it is known to
+/// be printed is a fact about the text, not part of it.
+impl PartialEq for RawText<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for RawText<'_> {}
 
 /// The fields of one JSON object, in the order they appeared.
 #[derive(Debug, Default, PartialEq)]
@@ -173,7 +205,7 @@ impl<'de: 'a, 'a> Visitor<'de> for ObjectVisitor<'a> {
         let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
         while let Some(name) = map.next_key_seed(NameSeed(std::marker::PhantomData))? {
             let raw: &'a RawValue = map.next_value()?;
-            fields.push((name, RawText(raw.get())));
+            fields.push((name, RawText::parsed(raw.get())));
         }
         Ok(RawObject { fields })
     }
@@ -201,7 +233,7 @@ impl<'de: 'a, 'a> Visitor<'de> for FrameVisitor<'a> {
                 frame.data = Some(map.next_value_seed(DataSeed(std::marker::PhantomData))?);
             } else {
                 let raw: &'a RawValue = map.next_value()?;
-                frame.fields.fields.push((name, RawText(raw.get())));
+                frame.fields.fields.push((name, RawText::parsed(raw.get())));
             }
         }
         Ok(frame)
@@ -277,24 +309,27 @@ fn quick_frame(text: &str) -> Option<RawFrame<'_>> {
     };
     let end = printed_object_end(text, 0, |name, at| {
         if name != "data" {
-            let end = printed_value_end(text, at)?;
-            frame
-                .fields
-                .fields
-                .push((Cow::Borrowed(name), RawText(text.get(at..end)?)));
+            let (value, end) = scanned_value(text, at)?;
+            frame.fields.fields.push((Cow::Borrowed(name), value));
             return Some(end);
         }
         let mut data = RawObject::with_capacity(4);
         let end = printed_object_end(text, at, |name, at| {
-            let end = printed_value_end(text, at)?;
-            data.fields
-                .push((Cow::Borrowed(name), RawText(text.get(at..end)?)));
+            let (value, end) = scanned_value(text, at)?;
+            data.fields.push((Cow::Borrowed(name), value));
             Some(end)
         })?;
         frame.data = Some(RawData::Object(data));
         Some(end)
     })?;
     (end == text.len()).then_some(frame)
+}
+
+/// The value that starts at `at`, and where it ends.
+fn scanned_value(text: &str, at: usize) -> Option<(RawText<'_>, usize)> {
+    let (end, printed) = printed_value_scan(text, at)?;
+    let text = text.get(at..end)?;
+    Some((RawText { text, printed }, end))
 }
 
 /// A field name, borrowed from the text unless it had to be unescaped.
@@ -332,7 +367,7 @@ mod tests {
 
     /// Test text taken as checked JSON (the tests pass only JSON).
     fn raw(text: &str) -> RawText<'_> {
-        RawText(text)
+        RawText::parsed(text)
     }
 
     /// What serde_json's reading gives, the reference for the quick pass.
@@ -480,6 +515,32 @@ mod tests {
         assert!(quick_frame(r#"{"data":{"value":1.0e+2}}"#).is_some());
     }
 
+    #[test]
+    fn a_value_found_printed_is_its_own_compact_text() {
+        let text = r#"{"data":{"a":{"n":[1,-2,"s\n"],"t":true},"b":1.5,"c":-0,"d":"x","e":1e2,"f":1234567890123456789}}"#;
+        let frame = quick_frame(text).expect("compact");
+        let Some(RawData::Object(data)) = frame.data() else {
+            panic!("data: {:?}", frame.data());
+        };
+        let printed: Vec<_> = ["a", "b", "c", "d", "e", "f"]
+            .into_iter()
+            .map(|name| data.get(name).map(|raw| raw.printed))
+            .collect();
+        let expected = [true, false, false, true, false, false].map(Some);
+        assert_eq!(printed, expected);
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            let raw = data.get(name).expect("a field");
+            let compact = raw.to_compact_json().expect("JSON");
+            let reprinted = compact_json(raw.get()).expect("JSON");
+            assert_eq!(compact, reprinted, "{name}");
+        }
+        let parsed = read_by_serde(text).expect("JSON");
+        let Some(RawData::Object(data)) = parsed.data() else {
+            panic!("data");
+        };
+        assert!(data.fields.iter().all(|(_, raw)| !raw.printed));
+    }
+
     /// Every cut, every insertion of a character that matters and every
     /// truncation of the sample frames: nothing serde_json refuses or reads
     /// differently gets through the quick pass.
@@ -563,6 +624,12 @@ mod tests {
             });
             prop_assert_eq!(quick.is_some(), plain_names && object_data, "{}", text);
             if let Some(quick) = quick {
+                if let Some(RawData::Object(data)) = quick.data() {
+                    for (_, raw) in data.fields.iter().filter(|(_, raw)| raw.printed) {
+                        let compact = compact_json(raw.get()).expect("JSON");
+                        prop_assert_eq!(compact.get(), raw.get(), "{}", text);
+                    }
+                }
                 prop_assert_eq!(quick, read, "{}", text);
             }
         }

@@ -5,9 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use statewell_core::{
-    OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp, compact_json,
-};
+use statewell_core::{OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
 
 use super::frame::{ErrorBody, WriteJson, write_json};
 use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
@@ -77,7 +75,7 @@ pub enum Call {
     Set {
         scope: String,
         key: String,
-        /// Compact JSON text (see [`compact_json`]).
+        /// Compact JSON text (see [`statewell_core::compact_json`]).
         value: RawJson,
     },
     Get {
@@ -135,7 +133,9 @@ impl Call {
                 };
                 // Printed compactly straight from the frame's text: the
                 // value is stored and answered as text, never as a tree.
-                let value = compact_json(value.get()).map_err(|e| args.invalid("value", e))?;
+                let value = value
+                    .to_compact_json()
+                    .map_err(|e| args.invalid("value", e))?;
                 Call::Set { scope, key, value }
             }
             StateFn::Get => {
