@@ -49,9 +49,10 @@ impl RawJson {
     /// text it has just parsed without error (an update parses the stored
     /// value to apply its ops and answers the same text), or text it wrote
     /// itself from a [`RawJson`] or a printed value and kept in memory (the
-    /// embedded store's overlay), or a frame's value that
-    /// [`crate::printed_value_scan`] read as printed. Text read back from a
-    /// file is not known: [`RawJson::checked`] it.
+    /// embedded store's overlay), a frame's value that
+    /// [`crate::printed_value_scan`] read as printed, or such text with one
+    /// number replaced by a printed one ([`crate::update::apply_to_text`]).
+    /// Text read back from a file is not known: [`RawJson::checked`] it.
     pub fn known(text: String) -> RawJson {
         RawJson(text.into_boxed_str())
     }

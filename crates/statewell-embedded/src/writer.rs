@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use redb::Database;
 use serde_json::Value;
 use statewell_core::{
-    Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError,
-    apply_mutation_owned, apply_mutation_unsized, change_event, raw_json,
+    Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, UpdateOp,
+    apply_mutation_owned, apply_mutation_unsized, change_event, raw_json, update::apply_to_text,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -756,6 +756,13 @@ fn apply_write(
 ) -> Result<Result<Written, StateError>, StateError> {
     let (group, key) = (mutation.group(), mutation.key());
     let stored_key = item_key(group, key);
+    // An update answered as text with no event to publish: applied to the
+    // stored text itself when it is one increment of a counter.
+    if let (Mutation::Update { ops, .. }, true, false) = (mutation, texts, state.want_events)
+        && let Some(done) = update_text(limits, wal, current, &stored_key, ops, state)?
+    {
+        return Ok(done);
+    }
     // Reads inside the transaction see the batch's earlier writes, so two
     // mutations of one key in a batch apply one after the other.
     let (current_value, old_text) = match current.item(&stored_key)? {
@@ -843,6 +850,53 @@ fn apply_write(
         new_value: new_text,
     });
     Ok(Ok(written(current_value, applied, Some(revision), texts)))
+}
+
+/// [`apply_write`] of an update to the stored text (see [`apply_to_text`]);
+/// `None` when that does not apply (no item, a value that needs parsing,
+/// ops of another kind): the update then goes the parsed way, which also
+/// reports a damaged stored value.
+fn update_text(
+    limits: &Limits,
+    wal: &mut Wal,
+    current: &mut Snapshot,
+    stored_key: &[u8],
+    ops: &[UpdateOp],
+    state: &mut Batch,
+) -> Result<Option<Result<Written, StateError>>, StateError> {
+    let old = match current.item(stored_key)?.map(|stored| stored.raw()) {
+        Some(Ok((_, text))) => text,
+        None | Some(Err(_)) => return Ok(None),
+    };
+    let Some(new) = apply_to_text(old.get(), ops) else {
+        return Ok(None);
+    };
+    let Some(revision) = state.revision.checked_add(1) else {
+        return Ok(Some(Err(revisions_exhausted())));
+    };
+    if let Err(err) = limits.check_value_len(new.len()) {
+        return Ok(Some(Err(err)));
+    }
+    let bytes = encode_json(revision, &new);
+    wal.put(stored_key, &bytes);
+    current.overlay.put(stored_key, Arc::from(bytes));
+    state.revision = revision;
+    let applied = Applied {
+        after: None,
+        changed: true,
+        op_errors: Vec::new(),
+    };
+    let texts = Texts {
+        old_value: Some(old),
+        // Valid JSON with one number replaced by a printed number.
+        new_value: Some(RawJson::known(new)),
+    };
+    Ok(Some(Ok(written(
+        None,
+        applied,
+        Some(revision),
+        Some(texts),
+    ))))
 }
 
 /// A [`Command::Write`]'s answer: the values parsed, or as `texts` when it

@@ -19,6 +19,7 @@ mod apply;
 mod limits;
 mod number;
 mod path;
+mod text;
 mod wire;
 
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ pub use limits::{
     MAX_VALUE_DEPTH,
 };
 pub use path::Path;
+pub use text::apply_to_text;
 pub use wire::ops_from_json;
 
 /// One op of `state::update`, as it travels on the wire (tagged by `type`).
