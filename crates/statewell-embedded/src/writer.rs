@@ -864,6 +864,13 @@ fn update_text(
     ops: &[UpdateOp],
     state: &mut Batch,
 ) -> Result<Option<Result<Written, StateError>>, StateError> {
+    // Other ops never apply: spare them the lookup.
+    if !matches!(
+        ops,
+        [UpdateOp::Increment { .. } | UpdateOp::Decrement { .. }]
+    ) {
+        return Ok(None);
+    }
     let old = match current.item(stored_key)?.map(|stored| stored.raw()) {
         Some(Ok((_, text))) => text,
         None | Some(Err(_)) => return Ok(None),
