@@ -41,7 +41,7 @@ use crate::codec::{
 };
 use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
-use crate::read::{Base, Snapshot, bounds};
+use crate::read::{Base, Snapshot, Stored, bounds};
 use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
 use crate::wal::Wal;
 
@@ -756,16 +756,26 @@ fn apply_write(
 ) -> Result<Result<Written, StateError>, StateError> {
     let (group, key) = (mutation.group(), mutation.key());
     let stored_key = item_key(group, key);
-    // An update answered as text with no event to publish: applied to the
-    // stored text itself when it is one increment of a counter.
-    if let (Mutation::Update { ops, .. }, true, false) = (mutation, texts, state.want_events)
-        && let Some(done) = update_text(limits, wal, current, &stored_key, ops, state)?
-    {
-        return Ok(done);
-    }
     // Reads inside the transaction see the batch's earlier writes, so two
     // mutations of one key in a batch apply one after the other.
-    let (current_value, old_text) = match current.item(&stored_key)? {
+    let item = current.item(&stored_key)?;
+    // An update answered as text with no event to publish: one increment of
+    // a counter is applied to the stored text itself.
+    if let (Some(stored), Mutation::Update { ops, .. }, true, false) =
+        (&item, mutation, texts, state.want_events)
+        && let Some((old, new)) = counter_text(stored, ops)
+    {
+        drop(item);
+        return Ok(store_counter(
+            limits,
+            wal,
+            current,
+            &stored_key,
+            (old, new),
+            state,
+        ));
+    }
+    let (current_value, old_text) = match item {
         Some(stored) => {
             let decoded = match texts {
                 true => decode_value_and_text(stored.bytes())
@@ -852,38 +862,37 @@ fn apply_write(
     Ok(Ok(written(current_value, applied, Some(revision), texts)))
 }
 
-/// [`apply_write`] of an update to the stored text (see [`apply_to_text`]);
-/// `None` when that does not apply (no item, a value that needs parsing,
-/// ops of another kind): the update then goes the parsed way, which also
-/// reports a damaged stored value.
-fn update_text(
-    limits: &Limits,
-    wal: &mut Wal,
-    current: &mut Snapshot,
-    stored_key: &[u8],
-    ops: &[UpdateOp],
-    state: &mut Batch,
-) -> Result<Option<Result<Written, StateError>>, StateError> {
-    // Other ops never apply: spare them the lookup.
+/// The stored text (checked when read from the data file) and the new
+/// one, when `ops` are one increment or decrement that [`apply_to_text`]
+/// applies to it; `None` sends the update the parsed way (which also
+/// reports a damaged stored value).
+fn counter_text(stored: &Stored<'_>, ops: &[UpdateOp]) -> Option<(RawJson, String)> {
+    // Other ops never apply: spare them the text.
     if !matches!(
         ops,
         [UpdateOp::Increment { .. } | UpdateOp::Decrement { .. }]
     ) {
-        return Ok(None);
+        return None;
     }
-    let old = match current.item(stored_key)?.map(|stored| stored.raw()) {
-        Some(Ok((_, text))) => text,
-        None | Some(Err(_)) => return Ok(None),
-    };
-    let Some(new) = apply_to_text(old.get(), ops) else {
-        return Ok(None);
-    };
+    let (_, old) = stored.raw().ok()?;
+    let new = apply_to_text(old.get(), ops)?;
+    Some((old, new))
+}
+
+/// Stores a [`counter_text`] result for [`apply_write`]: the item exists
+/// already, so no group count changes.
+fn store_counter(
+    limits: &Limits,
+    wal: &mut Wal,
+    current: &mut Snapshot,
+    stored_key: &[u8],
+    (old, new): (RawJson, String),
+    state: &mut Batch,
+) -> Result<Written, StateError> {
     let Some(revision) = state.revision.checked_add(1) else {
-        return Ok(Some(Err(revisions_exhausted())));
+        return Err(revisions_exhausted());
     };
-    if let Err(err) = limits.check_value_len(new.len()) {
-        return Ok(Some(Err(err)));
-    }
+    limits.check_value_len(new.len())?;
     let bytes = encode_json(revision, &new);
     wal.put(stored_key, &bytes);
     current.overlay.put(stored_key, Arc::from(bytes));
@@ -898,12 +907,7 @@ fn update_text(
         // Valid JSON with one number replaced by a printed number.
         new_value: Some(RawJson::known(new)),
     };
-    Ok(Some(Ok(written(
-        None,
-        applied,
-        Some(revision),
-        Some(texts),
-    ))))
+    Ok(written(None, applied, Some(revision), Some(texts)))
 }
 
 /// A [`Command::Write`]'s answer: the values parsed, or as `texts` when it
