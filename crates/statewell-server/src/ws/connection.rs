@@ -33,6 +33,10 @@ const WRITER_LINGER: Duration = Duration::from_secs(5);
 /// Frames the writer gathers at most before it flushes.
 const MAX_FRAMES_PER_FLUSH: usize = 256;
 
+/// Messages the reader handles at most in one go, when they are already
+/// there, before it looks at its timer and signals again.
+const MAX_BURST: usize = 64;
+
 /// How often the engine pings a worker. The clients ping too (every ~20 s),
 /// so a live worker is never silent for long.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -242,27 +246,68 @@ impl Connection {
                 _ = &mut idle => return End::Shutdown,
                 (permit, message) = next_message(stream, &self.in_flight, draining) => {
                     last_seen = tokio::time::Instant::now();
-                    match message {
-                    None | Some(Ok(Message::Close(_))) => return End::Peer,
-                    Some(Err(error)) => {
-                        let text = error.to_string();
-                        tracing::debug!(worker = %self.link.id, error = %text, "worker socket error");
-                        if text.contains("too long") || text.contains("Space limit") {
-                            return End::TooBig;
-                        }
-                        return End::Peer;
+                    if let Some(end) = self.on_message(message, permit, draining) {
+                        return end;
                     }
-                    Some(Ok(Message::Text(text))) => self.on_frame(text.as_str(), permit, draining),
-                    Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => self.on_frame(text, permit, draining),
-                        Err(_) => tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8 ignored"),
-                    },
-                    // Pings are answered by the socket itself.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    // The other messages the last read brought in, without a
+                    // turn of the select (and its polls of the timer, the
+                    // kill switch and the shutdown signal) for each one.
+                    for _ in 1..MAX_BURST {
+                        let Some((permit, message)) = self.next_ready(stream, draining) else {
+                            break;
+                        };
+                        if let Some(end) = self.on_message(message, permit, draining) {
+                            return end;
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The next message if it is already there (read, or in the socket's
+    /// buffer) and an in-flight slot is free for it (unless draining).
+    fn next_ready(&self, stream: &mut SplitStream<WebSocket>, draining: bool) -> Option<Next> {
+        let permit = if draining {
+            None
+        } else {
+            Some(Arc::clone(&self.in_flight).try_acquire_owned().ok()?)
+        };
+        // Polled without this task's waker: when nothing is there, the
+        // select polls the stream again (with it) before the task sleeps.
+        let message = stream.next().now_or_never()?;
+        Some((permit, message))
+    }
+
+    /// Handles one message of the worker; `Some` when it ends the
+    /// connection.
+    fn on_message(
+        self: &Arc<Self>,
+        message: Option<Result<Message, axum::Error>>,
+        permit: Option<OwnedSemaphorePermit>,
+        draining: bool,
+    ) -> Option<End> {
+        match message {
+            None | Some(Ok(Message::Close(_))) => return Some(End::Peer),
+            Some(Err(error)) => {
+                let text = error.to_string();
+                tracing::debug!(worker = %self.link.id, error = %text, "worker socket error");
+                if text.contains("too long") || text.contains("Space limit") {
+                    return Some(End::TooBig);
+                }
+                return Some(End::Peer);
+            }
+            Some(Ok(Message::Text(text))) => self.on_frame(text.as_str(), permit, draining),
+            Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                Ok(text) => self.on_frame(text, permit, draining),
+                Err(_) => {
+                    tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8 ignored")
+                }
+            },
+            // Pings are answered by the socket itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+        }
+        None
     }
 
     /// Resolves once this connection may close on shutdown: no request of
