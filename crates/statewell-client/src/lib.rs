@@ -21,7 +21,7 @@ mod error;
 mod ops;
 mod worker;
 
-pub use connection::{Client, DEFAULT_TIMEOUT, websocket_url};
+pub use connection::{Client, DEFAULT_TIMEOUT, socket_config, websocket_url};
 pub use error::ClientError;
 pub use ops::{SetResult, UpdateResult};
 pub use statewell_core::{OpError, Page, PageRequest, UpdateOp};

@@ -89,6 +89,28 @@ async fn replies_out_of_order_reach_their_callers() {
 }
 
 #[tokio::test]
+async fn replies_larger_than_one_socket_read_arrive_whole() {
+    let client = Client::connect(&scripted_server().await, None)
+        .await
+        .expect("connect");
+    // The socket reads 16 KiB at a time: each reply spans several reads, and
+    // the replies, written back to back, share reads at their edges.
+    let mut calls = Vec::new();
+    for i in 0..ECHOES {
+        let client = client.clone();
+        let text = format!("{i}:").repeat(10_000 + 997 * i);
+        calls.push(tokio::spawn(async move {
+            let reply = client.call("echo", json!({"text": text})).await;
+            (text, reply)
+        }));
+    }
+    for call in calls {
+        let (text, reply) = call.await.expect("task");
+        assert_eq!(reply.expect("reply"), Some(json!({"text": text})));
+    }
+}
+
+#[tokio::test]
 async fn a_missing_reply_times_out_with_a_clear_error() {
     let client = Client::connect(&scripted_server().await, None)
         .await

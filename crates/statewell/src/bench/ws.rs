@@ -64,7 +64,8 @@ impl WsConn {
             request.headers_mut().insert("authorization", value);
         }
         // Nagle's algorithm would hold small frames back for up to 40 ms.
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        let config = statewell_client::socket_config();
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
             .await
             .with_context(|| format!("cannot connect to {url}"))?;
         let groups = (0..shape.groups).map(Shape::group_name).collect();
