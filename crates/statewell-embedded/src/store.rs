@@ -360,6 +360,7 @@ impl Store for EmbeddedStore {
                 .sum(),
             last_batch_size: c.last_batch.load(Ordering::Relaxed),
             commits: c.commits.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
             revision: c.revision.load(Ordering::Relaxed),
         }
     }

@@ -176,6 +176,13 @@ impl Metrics {
              statewell_commits_total {}",
             store.commits
         );
+        let _ = writeln!(
+            out,
+            "# HELP statewell_syncs_total Syncs to disk since start (each covers every commit before it).\n\
+             # TYPE statewell_syncs_total counter\n\
+             statewell_syncs_total {}",
+            store.syncs
+        );
         out
     }
 
@@ -299,6 +306,7 @@ mod tests {
             bytes: 4096,
             last_batch_size: 3,
             commits: 11,
+            syncs: 5,
             revision: 42,
         };
         let text = m.render(&stats);
@@ -308,6 +316,7 @@ mod tests {
             "statewell_store_bytes 4096\n",
             "statewell_commit_batch_size 3\n",
             "statewell_commits_total 11\n",
+            "statewell_syncs_total 5\n",
             "statewell_store_revision 42\n",
             "statewell_operations_total{kind=\"list_groups\",outcome=\"ok\"} 0\n",
         ] {

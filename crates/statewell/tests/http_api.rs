@@ -259,6 +259,11 @@ async fn metrics_show_operations_workers_and_store_size() {
         metric(&text, "statewell_commit_batch_size").is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    // In `always` mode every acknowledged write was synced first.
+    assert!(
+        metric(&text, "statewell_syncs_total").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
 }
 
 #[tokio::test]

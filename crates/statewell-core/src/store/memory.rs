@@ -216,6 +216,7 @@ impl Store for MemoryStore {
             bytes: 0,
             last_batch_size: 1,
             commits: inner.commits,
+            syncs: 0,
             revision: inner.revision,
         }
     }

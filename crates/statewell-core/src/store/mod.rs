@@ -30,6 +30,10 @@ pub struct StoreStats {
     pub last_batch_size: u64,
     /// Commits (batches) since start.
     pub commits: u64,
+    /// Syncs to disk since start (`fdatasync` of the embedded store's log):
+    /// with `commits`, how many commits each sync covered; 0 for a store
+    /// that keeps nothing on disk.
+    pub syncs: u64,
     /// The newest committed revision.
     pub revision: u64,
 }

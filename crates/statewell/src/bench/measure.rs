@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::report::{RunInfo, RunResult};
+use super::report::{CommitCounters, RunInfo, RunResult};
 use super::runner::{self, Budget, Layout, Target};
 use super::servers::cpu_seconds;
 use super::workload::{OpChoice, Shape};
@@ -111,7 +111,7 @@ pub async fn run(plan: &Plan<'_>) -> Result<RunResult> {
     let generator_after = cpu_seconds(None);
     let commits_after = http.as_deref().and_then(|a| commit_counters(a, token));
     let commits = match (commits_before, commits_after) {
-        (Some((c0, w0)), Some((c1, w1))) => Some((c1.saturating_sub(c0), w1.saturating_sub(w0))),
+        (Some(before), Some(after)) => Some(after.since(&before)),
         _ => None,
     };
     let delta = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
@@ -235,14 +235,15 @@ fn host_port(url: &str) -> Option<String> {
     Some(rest.split('/').next()?.to_owned())
 }
 
-/// (commits, successful writes) so far, from the engine's `/metrics`.
-fn commit_counters(addr: &str, token: Option<&str>) -> Option<(u64, u64)> {
+/// The engine's commit counters so far, from its `/metrics`.
+fn commit_counters(addr: &str, token: Option<&str>) -> Option<CommitCounters> {
     let text = super::servers::fetch_metrics(addr, token).ok()?;
     parse_commit_counters(&text)
 }
 
-fn parse_commit_counters(text: &str) -> Option<(u64, u64)> {
+fn parse_commit_counters(text: &str) -> Option<CommitCounters> {
     let mut commits = None;
+    let mut syncs = None;
     let mut writes = 0u64;
     for line in text.lines() {
         let Some((name, value)) = line.rsplit_once(' ') else {
@@ -251,8 +252,10 @@ fn parse_commit_counters(text: &str) -> Option<(u64, u64)> {
         let Ok(value) = value.trim().parse::<f64>() else {
             continue;
         };
-        if name == "statewell_commits_total" {
-            commits = Some(value as u64);
+        match name {
+            "statewell_commits_total" => commits = Some(value as u64),
+            "statewell_syncs_total" => syncs = Some(value as u64),
+            _ => {}
         }
         let write = ["set", "update", "delete"]
             .iter()
@@ -261,7 +264,12 @@ fn parse_commit_counters(text: &str) -> Option<(u64, u64)> {
             writes += value as u64;
         }
     }
-    Some((commits?, writes))
+    Some(CommitCounters {
+        commits: commits?,
+        // Engines before the series was added do not report it.
+        syncs,
+        writes,
+    })
 }
 
 /// What the figures were measured on.
@@ -290,7 +298,26 @@ mod tests {
             statewell_operations_total{kind=\"update\",outcome=\"ok\"} 10\n\
             statewell_operations_total{kind=\"set\",outcome=\"error\"} 3\n\
             statewell_commits_total 33\n";
-        assert_eq!(parse_commit_counters(text), Some((33, 1110)));
+        let expected = CommitCounters {
+            commits: 33,
+            syncs: None,
+            writes: 1110,
+        };
+        assert_eq!(parse_commit_counters(text), Some(expected));
+        let with_syncs = format!("{text}statewell_syncs_total 12\n");
+        let counters = parse_commit_counters(&with_syncs).expect("counters");
+        assert_eq!(counters.syncs, Some(12));
+        let earlier = CommitCounters {
+            commits: 30,
+            syncs: Some(10),
+            writes: 1000,
+        };
+        let run = CommitCounters {
+            commits: 3,
+            syncs: Some(2),
+            writes: 110,
+        };
+        assert_eq!(counters.since(&earlier), run);
         assert_eq!(parse_commit_counters("nothing 1\n"), None);
     }
 

@@ -52,10 +52,38 @@ pub struct RunResult {
     /// (other processes take cycles away, not add them to a request).
     pub server_cpu_us_per_op: Option<f64>,
     pub generator_cpu_us_per_op: Option<f64>,
-    /// statewell only, from `/metrics` around the run: commits made and
-    /// the mean number of writes each carried (one sync per commit).
+    /// statewell only, from `/metrics` around the run: commits made, the
+    /// mean number of writes each carried, and the syncs to disk (in
+    /// `always` mode one sync covers the commits made while the one before
+    /// it ran).
     pub commits: Option<u64>,
     pub mean_commit_batch: Option<f64>,
+    pub syncs: Option<u64>,
+}
+
+/// An engine's commit figures from its `/metrics`: totals so far, or (see
+/// [`CommitCounters::since`]) what one run added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitCounters {
+    pub commits: u64,
+    /// `None` from an engine that does not report syncs.
+    pub syncs: Option<u64>,
+    /// Writes that succeeded.
+    pub writes: u64,
+}
+
+impl CommitCounters {
+    /// What happened between `before` and these counters.
+    pub fn since(&self, before: &CommitCounters) -> CommitCounters {
+        CommitCounters {
+            commits: self.commits.saturating_sub(before.commits),
+            syncs: self
+                .syncs
+                .zip(before.syncs)
+                .map(|(now, then)| now.saturating_sub(then)),
+            writes: self.writes.saturating_sub(before.writes),
+        }
+    }
 }
 
 pub struct RunInfo<'a> {
@@ -69,8 +97,8 @@ pub struct RunInfo<'a> {
     pub elapsed: Duration,
     pub server_cpu: Option<f64>,
     pub generator_cpu: Option<f64>,
-    /// (commits, writes) the engine counted during the run.
-    pub commits: Option<(u64, u64)>,
+    /// What the engine counted during the run.
+    pub commits: Option<CommitCounters>,
 }
 
 impl RunResult {
@@ -107,10 +135,11 @@ impl RunResult {
             generator_cpu_pct: pct(info.generator_cpu),
             server_cpu_us_per_op: per_op(info.server_cpu),
             generator_cpu_us_per_op: per_op(info.generator_cpu),
-            commits: info.commits.map(|(c, _)| c),
+            commits: info.commits.map(|c| c.commits),
             mean_commit_batch: info
                 .commits
-                .and_then(|(c, w)| (c > 0).then(|| w as f64 / c as f64)),
+                .and_then(|c| (c.commits > 0).then(|| c.writes as f64 / c.commits as f64)),
+            syncs: info.commits.and_then(|c| c.syncs),
         }
     }
 
@@ -142,8 +171,12 @@ impl RunResult {
             (Some(c), None) => format!("{c:.0}%"),
             _ => "-".to_owned(),
         };
+        let syncs = match self.syncs {
+            Some(s) => format!(", syncs {s}"),
+            None => String::new(),
+        };
         let batches = match (self.commits, self.mean_commit_batch) {
-            (Some(c), Some(b)) => format!("  commits {c} (mean {b:.1} writes each)"),
+            (Some(c), Some(b)) => format!("  commits {c} (mean {b:.1} writes each){syncs}"),
             _ => String::new(),
         };
         println!(
@@ -196,7 +229,11 @@ mod tests {
                 elapsed: Duration::from_secs(2),
                 server_cpu: Some(1.0),
                 generator_cpu: None,
-                commits: Some((4, 10)),
+                commits: Some(CommitCounters {
+                    commits: 4,
+                    syncs: Some(3),
+                    writes: 10,
+                }),
             },
             &stats,
         );
@@ -208,6 +245,7 @@ mod tests {
         assert_eq!(r.latency.max_us, 1000);
         assert_eq!(r.server_cpu_pct, Some(50.0));
         assert_eq!(r.mean_commit_batch, Some(2.5));
+        assert_eq!(r.syncs, Some(3));
         assert_eq!(r.server_cpu_us_per_op, Some(1000.0));
     }
 
