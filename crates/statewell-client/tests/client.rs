@@ -69,22 +69,36 @@ async fn scripted_server() -> String {
     format!("ws://{addr}")
 }
 
+/// Sends one `echo` call per payload at once (ECHOES of them, so the server
+/// answers them all, newest first) and checks that each caller gets its own.
+async fn echo_concurrently(client: &Client, payloads: Vec<Value>) {
+    assert_eq!(
+        payloads.len(),
+        ECHOES,
+        "the server answers in groups of ECHOES"
+    );
+    let calls: Vec<_> = payloads
+        .into_iter()
+        .map(|payload| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let reply = client.call("echo", payload.clone()).await;
+                (payload, reply)
+            })
+        })
+        .collect();
+    for call in calls {
+        let (payload, reply) = call.await.expect("task");
+        assert_eq!(reply.expect("reply"), Some(payload));
+    }
+}
+
 #[tokio::test]
 async fn replies_out_of_order_reach_their_callers() {
     let client = Client::connect(&scripted_server().await, None)
         .await
         .expect("connect");
-    let mut calls = Vec::new();
-    for i in 0..ECHOES {
-        let client = client.clone();
-        calls.push(tokio::spawn(async move {
-            client.call("echo", json!({"n": i})).await
-        }));
-    }
-    for (i, call) in calls.into_iter().enumerate() {
-        let reply = call.await.expect("task").expect("reply");
-        assert_eq!(reply, Some(json!({"n": i})));
-    }
+    echo_concurrently(&client, (0..ECHOES).map(|i| json!({"n": i})).collect()).await;
     assert_eq!(client.worker_id().as_deref(), Some("w-1"));
 }
 
@@ -93,21 +107,11 @@ async fn replies_larger_than_one_socket_read_arrive_whole() {
     let client = Client::connect(&scripted_server().await, None)
         .await
         .expect("connect");
-    // The socket reads 16 KiB at a time: each reply spans several reads, and
-    // the replies, written back to back, share reads at their edges.
-    let mut calls = Vec::new();
-    for i in 0..ECHOES {
-        let client = client.clone();
-        let text = format!("{i}:").repeat(10_000 + 997 * i);
-        calls.push(tokio::spawn(async move {
-            let reply = client.call("echo", json!({"text": text})).await;
-            (text, reply)
-        }));
-    }
-    for call in calls {
-        let (text, reply) = call.await.expect("task");
-        assert_eq!(reply.expect("reply"), Some(json!({"text": text})));
-    }
+    // The socket reads 16 KiB at a time: each reply (20 to 87 KB) spans
+    // several reads, and the replies, written back to back, share reads at
+    // their edges.
+    let texts = (0..ECHOES).map(|i| json!({"text": format!("{i}:").repeat(10_000 + 997 * i)}));
+    echo_concurrently(&client, texts.collect()).await;
 }
 
 #[tokio::test]
