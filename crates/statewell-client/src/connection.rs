@@ -38,6 +38,8 @@ const OUTGOING_CAPACITY: usize = 1024;
 /// flight spent ~6 µs of memset per reply, half of the load generator's CPU
 /// (`statewell bench --shape b`: 11.9 → 6.1 µs per get; 4 and 8 KiB did no
 /// better than 16). Larger frames still arrive whole, over several reads.
+/// The engine reads its sockets in chunks of the same size, for the same
+/// reason (`statewell_server::ws`).
 const READ_CHUNK: usize = 16 * 1024;
 
 /// The socket settings of every client connection (this client's and the
