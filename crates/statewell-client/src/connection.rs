@@ -103,13 +103,16 @@ pub fn websocket_url(url: &str) -> Result<String, ClientError> {
         "wss" | "https" => "wss",
         _ => return Err(invalid("the scheme must be ws, wss, http or https")),
     };
-    if rest.is_empty() || rest.starts_with('/') {
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
         return Err(invalid("no host"));
     }
-    let rest = if rest.contains('/') {
+    // The root path goes after the authority, before any query
+    // (`ws://h:1?access_token=...` -> `ws://h:1/?access_token=...`).
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = if rest[authority_end..].starts_with('/') {
         rest.to_owned()
     } else {
-        format!("{rest}/")
+        format!("{}/{}", &rest[..authority_end], &rest[authority_end..])
     };
     Ok(format!("{scheme}://{rest}"))
 }
@@ -491,11 +494,19 @@ mod tests {
             websocket_url("ws://h:2/").ok().as_deref(),
             Some("ws://h:2/")
         );
+        assert_eq!(
+            websocket_url("ws://h:2?access_token=a/b").ok().as_deref(),
+            Some("ws://h:2/?access_token=a/b")
+        );
+        assert_eq!(
+            websocket_url("ws://h:2/?access_token=t").ok().as_deref(),
+            Some("ws://h:2/?access_token=t")
+        );
     }
 
     #[test]
     fn refuses_other_schemes_and_missing_hosts() {
-        for bad in ["127.0.0.1:1", "ftp://h", "ws://", "ws:///x"] {
+        for bad in ["127.0.0.1:1", "ftp://h", "ws://", "ws:///x", "ws://?a=1"] {
             let err = websocket_url(bad).err().map(|e| e.code().to_owned());
             assert_eq!(err.as_deref(), Some("invalid_url"), "{bad}");
         }
