@@ -190,7 +190,7 @@ async fn a_token_in_the_url_is_accepted_only_with_token_in_query() {
         .await
         .expect("the right token in the URL is accepted");
     client.set("g", "k", json!(1)).await.expect("set");
-    // Without a slash before the query too, as a bridge_url may be written.
+    // statewell's own client puts the root path before the query.
     let bare = format!("ws://{}?access_token=s3cret", engine.addr);
     let client = Client::connect(&bare, None).await.expect("bare URL");
     assert_eq!(client.get("g", "k").await.expect("get"), Some(json!(1)));
