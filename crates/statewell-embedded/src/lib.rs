@@ -23,6 +23,8 @@
 #![deny(clippy::unwrap_used)]
 
 mod codec;
+mod command;
+mod counters;
 mod dir;
 mod options;
 mod overlay;

@@ -17,8 +17,10 @@ use std::sync::{Arc, OnceLock};
 use statewell_core::{ChangeEvent, StateError};
 use tokio::sync::broadcast;
 
+use crate::command::{Command, Done};
+use crate::counters::Counters;
 use crate::read::{Snapshot, SnapshotCache};
-use crate::writer::{Command, Counters, Done, log_failed};
+use crate::wal::log_failed;
 
 /// Most handoffs taken per sync: bounds how long the first waiter of a
 /// group waits for the last one's turn.
@@ -174,7 +176,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::writer::Written;
+    use crate::command::Written;
 
     /// A publisher over a real data directory, syncing through `log` (the
     /// directory's own log when `None`).

@@ -18,9 +18,11 @@ use statewell_core::{
 use tokio::sync::{broadcast, oneshot};
 
 use crate::codec::{encode_json, encode_value, json_len};
+use crate::command::{Command, Written};
+use crate::counters::Counters;
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
-use crate::writer::{Command, Counters, Writer, Written};
+use crate::writer::Writer;
 use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// Batches committed but not yet answered, at most: with a sync slower than

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::ops::{Bound, ControlFlow};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,93 +32,25 @@ use statewell_core::{
     Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, UpdateOp,
     apply_mutation_owned, apply_mutation_unsized, change_event, raw_json, update::apply_to_text,
 };
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 
 use crate::Durability;
 use crate::codec::{
     decode_value, decode_value_and_text, encode_json, group_prefix, item_key, key_of, parse_json,
     prefix_end, stamp_version,
 };
+use crate::command::{Command, Done, Texts, Written};
+use crate::counters::Counters;
 use crate::overlay::Overlay;
 use crate::publish::{Broken, Handoff};
 use crate::read::{Base, Snapshot, Stored, bounds};
 use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
-use crate::wal::Wal;
+use crate::wal::{Wal, log_failed};
 
 /// Largest batch committed at once: bounds the latency a batch adds and the
 /// memory it holds, while being far above what a sync's worth of concurrent
 /// writers usually queues.
 pub(crate) const MAX_BATCH: usize = 4096;
-
-pub(crate) enum Command {
-    Write {
-        mutation: Mutation,
-        /// Whether the waiter wants the values as JSON text (see
-        /// [`Written::texts`]) rather than parsed.
-        texts: bool,
-        reply: oneshot::Sender<Result<Written, StateError>>,
-    },
-    /// A set whose value its waiter already encoded (see
-    /// `EmbeddedStore::write`): the commit thread, which every write waits
-    /// for, only stamps the revision into it.
-    Put {
-        group: String,
-        key: String,
-        encoded: Vec<u8>,
-        reply: oneshot::Sender<Result<Written, StateError>>,
-    },
-    Clear {
-        group: String,
-        reply: oneshot::Sender<Result<u64, StateError>>,
-    },
-    /// Forces the batch it lands in to be synced (for `batched` mode).
-    Sync {
-        reply: oneshot::Sender<Result<(), StateError>>,
-    },
-}
-
-impl Command {
-    /// Sends `done`, the result of this command, to its waiter.
-    pub(crate) fn answer(self, done: Done) {
-        match (self, done) {
-            (Command::Write { reply, .. } | Command::Put { reply, .. }, Done::Write(result)) => {
-                drop(reply.send(result))
-            }
-            (Command::Clear { reply, .. }, Done::Clear(n)) => drop(reply.send(Ok(n))),
-            (Command::Sync { reply }, Done::Sync) => drop(reply.send(Ok(()))),
-            (command, _) => command.fail(StateError::Storage(
-                "internal: batch results out of step with commands".into(),
-            )),
-        }
-    }
-
-    pub(crate) fn fail(self, err: StateError) {
-        // A waiter that went away (its task was cancelled) needs no answer.
-        match self {
-            Command::Write { reply, .. } | Command::Put { reply, .. } => drop(reply.send(Err(err))),
-            Command::Clear { reply, .. } => drop(reply.send(Err(err))),
-            Command::Sync { reply } => drop(reply.send(Err(err))),
-        }
-    }
-}
-
-/// Figures shared with the store for `stats()`; written by the writer and
-/// (revision, items, syncs: what readers can see) the publisher.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub revision: AtomicU64,
-    pub items: AtomicU64,
-    pub commits: AtomicU64,
-    pub last_batch: AtomicU64,
-    pub max_batch: AtomicU64,
-    /// Commands committed, across all batches (for the average batch size).
-    pub batched: AtomicU64,
-    /// Syncs of the write-ahead log (by the publisher; in `always` mode one
-    /// per group of batches handed over while the previous sync ran).
-    pub syncs: AtomicU64,
-    /// Durable redb commits that let the log start over.
-    pub checkpoints: AtomicU64,
-}
 
 pub(crate) struct Writer {
     pub db: Arc<Database>,
@@ -210,64 +142,6 @@ impl Pace {
     /// The longest a batch short of the target waits for it.
     fn wait(&self) -> Duration {
         (self.last_commit / 4).min(MAX_WAIT)
-    }
-}
-
-/// What one command of a batch produced, before the commit decides its fate.
-// Nearly every command is a write, so boxing the write's result would only
-// add an allocation per write to shrink the rare `Clear` and `Sync`.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Done {
-    Write(Result<Written, StateError>),
-    Clear(u64),
-    Sync,
-}
-
-/// A write's outcome as the commit thread hands it to its waiter.
-#[derive(Debug)]
-pub(crate) struct Written {
-    pub(crate) outcome: MutationOutcome,
-    /// The value a [`Command::Put`] replaced, as its stored JSON text
-    /// (checked, not parsed): the waiter parses it on its own thread (see
-    /// [`Written::finish`]).
-    pub(crate) replaced: Option<RawJson>,
-    /// Both values as compact JSON text, for a [`Command::Write`] that asked
-    /// for them (then `outcome` holds no values): the old one as it was
-    /// stored, the new one as printed to be stored. The commit thread prints
-    /// the new value anyway, so handing over that text spares the waiter's
-    /// thread — the connections' — a second print.
-    pub(crate) texts: Option<Texts>,
-}
-
-#[derive(Debug)]
-pub(crate) struct Texts {
-    pub(crate) old_value: Option<RawJson>,
-    pub(crate) new_value: Option<RawJson>,
-}
-
-impl Written {
-    /// The outcome, with the replaced value parsed.
-    pub(crate) fn finish(self) -> Result<MutationOutcome, StateError> {
-        let Written {
-            mut outcome,
-            replaced,
-            texts: _,
-        } = self;
-        if let Some(raw) = replaced {
-            outcome.old_value = Some(parse_json(&raw)?);
-        }
-        Ok(outcome)
-    }
-
-    /// The replaced value as JSON text, and the revision written.
-    pub(crate) fn into_raw(self) -> Result<(Option<RawJson>, Option<u64>), StateError> {
-        let old_value = match (self.replaced, &self.outcome.old_value) {
-            (Some(raw), _) => Some(raw),
-            // Parsed for an event: printed again.
-            (None, Some(old)) => Some(raw_json(old)?),
-            (None, None) => None,
-        };
-        Ok((old_value, self.outcome.version))
     }
 }
 
@@ -997,13 +871,6 @@ fn apply_put(
         replaced,
         texts: None,
     }))
-}
-
-pub(crate) fn log_failed(err: &std::io::Error) -> StateError {
-    StateError::Storage(format!(
-        "the write-ahead log could not be written or synced ({err}); writes are refused until \
-         the engine restarts"
-    ))
 }
 
 /// The revision read from disk is at its maximum (only a damaged or edited
