@@ -17,6 +17,7 @@ use statewell_core::{
 };
 use tokio::sync::{broadcast, oneshot};
 
+use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_json, encode_value, json_len};
 use crate::command::{Command, Written};
 use crate::counters::Counters;
@@ -105,7 +106,6 @@ impl EmbeddedStore {
         let writer = Writer {
             handoffs: Some(handoffs),
             publisher: Some(publisher),
-            db: db.clone(),
             current,
             rx,
             events: events.clone(),
@@ -116,10 +116,7 @@ impl EmbeddedStore {
             items: opened.items,
             unsynced_since: None,
             wal: opened.wal,
-            checkpoint_at: options.checkpoint_bytes,
-            checkpoint_bytes: options.checkpoint_bytes,
-            checkpoint: None,
-            frozen_at: None,
+            checkpoints: Checkpoints::new(db.clone(), options.checkpoint_bytes, counters.clone()),
             broken,
         };
         let writer = std::thread::Builder::new()
