@@ -21,7 +21,7 @@ use crate::codec::{
     decode_value, decode_value_and_text, encode_json, group_prefix, item_key, key_of, parse_json,
     prefix_end, stamp_version,
 };
-use crate::command::{Command, Done, Texts, Written};
+use crate::command::{Answer, Command, ValueTexts, WriteAnswer, WriteResult};
 use crate::read::{Snapshot, Stored, bounds};
 use crate::wal::Wal;
 
@@ -59,15 +59,15 @@ pub(crate) fn apply_command(
     current: &mut Snapshot,
     command: &mut Command,
     state: &mut BatchState,
-) -> Result<Done, StateError> {
+) -> Result<Answer, StateError> {
     Ok(match command {
         Command::Write {
-            mutation, texts, ..
-        } => Done::Write(apply_write(
+            mutation, as_text, ..
+        } => Answer::Write(apply_write(
             limits,
             wal,
             current,
-            (mutation, *texts),
+            (mutation, *as_text),
             state,
         )?),
         Command::Put {
@@ -75,9 +75,9 @@ pub(crate) fn apply_command(
             key,
             encoded,
             ..
-        } => Done::Write(apply_put(wal, current, (group, key), encoded, state)?),
-        Command::Clear { group, .. } => Done::Clear(apply_clear(wal, current, group, state)?),
-        Command::Sync { .. } => Done::Sync,
+        } => Answer::Write(apply_put(wal, current, (group, key), encoded, state)?),
+        Command::Clear { group, .. } => Answer::Clear(apply_clear(wal, current, group, state)?),
+        Command::Sync { .. } => Answer::Sync,
     })
 }
 
@@ -97,16 +97,17 @@ pub(crate) fn count_groups(
     Ok(())
 }
 
-/// The outer error aborts the batch (storage failed); the inner one is
-/// this mutation's own failure (validation), which changes nothing. With
-/// `texts`, the values are answered as JSON text (see [`Written::texts`]).
+/// Applies a [`Command::Write`]: the mutation's own failure (validation)
+/// is its [`WriteResult::Refused`] and changes nothing; an error aborts the
+/// batch (storage failed). With `as_text`, the values are answered as JSON
+/// text (see [`WriteAnswer::texts`]).
 fn apply_write(
     limits: &Limits,
     wal: &mut Wal,
     current: &mut Snapshot,
-    (mutation, texts): (&Mutation, bool),
+    (mutation, as_text): (&Mutation, bool),
     state: &mut BatchState,
-) -> Result<Result<Written, StateError>, StateError> {
+) -> Result<WriteResult, StateError> {
     let (group, key) = (mutation.group(), mutation.key());
     let stored_key = item_key(group, key);
     // Reads inside the transaction see the batch's earlier writes, so two
@@ -115,29 +116,23 @@ fn apply_write(
     // An update answered as text with no event to publish: one increment of
     // a counter is applied to the stored text itself.
     if let (Some(stored), Mutation::Update { ops, .. }, true, false) =
-        (&item, mutation, texts, state.want_events)
+        (&item, mutation, as_text, state.want_events)
         && let Some((old, new)) = counter_text(stored, ops)
     {
         drop(item);
-        return Ok(store_counter(
-            limits,
-            wal,
-            current,
-            &stored_key,
-            (old, new),
-            state,
-        ));
+        let stored = store_counter(limits, wal, current, &stored_key, (old, new), state);
+        return Ok(stored.into());
     }
     let (current_value, old_text) = match item {
         Some(stored) => {
-            let decoded = match texts {
+            let decoded = match as_text {
                 true => decode_value_and_text(stored.bytes())
                     .map(|(_, value, text)| (value, Some(text))),
                 false => decode_value(stored.bytes()).map(|(_, value)| (value, None)),
             };
             match decoded {
                 Ok((value, text)) => (Some(value), text),
-                Err(err) => return Ok(Err(err)),
+                Err(err) => return Ok(WriteResult::Refused(err)),
             }
         }
         None => (None, None),
@@ -146,7 +141,7 @@ fn apply_write(
     // Sized below, by the encoding it gets anyway. The value before is
     // needed afterwards only by an event or an answer that is not text;
     // otherwise an update changes it in place rather than a copy of it.
-    let keep_before = state.want_events || !texts;
+    let keep_before = state.want_events || !as_text;
     let (applied, current_value) = match keep_before {
         true => (
             apply_mutation_unsized(current_value.as_ref(), mutation),
@@ -157,20 +152,21 @@ fn apply_write(
     if !applied.changed {
         // Nothing is stored, so nothing was printed: the rare answer that
         // prints the value (an update whose every op failed, say).
-        let texts = match texts {
+        let texts = match as_text {
             true => match applied.after.as_ref().map(raw_json).transpose() {
-                Ok(new_value) => Some(Texts {
+                Ok(new_value) => Some(ValueTexts {
                     old_value: old_text,
                     new_value,
                 }),
-                Err(err) => return Ok(Err(err)),
+                Err(err) => return Ok(WriteResult::Refused(err)),
             },
             false => None,
         };
-        return Ok(Ok(written(current_value, applied, None, texts)));
+        let answer = write_answer(current_value, applied, None, texts);
+        return Ok(WriteResult::Accepted(answer));
     }
     let Some(revision) = state.revision.checked_add(1) else {
-        return Ok(Err(revisions_exhausted()));
+        return Ok(WriteResult::Refused(revisions_exhausted()));
     };
     let mut new_text = None;
     match &applied.after {
@@ -181,7 +177,7 @@ fn apply_write(
             });
             let text = match printed {
                 Ok(text) => text,
-                Err(err) => return Ok(Err(err)),
+                Err(err) => return Ok(WriteResult::Refused(err)),
             };
             let bytes = encode_json(revision, text.get());
             wal.put(&stored_key, &bytes);
@@ -208,11 +204,12 @@ fn apply_write(
         );
         state.events.extend(event);
     }
-    let texts = texts.then_some(Texts {
+    let texts = as_text.then_some(ValueTexts {
         old_value: old_text,
         new_value: new_text,
     });
-    Ok(Ok(written(current_value, applied, Some(revision), texts)))
+    let answer = write_answer(current_value, applied, Some(revision), texts);
+    Ok(WriteResult::Accepted(answer))
 }
 
 /// The stored text (checked when read from the data file) and the new
@@ -233,7 +230,7 @@ fn counter_text(stored: &Stored<'_>, ops: &[UpdateOp]) -> Option<(RawJson, Strin
 }
 
 /// Stores a [`counter_text`] result for [`apply_write`]: the item exists
-/// already, so no group count changes.
+/// already, so no group count changes. An error is the write's refusal.
 fn store_counter(
     limits: &Limits,
     wal: &mut Wal,
@@ -241,7 +238,7 @@ fn store_counter(
     stored_key: &[u8],
     (old, new): (RawJson, String),
     state: &mut BatchState,
-) -> Result<Written, StateError> {
+) -> Result<WriteAnswer, StateError> {
     let Some(revision) = state.revision.checked_add(1) else {
         return Err(revisions_exhausted());
     };
@@ -255,28 +252,28 @@ fn store_counter(
         changed: true,
         op_errors: Vec::new(),
     };
-    let texts = Texts {
+    let texts = ValueTexts {
         old_value: Some(old),
         // Valid JSON with one number replaced by a printed number.
         new_value: Some(RawJson::known(new)),
     };
-    Ok(written(None, applied, Some(revision), Some(texts)))
+    Ok(write_answer(None, applied, Some(revision), Some(texts)))
 }
 
 /// A [`Command::Write`]'s answer: the values parsed, or as `texts` when it
 /// asked for them (the parsed ones are then dropped here, on the commit
 /// thread, rather than on the waiter's).
-fn written(
+fn write_answer(
     old_value: Option<Value>,
     applied: Applied,
     version: Option<u64>,
-    texts: Option<Texts>,
-) -> Written {
+    texts: Option<ValueTexts>,
+) -> WriteAnswer {
     let (old_value, new_value) = match texts {
         Some(_) => (None, None),
         None => (old_value, applied.after),
     };
-    Written {
+    WriteAnswer {
         outcome: MutationOutcome {
             old_value,
             new_value,
@@ -291,20 +288,20 @@ fn written(
 /// Applies a [`Command::Put`]: stamps the revision into the value its waiter
 /// encoded and stores it. The value it replaces goes back as text, checked
 /// here (a damaged one fails the set, as it fails any other write) but
-/// parsed by the waiter — unless an event carries it. Errors as
-/// [`apply_write`]'s.
+/// parsed by the waiter — unless an event carries it. Refusals and errors
+/// as [`apply_write`]'s.
 fn apply_put(
     wal: &mut Wal,
     current: &mut Snapshot,
     (group, key): (&str, &str),
     encoded: &mut [u8],
     state: &mut BatchState,
-) -> Result<Result<Written, StateError>, StateError> {
+) -> Result<WriteResult, StateError> {
     let stored_key = item_key(group, key);
     let mut replaced = match current.item(&stored_key)? {
         Some(stored) => match stored.raw() {
             Ok((_, raw)) => Some(raw),
-            Err(err) => return Ok(Err(err)),
+            Err(err) => return Ok(WriteResult::Refused(err)),
         },
         None => None,
     };
@@ -319,11 +316,11 @@ fn apply_put(
         });
         match parsed {
             Ok(values) => event_values = Some(values),
-            Err(err) => return Ok(Err(err)),
+            Err(err) => return Ok(WriteResult::Refused(err)),
         }
     }
     let Some(revision) = state.revision.checked_add(1) else {
-        return Ok(Err(revisions_exhausted()));
+        return Ok(WriteResult::Refused(revisions_exhausted()));
     };
     stamp_version(encoded, revision);
     wal.put(&stored_key, encoded);
@@ -339,7 +336,7 @@ fn apply_put(
             .events
             .extend(change_event(group, key, old, Some(new), revision));
     }
-    Ok(Ok(Written {
+    Ok(WriteResult::Accepted(WriteAnswer {
         outcome: MutationOutcome {
             // Filled in by the waiter, which still holds the value.
             new_value: None,

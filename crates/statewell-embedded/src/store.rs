@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_json, encode_value, json_len};
-use crate::command::{Command, Written};
+use crate::command::{Command, WriteAnswer};
 use crate::counters::Counters;
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
@@ -177,7 +177,7 @@ impl EmbeddedStore {
         group: String,
         key: String,
         encoded: Vec<u8>,
-    ) -> Result<Written, StateError> {
+    ) -> Result<WriteAnswer, StateError> {
         self.limits.check_value_len(json_len(&encoded))?;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Put {
@@ -190,12 +190,12 @@ impl EmbeddedStore {
     }
 
     /// Has the commit thread apply `mutation` (answered as values, or as
-    /// JSON text with `texts`: see `Written::texts`) and waits for it.
-    async fn apply(&self, mutation: Mutation, texts: bool) -> Result<Written, StateError> {
+    /// JSON text with `as_text`: see `WriteAnswer::texts`) and waits for it.
+    async fn apply(&self, mutation: Mutation, as_text: bool) -> Result<WriteAnswer, StateError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Write {
             mutation,
-            texts,
+            as_text,
             reply,
         })?;
         answer.await.map_err(|_| closed())?
@@ -275,7 +275,7 @@ impl Store for EmbeddedStore {
             key: key.to_owned(),
             ops,
         };
-        let Written { outcome, texts, .. } = self.apply(update, true).await?;
+        let WriteAnswer { outcome, texts, .. } = self.apply(update, true).await?;
         let texts = texts.ok_or_else(|| {
             StateError::Storage("internal: an update asked for texts got values".into())
         })?;

@@ -30,7 +30,7 @@ use tokio::sync::broadcast;
 use crate::Durability;
 use crate::apply::{BatchState, apply_command, count_groups};
 use crate::checkpoint::Checkpoints;
-use crate::command::{Command, Done};
+use crate::command::{Answer, Command};
 use crate::counters::Counters;
 use crate::pace::{MAX_BATCH, Pace};
 use crate::publish::{Broken, Handoff};
@@ -203,12 +203,13 @@ impl Writer {
             |file| hand_off(handoffs, Handoff::Switch(file)),
         );
         if let Err(e) = started {
-            self.break_down(log_failed(&e));
+            self.refuse_later_writes(log_failed(&e));
         }
     }
 
-    /// Refuses every later write with `err` (see `broken`).
-    fn break_down(&mut self, err: StateError) -> StateError {
+    /// Marks the store broken: every later write is refused with `err` (see
+    /// `broken`). Returns `err`.
+    fn refuse_later_writes(&mut self, err: StateError) -> StateError {
         tracing::error!(%err, "the commit loop stops accepting writes");
         let _ = self.broken.set(err.clone());
         err
@@ -235,7 +236,7 @@ impl Writer {
         }
         let applied = self.apply(&mut batch, pace);
         self.drain(behind);
-        let (done, batch_state, waited) = match applied {
+        let (answers, batch_state, waited) = match applied {
             Ok(result) => result,
             Err(err) => {
                 // Nothing of the batch was committed: every waiter is told.
@@ -281,7 +282,7 @@ impl Writer {
                 sync,
                 snapshot,
                 events: batch_state.events,
-                answers: batch.into_iter().zip(done).collect(),
+                answers: batch.into_iter().zip(answers).collect(),
                 revision: self.revision,
                 items: self.items,
             },
@@ -301,16 +302,16 @@ impl Writer {
         &mut self,
         batch: &mut Vec<Command>,
         pace: &Pace,
-    ) -> Result<(Vec<Done>, BatchState, Duration), StateError> {
+    ) -> Result<(Vec<Answer>, BatchState, Duration), StateError> {
         let started = Instant::now();
         let deadline = started + pace.wait();
         let before = self.current.overlay.clone();
         self.wal.begin();
         let mut state = BatchState::new(self.revision, self.events.receiver_count() > 0);
-        let mut done = Vec::with_capacity(batch.len().max(pace.target()));
+        let mut answers = Vec::with_capacity(batch.len().max(pace.target()));
         let mut waited = Duration::ZERO;
         let applied = self
-            .apply_commands(batch, pace, deadline, &mut state, &mut done, &mut waited)
+            .apply_commands(batch, pace, deadline, &mut state, &mut answers, &mut waited)
             .and_then(|()| count_groups(&mut self.current, &state.group_deltas));
         if let Err(err) = applied {
             self.current.overlay = before;
@@ -319,30 +320,30 @@ impl Writer {
         state.changed = self.wal.has_ops();
         if let Err(e) = self.wal.write(state.revision) {
             self.current.overlay = before;
-            return Err(self.break_down(log_failed(&e)));
+            return Err(self.refuse_later_writes(log_failed(&e)));
         }
-        Ok((done, state, waited))
+        Ok((answers, state, waited))
     }
 
     /// Applies the batch's commands one after the other, topping the batch
-    /// up as `apply` says, and collects what each produced in `done`.
+    /// up as `apply` says, and collects what each produced in `answers`.
     fn apply_commands(
         &mut self,
         batch: &mut Vec<Command>,
         pace: &Pace,
         deadline: Instant,
         state: &mut BatchState,
-        done: &mut Vec<Done>,
+        answers: &mut Vec<Answer>,
         waited: &mut Duration,
     ) -> Result<(), StateError> {
         loop {
-            let Some(command) = batch.get_mut(done.len()) else {
+            let Some(command) = batch.get_mut(answers.len()) else {
                 if self.top_up(batch, pace.target(), deadline, waited) {
                     continue;
                 }
                 return Ok(());
             };
-            done.push(apply_command(
+            answers.push(apply_command(
                 &self.limits,
                 &mut self.wal,
                 &mut self.current,
