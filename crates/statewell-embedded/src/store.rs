@@ -13,7 +13,8 @@ use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, StateError, Store, StoreStats, UpdateOp, Versioned,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, Store, StoreStats, UpdateOp,
+    Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -303,11 +304,9 @@ impl Store for EmbeddedStore {
     async fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError> {
-        self.reader.list_items(group, prefix, after, limit)
+        self.reader.list_items(group, page)
     }
 
     // The stored text is the compact JSON of the value: handed over as is.
@@ -322,11 +321,9 @@ impl Store for EmbeddedStore {
     async fn list_items_raw(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<RawPage, StateError> {
-        self.reader.list_items_raw(group, prefix, after, limit)
+        self.reader.list_items_raw(group, page)
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {
