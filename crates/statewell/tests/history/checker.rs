@@ -252,9 +252,16 @@ impl<'a, M: Model> Search<'a, M> {
     }
 }
 
-/// A report for people: the history in call order, each operation marked
-/// with its place in the longest linearizable prefix found, then what the
-/// model would have answered for each operation that could come next.
+/// Placed operations shown before the point where the search got stuck.
+const SHOWN_BEFORE: usize = 12;
+/// Operations shown from the first one the search could not place.
+const SHOWN_FROM: usize = 24;
+
+/// A report for people: the history in call order around the point where
+/// the search got stuck — the last operations of the longest linearizable
+/// prefix it found, then the first it could not place — each marked with
+/// its place in that prefix; then what the model would have answered for
+/// each operation that could come next.
 pub fn describe<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
@@ -274,17 +281,34 @@ pub fn describe<M: Model>(
         place[step.op] = Some((k + 1, step.took_effect));
         placed = placed.with(position_of[step.op]);
     }
+    let first_open = (0..history.len())
+        .find(|&p| !placed.contains(p))
+        .unwrap_or(history.len());
+    let recent = violation.longest.len().saturating_sub(SHOWN_BEFORE);
+    let shown = |p: usize, i: usize| {
+        p < first_open + SHOWN_FROM
+            && (p >= first_open || place[i].is_some_and(|(k, _)| k > recent))
+    };
 
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{} operations; the longest linearizable prefix found places {} \
-         ({} states searched). In call order (time: call..reply):",
+         ({} states searched). In call order (time: call..reply), [k]: k-th in that prefix:",
         history.len(),
         violation.longest.len(),
         violation.visited
     );
-    for &i in &search.by_call {
+    let mut omitted = 0;
+    for (p, &i) in search.by_call.iter().enumerate() {
+        if !shown(p, i) {
+            omitted += 1;
+            continue;
+        }
+        if omitted > 0 {
+            let _ = writeln!(out, "  ... {omitted} operations not shown");
+            omitted = 0;
+        }
         let op = &history[i];
         let reply = match &op.outcome {
             Outcome::Returned { at, output } => format!("..{at}  {} -> {output}", op.input),
@@ -303,6 +327,9 @@ pub fn describe<M: Model>(
             "  #{i:<4} client {:<3} {}{reply}  {mark}",
             op.client, op.call
         );
+    }
+    if omitted > 0 {
+        let _ = writeln!(out, "  ... {omitted} operations not shown");
     }
     let _ = writeln!(
         out,
