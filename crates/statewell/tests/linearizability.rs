@@ -1,8 +1,9 @@
 //! Every key's history is linearizable, across SIGKILLs and restarts.
 //!
-//! Clients, each on its own connection, run gets, sets, updates and deletes
-//! flat out on a few keys while the engine is SIGKILLed and restarted on the
-//! same data directory. Every operation's invocation and reply — or the
+//! Sixteen sequential processes, four to a connection (so the engine has
+//! several requests of one socket in flight, as with an SDK), run gets,
+//! sets, updates and deletes flat out on a few keys while the engine is
+//! SIGKILLed and restarted on the same data directory. Every operation's invocation and reply — or the
 //! lack of one, when its connection dropped — is recorded on one clock; at
 //! the end every key is read once more. Each key's history is then checked
 //! for linearizability against the model in `history/kv.rs`, so the test
@@ -12,23 +13,33 @@
 //! An operation left without a reply by a kill took effect before the
 //! engine died, or never: its outcome is open until the kill, which the
 //! clock records once the process is reaped.
+//!
+//! Checked by breaking the engine on purpose, each failing the test in
+//! every run tried: answering a write before installing the read snapshot
+//! that holds it (stale reads), replaying all but the last log record
+//! (acknowledged writes lost across a restart: caught at the quiet kill),
+//! and letting the memory store yield once between reading a key and
+//! writing it (lost updates: caught because lanes share connections).
 
 mod common;
 mod history;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use common::Engine;
+use futures::future::join_all;
 use history::SplitMix;
 use history::checker::{self, Operation, Outcome};
 use history::kv::{self, Input, Output, Seen};
 use statewell_client::{Client, ClientError, UpdateOp};
 use tokio::sync::watch;
 
-/// Clients, each on its own connection, each one operation at a time.
-const CLIENTS: usize = 8;
+/// Connections to the engine.
+const CONNECTIONS: usize = 4;
+/// Sequential processes sharing each connection.
+const LANES: usize = 4;
 /// Few keys, so that every key sees concurrent operations.
 const KEYS: u64 = 4;
 const GROUP: &str = "history";
@@ -37,9 +48,18 @@ struct Plan {
     /// `serve` flags.
     flags: &'static [&'static str],
     /// SIGKILLs, each followed by a restart on the same data directory.
-    kills: usize,
+    kills: &'static [Kill],
     /// Acknowledged operations before each kill, and after the last restart.
     per_run: usize,
+}
+
+enum Kill {
+    /// With operations in flight: their outcomes stay unknown.
+    MidStream,
+    /// Once every operation sent got its reply, so the last log record is
+    /// an acknowledged one (mid-stream, it rarely is: the commit thread
+    /// writes the next record while the last is being synced).
+    Quiet,
 }
 
 /// One clock for every event of a run; each tick is taken once, so no two
@@ -65,6 +85,10 @@ struct Shared {
     clock: Clock,
     /// Operations that got a reply, over the whole run.
     acked: AtomicUsize,
+    /// Operations sent and not answered yet.
+    in_flight: AtomicUsize,
+    /// Set for a quiet kill: lanes send nothing more to this engine.
+    paused: AtomicBool,
 }
 
 /// One operation as a client saw it.
@@ -123,16 +147,89 @@ async fn invoke(client: &Client, key: u64, input: &Input) -> Result<Output, Clie
     })
 }
 
-/// One client: operations one at a time on random keys until the run
-/// stops; after a dropped connection, waits for the next engine.
-async fn client(
+/// One sequential process: one operation at a time, on random keys.
+struct Lane {
+    /// Its number in the history (`connection * LANES + lane`).
+    id: usize,
+    rng: SplitMix,
+    sequence: u64,
+    records: Vec<Record>,
+}
+
+impl Lane {
+    fn new(id: usize) -> Lane {
+        Lane {
+            id,
+            rng: SplitMix(id as u64 + 1),
+            sequence: 0,
+            records: Vec::new(),
+        }
+    }
+
+    /// Runs operations on engine `generation` until the run stops or a
+    /// reply does not come.
+    async fn run(
+        &mut self,
+        connection: &Client,
+        generation: usize,
+        generations: &watch::Receiver<Generation>,
+        shared: &Shared,
+    ) {
+        while !generations.borrow().stopped {
+            // Counted before `paused` is read, so that a quiet kill waiting
+            // for no operation in flight cannot miss this one.
+            shared.in_flight.fetch_add(1, Ordering::SeqCst);
+            if shared.paused.load(Ordering::SeqCst) {
+                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return;
+            }
+            self.sequence += 1;
+            let tag = format!("c{}-{}", self.id, self.sequence).into();
+            let input = match self.rng.below(100) {
+                0..35 => Input::Get,
+                35..60 => Input::Set { tag },
+                60..85 => Input::Update { tag },
+                _ => Input::Delete,
+            };
+            let key = self.rng.below(KEYS);
+            let call = shared.clock.tick();
+            let reply = invoke(connection, key, &input).await;
+            let at = shared.clock.tick();
+            shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let (result, dropped) = match reply {
+                Ok(output) => {
+                    shared.acked.fetch_add(1, Ordering::SeqCst);
+                    (Recorded::Returned { at, output }, false)
+                }
+                Err(ClientError::Closed(_) | ClientError::Timeout { .. }) => {
+                    (Recorded::NoReply { generation }, true)
+                }
+                Err(e) => (Recorded::Failed(e), false),
+            };
+            self.records.push(Record {
+                key,
+                client: self.id,
+                input,
+                call,
+                result,
+            });
+            if dropped {
+                return;
+            }
+        }
+    }
+}
+
+/// One connection carrying `LANES` sequential processes at once, as an SDK
+/// multiplexes a worker's calls: the engine sees several requests of one
+/// socket in flight together. After the connection drops, waits for the
+/// next engine.
+async fn connection(
     id: usize,
     shared: Arc<Shared>,
     mut generations: watch::Receiver<Generation>,
 ) -> Vec<Record> {
-    let mut rng = SplitMix(id as u64 + 1);
-    let mut records = Vec::new();
-    let mut sequence = 0;
+    let mut lanes: Vec<Lane> = (0..LANES).map(|l| Lane::new(id * LANES + l)).collect();
     let mut wanted = 0;
     loop {
         let generation = match generations
@@ -140,52 +237,25 @@ async fn client(
             .await
         {
             Ok(generation) => generation.clone(),
-            Err(_) => return records,
+            Err(_) => break,
         };
         if generation.stopped {
-            return records;
+            break;
         }
         // Whatever happens on this engine, the next try is on a new one.
         wanted = generation.number + 1;
-        let Ok(connection) = Client::connect(&generation.url, None).await else {
+        let Ok(client) = Client::connect(&generation.url, None).await else {
             continue;
         };
-        while !generations.borrow().stopped {
-            sequence += 1;
-            let tag = format!("c{id}-{sequence}").into();
-            let input = match rng.below(100) {
-                0..35 => Input::Get,
-                35..60 => Input::Set { tag },
-                60..85 => Input::Update { tag },
-                _ => Input::Delete,
-            };
-            let key = rng.below(KEYS);
-            let call = shared.clock.tick();
-            let reply = invoke(&connection, key, &input).await;
-            let at = shared.clock.tick();
-            let (result, dropped) = match reply {
-                Ok(output) => {
-                    shared.acked.fetch_add(1, Ordering::SeqCst);
-                    (Recorded::Returned { at, output }, false)
-                }
-                Err(ClientError::Closed(_) | ClientError::Timeout { .. }) => {
-                    let generation = generation.number;
-                    (Recorded::NoReply { generation }, true)
-                }
-                Err(e) => (Recorded::Failed(e), false),
-            };
-            records.push(Record {
-                key,
-                client: id,
-                input,
-                call,
-                result,
-            });
-            if dropped {
-                break;
-            }
-        }
+        let generations = &generations;
+        join_all(
+            lanes
+                .iter_mut()
+                .map(|lane| lane.run(&client, generation.number, generations, &shared)),
+        )
+        .await;
     }
+    lanes.into_iter().flat_map(|lane| lane.records).collect()
 }
 
 async fn start(data: &Path, flags: &'static [&'static str]) -> Engine {
@@ -223,6 +293,8 @@ async fn record(plan: &Plan) -> Recording {
     let shared = Arc::new(Shared {
         clock: Clock(AtomicU64::new(1)),
         acked: AtomicUsize::new(0),
+        in_flight: AtomicUsize::new(0),
+        paused: AtomicBool::new(false),
     });
     let mut engine = start(&data, plan.flags).await;
     let (generations, receiver) = watch::channel(Generation {
@@ -230,26 +302,33 @@ async fn record(plan: &Plan) -> Recording {
         url: engine.ws_url(),
         stopped: false,
     });
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|id| tokio::spawn(client(id, Arc::clone(&shared), receiver.clone())))
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|id| tokio::spawn(connection(id, Arc::clone(&shared), receiver.clone())))
         .collect();
 
     let mut killed_at = Vec::new();
-    for number in 1..=plan.kills {
+    for (number, kill) in (1..).zip(plan.kills) {
         wait_for_acked(&shared, number * plan.per_run, &clients).await;
+        if let Kill::Quiet = kill {
+            shared.paused.store(true, Ordering::SeqCst);
+            while shared.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        }
         let status = tokio::task::spawn_blocking(move || engine.signal_and_wait("KILL"))
             .await
             .expect("kill the engine");
         assert!(!status.success(), "SIGKILL cannot exit cleanly: {status:?}");
         killed_at.push(shared.clock.tick());
         engine = start(&data, plan.flags).await;
+        shared.paused.store(false, Ordering::SeqCst);
         generations.send_replace(Generation {
             number,
             url: engine.ws_url(),
             stopped: false,
         });
     }
-    wait_for_acked(&shared, (plan.kills + 1) * plan.per_run, &clients).await;
+    wait_for_acked(&shared, (plan.kills.len() + 1) * plan.per_run, &clients).await;
     generations.send_modify(|g| g.stopped = true);
 
     let mut records = Vec::new();
@@ -266,7 +345,7 @@ async fn record(plan: &Plan) -> Recording {
         let at = shared.clock.tick();
         records.push(Record {
             key,
-            client: CLIENTS,
+            client: CONNECTIONS * LANES,
             input: Input::Get,
             call,
             result: Recorded::Returned { at, output },
@@ -347,13 +426,15 @@ async fn histories_across_sigkill_and_restart_are_linearizable() {
     // during checkpoints, and reads go through every layer of the store.
     let plan = Plan {
         flags: &["--checkpoint-bytes", "65536"],
-        kills: 3,
+        kills: &[Kill::MidStream, Kill::Quiet, Kill::MidStream],
         per_run: 600,
     };
     let checked = check(record(&plan).await);
     eprintln!(
         "{} operations on {KEYS} keys, {} without a reply, {} kills: linearizable",
-        checked.operations, checked.unanswered, plan.kills
+        checked.operations,
+        checked.unanswered,
+        plan.kills.len()
     );
 }
 
@@ -361,7 +442,7 @@ async fn histories_across_sigkill_and_restart_are_linearizable() {
 async fn histories_on_the_memory_store_are_linearizable() {
     let plan = Plan {
         flags: &["--store", "memory"],
-        kills: 0,
+        kills: &[],
         per_run: 3000,
     };
     let checked = check(record(&plan).await);
