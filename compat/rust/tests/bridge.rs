@@ -330,6 +330,33 @@ macro_rules! bridge_suite {
             assert_eq!(bridge.list_groups().await, vec!["letters"]);
         }
 
+        /// A refused call reaches the bridge as the client's remote error
+        /// with statewell's code, which the iii engine puts in the message of
+        /// its own error (`SET_ERROR`, `UPDATE_ERROR`, ...).
+        #[tokio::test]
+        async fn refusals_reach_the_bridge_as_remote_errors_with_their_code() {
+            let engine = Engine::start(&["--max-value-bytes", "1024"]);
+            let bridge = Bridge::connect(&engine.url());
+
+            let code = |answer: Result<Value, ::$sdk::Error>| match answer {
+                Err(::$sdk::Error::Remote { code, message, .. }) => {
+                    assert!(!message.is_empty());
+                    code
+                }
+                other => panic!("expected a remote error, got {other:?}"),
+            };
+            let big = json!("x".repeat(2048));
+            let data = SetInput { scope: "limits", key: "k", value: big };
+            assert_eq!(code(bridge.call("state::set", data).await), "value_too_large");
+            let ops = vec![UpdateOp::set("text", Some(json!("y".repeat(2048))))];
+            let data = UpdateInput { scope: "limits", key: "k", ops };
+            assert_eq!(code(bridge.call("state::update", data).await), "value_too_large");
+            let data = ItemInput { scope: "", key: "k" };
+            assert_eq!(code(bridge.call("state::get", data).await), "invalid_argument");
+            // Nothing was written by the refused calls.
+            assert_eq!(bridge.list_groups().await, Vec::<String>::new());
+        }
+
         #[tokio::test]
         async fn many_calls_in_flight_on_one_connection() {
             let engine = Engine::start(&[]);
