@@ -482,26 +482,19 @@ mod tests {
 
     #[test]
     fn maps_http_to_ws_and_adds_the_root_path() {
-        assert_eq!(
-            websocket_url("http://127.0.0.1:1").ok().as_deref(),
-            Some("ws://127.0.0.1:1/")
-        );
-        assert_eq!(
-            websocket_url("HTTPS://h/x").ok().as_deref(),
-            Some("wss://h/x")
-        );
-        assert_eq!(
-            websocket_url("ws://h:2/").ok().as_deref(),
-            Some("ws://h:2/")
-        );
-        assert_eq!(
-            websocket_url("ws://h:2?access_token=a/b").ok().as_deref(),
-            Some("ws://h:2/?access_token=a/b")
-        );
-        assert_eq!(
-            websocket_url("ws://h:2/?access_token=t").ok().as_deref(),
-            Some("ws://h:2/?access_token=t")
-        );
+        for (given, expected) in [
+            ("http://127.0.0.1:1", "ws://127.0.0.1:1/"),
+            ("HTTPS://h/x", "wss://h/x"),
+            ("ws://h:2/", "ws://h:2/"),
+            ("ws://h:2?access_token=a/b", "ws://h:2/?access_token=a/b"),
+            ("ws://h:2/?access_token=t", "ws://h:2/?access_token=t"),
+        ] {
+            assert_eq!(
+                websocket_url(given).ok().as_deref(),
+                Some(expected),
+                "{given}"
+            );
+        }
     }
 
     #[test]
