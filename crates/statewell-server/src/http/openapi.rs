@@ -110,6 +110,10 @@ fn components() -> Value {
                 "type": "object", "required": ["groups"],
                 "properties": {"groups": {"type": "array", "items": {"type": "string"}}},
             },
+            "GroupSize": {
+                "type": "object", "required": ["group", "items"],
+                "properties": {"group": {"type": "string"}, "items": {"type": "integer", "minimum": 0}},
+            },
             "Cleared": {
                 "type": "object", "required": ["deleted"],
                 "properties": {"deleted": {"type": "integer", "minimum": 0}},

@@ -74,6 +74,24 @@ pub static ROUTES: &[Route] = &[
         },
     },
     Route {
+        verb: Verb::Get,
+        path: "/v1/groups/{group}",
+        operation_id: "groupSize",
+        public: false,
+        handler: |m| on(m, state_routes::group_size),
+        doc: || {
+            json!({
+                "summary": "How many items a group holds",
+                "description": "`items` is 0 for a group that holds nothing.",
+                "responses": {
+                    "200": json_response("The count", json!({"$ref": "#/components/schemas/GroupSize"})),
+                    "400": error_response("Invalid group (`invalid_argument`)"),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
         verb: Verb::Delete,
         path: "/v1/groups/{group}",
         operation_id: "clearGroup",
