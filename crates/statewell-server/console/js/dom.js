@@ -41,6 +41,16 @@ export function append(el, children) {
   return el;
 }
 
+/**
+ * The breadcrumb trail of a view: `[label, href]` pairs as links, the last
+ * entry (the page shown) as plain text.
+ */
+export function breadcrumb(...trail) {
+  const current = trail.pop();
+  const parts = trail.flatMap(([label, href]) => [h("a", { href }, label), " › "]);
+  return h("nav", { class: "breadcrumb", "aria-label": "Breadcrumb" }, parts, h("span", { "aria-current": "page" }, current));
+}
+
 /** Replaces an element's children. */
 export function replace(el, ...children) {
   el.replaceChildren();

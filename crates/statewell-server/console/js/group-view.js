@@ -3,7 +3,7 @@
 // on the page shown is updated in place with a brief highlight.
 
 import { call, describe, field, links, listItems, num, paths } from "./api.js";
-import { confirm, count, debounce, flash, h, replace, toast } from "./dom.js";
+import { breadcrumb, confirm, count, debounce, flash, h, replace, toast } from "./dom.js";
 import { preview } from "./json-view.js";
 import { editItem, expiry } from "./item-view.js";
 
@@ -73,13 +73,7 @@ export function groupView(root, { group, prefix: initialPrefix }, { navigate }) 
 
   replace(
     root,
-    h(
-      "nav",
-      { class: "breadcrumb", "aria-label": "Breadcrumb" },
-      h("a", { href: links.groups() }, "Groups"),
-      " › ",
-      h("span", { "aria-current": "page" }, group),
-    ),
+    breadcrumb(["Groups", links.groups()], group),
     h(
       "div",
       { class: "view-head" },

@@ -4,7 +4,7 @@
 // overwritten); update ops; deleting it.
 
 import { ApiError, call, describe, field, getItem, links, num, paths } from "./api.js";
-import { bytes, confirm, flash, h, modal, replace, toast } from "./dom.js";
+import { breadcrumb, bytes, confirm, flash, h, modal, replace, toast } from "./dom.js";
 import { parse, renderTree, size, stringify } from "./json-view.js";
 
 /** Checks JSON text; the message to show, or null when it is valid. */
@@ -122,15 +122,7 @@ export function itemView(root, { group, key }, { navigate }) {
 
   replace(
     root,
-    h(
-      "nav",
-      { class: "breadcrumb", "aria-label": "Breadcrumb" },
-      h("a", { href: links.groups() }, "Groups"),
-      " › ",
-      h("a", { href: links.group(group) }, group),
-      " › ",
-      h("span", { "aria-current": "page" }, key),
-    ),
+    breadcrumb(["Groups", links.groups()], [group, links.group(group)], key),
     h(
       "div",
       { class: "view-head" },
