@@ -22,10 +22,15 @@
 //! ```
 #![deny(clippy::unwrap_used)]
 
+mod apply;
+mod checkpoint;
 mod codec;
+mod command;
+mod counters;
 mod dir;
 mod options;
 mod overlay;
+mod pace;
 mod publish;
 mod read;
 mod replay;
