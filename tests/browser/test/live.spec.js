@@ -51,3 +51,32 @@ test("the groups list and an open item follow the feed too", async ({ page, engi
   await engine.api.put(group, "a", { now: "changed" });
   await expect(page.locator("#item-content .json-tree")).toContainText('"now": "changed"');
 });
+
+test("a change that arrives while the page is being read is not lost", async ({ page, engine }) => {
+  const group = uniqueGroup("overlap");
+  await engine.api.put(group, "a", 1);
+  // The engine answers the page reads at once; the page gets the answers
+  // only after a later write's event has reached it.
+  let fetched = 0;
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route(/\/v1\/groups\/[^/]+\/items\?/, async (route) => {
+    const response = await route.fetch();
+    fetched += 1;
+    await held;
+    await route.fulfill({ response });
+  });
+  await page.goto(consoleUrl.group(engine, group));
+  await expect(page.locator("#connection")).toHaveText("live");
+  // The first read, and the one the opened feed asks for.
+  await expect.poll(() => fetched).toBe(2);
+  await engine.api.put(group, "b", 2);
+  await expect(page.locator("#changes-list")).toContainText(`${group} / b`);
+  release();
+  const rows = page.locator("#items-table tbody tr");
+  await expect(rows).toHaveCount(2);
+  await expect(rows.last().locator("td.key")).toHaveText("b");
+  await page.unrouteAll({ behavior: "ignoreErrors" });
+});

@@ -168,19 +168,47 @@ export function groupView(root, { group, prefix: initialPrefix }, { navigate }) 
     replace(countText, total === null ? "" : `${count(total)} item${total === 1 ? "" : "s"}`);
   }
 
+  // A change that arrives while a page or the count is being read may or
+  // may not be in the answer: the changes are kept and applied again to the
+  // page once it is read (applying one twice changes nothing), and the
+  // count is read again.
+  let pageReads = 0;
+  let heldChanges = [];
+  let countReads = 0;
+  let countStale = false;
+
   async function load() {
     const seq = ++loadSeq;
     const after = cursors[cursors.length - 1];
-    const answer = await listItems(group, { prefix, after, limit });
+    pageReads += 1;
+    let answer;
+    try {
+      answer = await listItems(group, { prefix, after, limit });
+    } finally {
+      pageReads -= 1;
+    }
     if (seq !== loadSeq) return; // a newer load is under way
     page = answer;
     render();
+    if (pageReads === 0) {
+      const held = heldChanges;
+      heldChanges = [];
+      for (const change of held) applyToPage(change, false);
+    }
   }
 
   async function loadCount() {
-    const answer = (await call("GET", paths.group(group))).json();
+    countStale = false;
+    countReads += 1;
+    let answer;
+    try {
+      answer = (await call("GET", paths.group(group))).json();
+    } finally {
+      countReads -= 1;
+    }
     total = num(field(answer, "items"));
     showCount();
+    if (countStale && countReads === 0) await loadCount();
   }
 
   async function refresh() {
@@ -204,18 +232,26 @@ export function groupView(root, { group, prefix: initialPrefix }, { navigate }) 
 
   function onChange(change) {
     if (change.group !== group) return;
-    if (total !== null) {
+    if (countReads > 0) countStale = true;
+    else if (total !== null) {
       if (change.eventType === "created") total += 1;
       if (change.eventType === "deleted") total = Math.max(0, total - 1);
       showCount();
     }
+    if (pageReads > 0) heldChanges.push(change);
+    applyToPage(change, true);
+  }
+
+  /** Shows a change on the page, if it falls there; `highlight` flashes its row. */
+  function applyToPage(change, highlight) {
     if (!onThisPage(change.key)) return;
     const index = page.items.findIndex((item) => item.key === change.key);
     if (change.eventType === "deleted") {
       if (index < 0) return;
       page.items.splice(index, 1);
-      const gone = body.querySelector(`tr:nth-child(${index + 1})`);
-      if (gone) {
+      const gone = highlight ? body.querySelector(`tr:nth-child(${index + 1})`) : null;
+      if (!gone) render();
+      else {
         flash(gone, "deleted");
         gone.classList.add("leaving");
         setTimeout(() => render(), 700);
@@ -237,7 +273,7 @@ export function groupView(root, { group, prefix: initialPrefix }, { navigate }) 
     }
     render();
     const tr = [...body.rows].find((r) => r.dataset.key === change.key);
-    if (tr) flash(tr, change.eventType === "created" ? "created" : "changed");
+    if (tr && highlight) flash(tr, change.eventType === "created" ? "created" : "changed");
   }
 
   return {

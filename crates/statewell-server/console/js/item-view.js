@@ -161,8 +161,15 @@ export function itemView(root, { group, key }, { navigate }) {
     replace(content, renderTree(item.value));
   }
 
+  let loadSeq = 0;
+
   async function load() {
-    item = await getItem(group, key);
+    // Reads can overlap (a change arriving during one starts another) and
+    // answer out of order: only the latest one is shown.
+    const seq = ++loadSeq;
+    const read = await getItem(group, key);
+    if (seq !== loadSeq) return;
+    item = read;
     for (const button of [opsButton, deleteButton]) button.disabled = item === null;
     editButton.disabled = item === null;
     showMeta();
