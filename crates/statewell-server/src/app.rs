@@ -97,10 +97,11 @@ impl AppState {
     }
 }
 
-/// All routes of the engine on one router: the worker WebSocket, then every
-/// HTTP route from the HTTP route table. Unknown routes and methods answer in
-/// the API's error shape; bodies are bounded by `max_frame_bytes`; the token
-/// guard wraps everything (it exempts the public routes itself).
+/// All routes of the engine on one router: the worker WebSocket, every HTTP
+/// route from the HTTP route tables, and the console under `/ui/`. Unknown
+/// routes and methods answer in the API's error shape; bodies are bounded by
+/// `max_frame_bytes`; the token guard wraps everything but the console's
+/// files (it exempts the public routes itself).
 pub fn router(app: AppState) -> Router {
     let guard = Arc::new(crate::auth::TokenGuard::new(
         app.config.token.as_deref(),
@@ -117,6 +118,10 @@ pub fn router(app: AppState) -> Router {
             guard,
             crate::auth::require_token,
         ))
+        // The console's files hold no data: outside the token guard (the
+        // console sends the token with every API call it makes).
+        .merge(crate::console::routes())
+        .layer(axum::middleware::from_fn(crate::console::redirect_browsers))
         .with_state(app)
 }
 
