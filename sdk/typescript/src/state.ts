@@ -12,8 +12,16 @@ function orNull<T>(value: unknown): T | null {
   return value === undefined ? null : (value as T);
 }
 
+/**
+ * A reply as these methods read it: fields of unknown type, any of which may
+ * be missing. Only a type: a reply is never copied or checked field by field
+ * (a reply that is not an object reads as one with no fields).
+ */
+type Reply = Partial<Record<string, unknown>> | null | undefined;
+
 // Module-level continuations: the hot path allocates no closure per call.
-function toSetResult(result: any): StreamSetResult<unknown> {
+function toSetResult(reply: unknown): StreamSetResult<unknown> {
+  const result = reply as Reply;
   return { new_value: result?.new_value, old_value: orNull(result?.old_value) };
 }
 
@@ -49,8 +57,11 @@ export class StateClient {
     if (options.prefix !== undefined) payload.prefix = options.prefix;
     if (options.after !== undefined) payload.after = options.after;
     if (options.limit !== undefined) payload.limit = options.limit;
-    const result = (await this.connection.call("state::list_items", payload)) as any;
-    return { items: result?.items ?? [], next: result?.next ?? null };
+    const result = (await this.connection.call("state::list_items", payload)) as Reply;
+    return {
+      items: (result?.items ?? []) as ListItemsPage<T>["items"],
+      next: (result?.next ?? null) as string | null,
+    };
   }
 
   /** Every item of the group, page after page. */
@@ -74,14 +85,14 @@ export class StateClient {
 
   /** Removes every item of the group; returns how many were removed. */
   async clear(groupId: string): Promise<number> {
-    const result = (await this.connection.call("state::clear", { scope: groupId })) as any;
+    const result = (await this.connection.call("state::clear", { scope: groupId })) as Reply;
     return typeof result?.deleted === "number" ? result.deleted : 0;
   }
 
   /** The names of every group that holds at least one item, sorted. */
   async listGroups(): Promise<string[]> {
-    const result = (await this.connection.call("state::list_groups", {})) as any;
-    return result?.groups ?? [];
+    const result = (await this.connection.call("state::list_groups", {})) as Reply;
+    return (result?.groups ?? []) as string[];
   }
 
   /**
@@ -90,11 +101,11 @@ export class StateClient {
    * and reported in `errors`; the others still apply.
    */
   async update<T = unknown>(groupId: string, key: string, ops: UpdateOp[]): Promise<UpdateResult<T>> {
-    const result = (await this.connection.call("state::update", { scope: groupId, key, ops })) as any;
+    const result = (await this.connection.call("state::update", { scope: groupId, key, ops })) as Reply;
     return {
       new_value: result?.new_value as T,
       old_value: orNull<T>(result?.old_value),
-      errors: result?.errors ?? [],
+      errors: (result?.errors ?? []) as UpdateResult<T>["errors"],
     };
   }
 }

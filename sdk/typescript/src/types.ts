@@ -108,4 +108,6 @@ export interface StateChangeOptions<T = unknown> {
 }
 
 /** A function this worker serves to the others. */
+// `any` by default: see `Statewell.registerFunction`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FunctionHandler<I = any, O = unknown> = (payload: I) => O | Promise<O>;

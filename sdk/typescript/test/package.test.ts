@@ -56,7 +56,7 @@ it("works with require from CommonJS", () => {
 })();
 `,
   );
-  const out = JSON.parse(run("node", ["main.cjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.cjs"], work));
   expect(out).toEqual({ value: { from: "require" }, missing: null, typed: true, code: "invalid_argument" });
 });
 
@@ -72,7 +72,7 @@ await sw.close();
 console.log(JSON.stringify({ value: r.new_value, errors: r.errors, typed: err instanceof StateError }));
 `,
   );
-  const out = JSON.parse(run("node", ["main.mjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.mjs"], work));
   expect(out).toEqual({ value: { from: "import", n: 2 }, errors: [], typed: true });
 });
 
