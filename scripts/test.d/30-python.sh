@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Python SDK (sdk/python): type check (mypy --strict) and its pytest suite
 # against the real engine binary ($STATEWELL_BIN), including the conformance
-# vectors, the Python+TypeScript concurrency test and the wheel install test.
+# vectors, the Python+TypeScript concurrency test and the packaging test
+# (python -m build with the pinned build and hatchling of the [test] extra:
+# sdist + wheel, their metadata, the wheel installed into a fresh venv).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"

@@ -226,7 +226,9 @@ fn parse_worker_threads(text: &str) -> Result<usize, String> {
 /// One reactor thread per core but one: measured on 2 cores, 1 reactor
 /// thread served 20% more gets in shape (a) (345k -> 415k/s, 3.5 -> 2.4 us
 /// of CPU each) and as many durable sets as 2, because the commit and sync
-/// threads no longer fight the reactors for the cores (docs/PERFORMANCE.md).
+/// threads no longer fight the reactors for the cores (run 4 in
+/// docs/performance-history.md; two worker threads were checked again before
+/// runs 8 and 14).
 fn default_worker_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get().saturating_sub(1))

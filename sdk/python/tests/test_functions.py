@@ -129,7 +129,7 @@ def test_slow_handler_times_out_for_the_caller(owner: statewell.Client, engine: 
     release = threading.Event()
     owner.register_function(name, lambda p: release.wait(WAIT))
     with statewell.connect(engine.ws_url, timeout=0.5) as impatient:
-        with pytest.raises(statewell.RequestTimeoutError):
+        with pytest.raises(statewell.TimeoutError):
             for _ in range(100):
                 try:
                     impatient.invoke(name, {})

@@ -1,4 +1,5 @@
 import type { Connection } from "./connection.js";
+import { StateError } from "./errors.js";
 import type {
   ListItemsOptions,
   ListItemsPage,
@@ -34,8 +35,20 @@ function toSetResult(reply: unknown): StreamSetResult<unknown> {
 export class StateClient {
   constructor(private readonly connection: Connection) {}
 
-  /** Stores `value`; returns the new and the previous value (`null` when new). */
+  /**
+   * Stores `value`; returns the new and the previous value (`null` when new).
+   * A value JSON cannot hold (undefined, a function, a cycle...) is refused
+   * with `invalid_argument` before anything is sent.
+   */
   set<T = unknown>(groupId: string, key: string, value: T): Promise<StreamSetResult<T>> {
+    if (value === undefined) {
+      // As a property of the payload it would just be left out.
+      return Promise.reject(
+        new StateError("invalid_argument", "state::set: the value is undefined, which JSON cannot hold (use null)", {
+          functionId: "state::set",
+        }),
+      );
+    }
     return this.connection.call("state::set", { scope: groupId, key, value }).then(toSetResult) as Promise<
       StreamSetResult<T>
     >;
@@ -96,12 +109,18 @@ export class StateClient {
   }
 
   /**
-   * Applies `ops` in order, atomically with respect to every other call on
-   * this item (a missing item starts from `{}`). An op that fails is skipped
-   * and reported in `errors`; the others still apply.
+   * Applies `ops` (one op, or a list of them) in order, atomically with
+   * respect to every other call on this item (a missing item starts from
+   * `{}`). An op that fails is skipped and reported in `errors`; the others
+   * still apply.
    */
-  async update<T = unknown>(groupId: string, key: string, ops: UpdateOp[]): Promise<UpdateResult<T>> {
-    const result = (await this.connection.call("state::update", { scope: groupId, key, ops })) as Reply;
+  async update<T = unknown>(
+    groupId: string,
+    key: string,
+    ops: UpdateOp | readonly UpdateOp[],
+  ): Promise<UpdateResult<T>> {
+    const list = Array.isArray(ops) ? ops : [ops];
+    const result = (await this.connection.call("state::update", { scope: groupId, key, ops: list })) as Reply;
     return {
       new_value: result?.new_value as T,
       old_value: orNull<T>(result?.old_value),

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, StatewellError, type Statewell, type UpdateOp } from "../src/index.js";
+import { connect, StateError, type Statewell, type UpdateOp } from "../src/index.js";
 import { parseLossless } from "../src/json.js";
 import { Engine, repoRoot } from "./helpers/engine.js";
 
@@ -85,6 +85,9 @@ function fitsMethod(call: string, args: Record<string, unknown>): boolean {
   const shape = methodArgs[call];
   if (shape === undefined) throw new Error(`unknown call in the vectors: ${call}`);
   const keys = Object.keys(args);
+  // The SDK's update takes one op as a list of one: ops that are not a list
+  // test the wire's own refusal, so they go through invoke.
+  if (call === "update" && !Array.isArray(args.ops)) return false;
   return (
     shape.required.every((k) => keys.includes(k)) &&
     keys.every((k) => shape.required.includes(k) || shape.optional.includes(k))
@@ -193,8 +196,8 @@ async function runCase(client: Statewell, ns: string, testCase: Case): Promise<v
       );
       expect(outcome, `${where}: expected error ${step.expect.error}`).toHaveProperty("error");
       const error = (outcome as { error: unknown }).error;
-      expect(error, where).toBeInstanceOf(StatewellError);
-      expect((error as StatewellError).code, where).toBe(step.expect.error);
+      expect(error, where).toBeInstanceOf(StateError);
+      expect((error as StateError).code, where).toBe(step.expect.error);
     } else {
       expect(await run(client, ns, step), where).toEqual(expected(step.call, step.expect.result));
     }

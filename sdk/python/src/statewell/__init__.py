@@ -16,11 +16,10 @@ from .aio import AsyncClient, connect_async
 from .client import Client, connect
 from .errors import (
     AuthenticationError,
-    ClientClosedError,
-    ConnectError,
-    ConnectionLostError,
-    RequestTimeoutError,
+    ConflictError,
+    ConnectionError,
     StateError,
+    TimeoutError,
 )
 from .types import (
     AppendOp,
@@ -48,11 +47,10 @@ __all__ = [
     "connect",
     "connect_async",
     "StateError",
+    "ConflictError",
     "AuthenticationError",
-    "ClientClosedError",
-    "ConnectError",
-    "ConnectionLostError",
-    "RequestTimeoutError",
+    "ConnectionError",
+    "TimeoutError",
     "AppendOp",
     "DecrementOp",
     "IncrementOp",

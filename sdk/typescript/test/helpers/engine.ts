@@ -2,6 +2,7 @@
 // port with a temporary data directory, exactly as a user would run it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -39,6 +40,12 @@ export class Engine {
   static async start(extra: string[] = []): Promise<Engine> {
     const dir = mkdtempSync(join(tmpdir(), "statewell-ts-"));
     return Engine.launch(join(dir, "data"), "127.0.0.1:0", extra, dir);
+  }
+
+  /** A new engine on a given port, e.g. one a client is already trying to reach. */
+  static async startOn(port: number, extra: string[] = []): Promise<Engine> {
+    const dir = mkdtempSync(join(tmpdir(), "statewell-ts-"));
+    return Engine.launch(join(dir, "data"), `127.0.0.1:${port}`, extra, dir);
   }
 
   /** Starts again on the same data directory and port (for restart tests). */
@@ -127,6 +134,16 @@ export class Engine {
     }
     if (this.ownsDir) rmSync(dirname(this.dataDir), { recursive: true, force: true });
   }
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
 }
 
 /** A namespace unique to one test, so tests can share one engine. */
