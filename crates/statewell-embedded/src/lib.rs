@@ -21,10 +21,15 @@
 //! # Ok(()) }
 //! ```
 
+mod apply;
+mod checkpoint;
 mod codec;
+mod command;
+mod counters;
 mod dir;
 mod options;
 mod overlay;
+mod pace;
 mod publish;
 mod read;
 mod replay;

@@ -10,8 +10,8 @@ use tokio::sync::broadcast;
 
 use super::{EVENT_CHANNEL_CAPACITY, Store, StoreStats};
 use crate::{
-    ChangeEvent, Item, Limits, Mutation, MutationOutcome, Page, StateError, Versioned,
-    apply_mutation, change_event,
+    ChangeEvent, Item, Limits, Mutation, MutationOutcome, Page, ResolvedPageRequest, StateError,
+    Versioned, apply_mutation, change_event,
 };
 
 pub struct MemoryStore {
@@ -161,11 +161,14 @@ impl Store for MemoryStore {
     async fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError> {
         use std::ops::Bound;
+        let ResolvedPageRequest {
+            prefix,
+            after,
+            limit,
+        } = page;
         let inner = self.lock();
         let Some(items) = inner.groups.get(group) else {
             return Ok(Page {
