@@ -1,4 +1,4 @@
-"""Functions between workers and state triggers (issue 5), through two or more
+"""Functions between workers and state triggers, through two or more
 Python clients on real sockets to the real engine."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ function numberOption(name: string, value: number | undefined, fallback: number,
 
 /** A connected statewell client. Make one with {@link connect}. */
 export class Statewell {
-  /** The seed's state API: set, get, list, listItems, delete, clear, listGroups, update. */
+  /** Motia's state API: set, get, list, listItems, delete, clear, listGroups, update. */
   readonly state: StateClient;
   private readonly connection: Connection;
   private readonly functions: FunctionRegistry;

@@ -8,7 +8,7 @@ import type {
   UpdateResult,
 } from "./types.js";
 
-/** `undefined` (the engine omitted `result`) becomes `null`, as the seed promises. */
+/** `undefined` (the engine omitted `result`) becomes `null`, as Motia's state API promises. */
 function orNull<T>(value: unknown): T | null {
   return value === undefined ? null : (value as T);
 }
@@ -27,7 +27,7 @@ function toSetResult(reply: unknown): StreamSetResult<unknown> {
 }
 
 /**
- * `sw.state`: the seed's state API. Groups (`groupId`) hold items by `key`;
+ * `sw.state`: Motia's state API. Groups (`groupId`) hold items by `key`;
  * values are any JSON. Each method is one call of the engine's `state::*`
  * function; argument checking is the engine's, so every language gets the
  * same errors.

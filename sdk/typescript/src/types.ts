@@ -7,7 +7,7 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** What `state.set` returns (the seed's `StreamSetResult`). */
+/** What `state.set` returns (Motia's `StreamSetResult`). */
 export interface StreamSetResult<T> {
   new_value: T;
   old_value: T | null;
