@@ -36,7 +36,7 @@ const OUTGOING_CAPACITY: usize = 1024;
 /// of its read buffer before every read, including reads that find nothing
 /// waiting; with its default (128 KiB) a connection with one request in
 /// flight spent ~6 µs of memset per reply, half of the load generator's CPU
-/// (`statewell bench --shape b`: 11.9 → 6.1 µs per get; 4 and 8 KiB did no
+/// (`statewell-bench --shape b`: 11.9 → 6.1 µs per get; 4 and 8 KiB did no
 /// better than 16). Larger frames still arrive whole, over several reads.
 /// The engine reads its sockets in chunks of the same size, for the same
 /// reason (`statewell_server::ws`).

@@ -408,14 +408,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     if !addr.ip().is_loopback() && args.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback without --token: anyone who reaches this port can read and write all state");
     }
+    // Every setting as the engine took it (the worker threads as the
+    // runtime counts them), so that a log shows what a run was serving with.
     tracing::info!(
         %addr,
         store = %args.store,
+        data = %args.data.display(),
         durability = ?args.durability,
+        sync_interval = ?args.sync_interval,
+        checkpoint_bytes = args.checkpoint_bytes,
+        max_value_bytes = args.max_value_bytes,
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         auth = args.token.is_some(),
         token_in_query = args.token_in_query,
         invocation_timeout = ?args.engine.invocation_timeout,
         trigger_retries = args.engine.trigger_retries,
+        trigger_retry_backoff = ?args.engine.trigger_retry_backoff,
+        reconnect_grace = ?args.engine.reconnect_grace,
         "engine started"
     );
 
