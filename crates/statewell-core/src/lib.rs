@@ -10,11 +10,13 @@
 mod compact;
 mod error;
 mod event;
+mod idempotency;
 mod model;
 mod mutation;
 mod raw_json;
 mod state;
 pub mod store;
+mod txn;
 pub mod update;
 
 pub use compact::{
@@ -22,14 +24,23 @@ pub use compact::{
 };
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
+pub use idempotency::{
+    IdempotencyTable, MAX_IDEMPOTENCY_KEY_BYTES, Remembered, check_idempotency_key, now_ms,
+    request_hash,
+};
 pub use model::{
-    Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, ResolvedPageRequest, Versioned,
+    DEFAULT_IDEMPOTENCY_CAPACITY, DEFAULT_IDEMPOTENCY_RETENTION, Item, Limits, Page, PageRequest,
+    RawItem, RawPage, RawVersioned, ResolvedPageRequest, Versioned,
 };
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_owned,
     apply_mutation_unsized, change_event,
 };
 pub use raw_json::{RawJson, raw_json};
-pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome};
+pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome, WriteOptions};
 pub use store::{Store, StoreStats};
+pub use txn::{
+    Condition, Idempotency, MAX_TRANSACTION_OPS, OpOutcome, Plan, PlannedChange, TxMode, TxOp,
+    TxOutcome, WriteRequest, plan_transaction,
+};
 pub use update::{OpError, Path, UpdateOp};

@@ -35,6 +35,7 @@ mod read;
 mod replay;
 mod store;
 mod tables;
+mod txn;
 mod wal;
 mod writer;
 

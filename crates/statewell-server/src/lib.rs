@@ -14,6 +14,7 @@ mod http;
 mod metrics;
 mod shutdown;
 mod triggers;
+mod txn_wire;
 mod ws;
 
 pub use app::{AppState, ServerConfig, router, serve};

@@ -12,9 +12,11 @@ use std::time::Duration;
 use statewell_core::StoreStats;
 
 /// Operation kinds with their own series (the worker protocol's `state::*` names).
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 11] = [
     "set",
     "get",
+    "get_item",
+    "transaction",
     "delete",
     "update",
     "list",
@@ -25,7 +27,7 @@ const KINDS: [&str; 9] = [
 ];
 
 /// Outcomes: `ok` or a stable error code.
-const OUTCOMES: [&str; 11] = [
+const OUTCOMES: [&str; 14] = [
     "ok",
     "invalid_argument",
     "value_too_large",
@@ -36,6 +38,9 @@ const OUTCOMES: [&str; 11] = [
     "function_not_found",
     "timeout",
     "not_found",
+    "conflict",
+    "update_failed",
+    "idempotency_mismatch",
     "other",
 ];
 
@@ -167,6 +172,12 @@ impl Metrics {
             "statewell_commit_batch_size",
             "Mutations in the most recent commit batch (group commit).",
             store.last_batch_size,
+        );
+        gauge(
+            &mut out,
+            "statewell_idempotency_keys",
+            "Idempotency keys remembered now (bounded; the oldest is forgotten first).",
+            store.idempotency_keys,
         );
         // Writing to a String cannot fail; the results are ignored below for that reason.
         let _ = writeln!(
@@ -308,6 +319,7 @@ mod tests {
             commits: 11,
             syncs: 5,
             revision: 42,
+            idempotency_keys: 9,
         };
         let text = m.render(&stats);
         for line in [
@@ -318,6 +330,7 @@ mod tests {
             "statewell_commits_total 11\n",
             "statewell_syncs_total 5\n",
             "statewell_store_revision 42\n",
+            "statewell_idempotency_keys 9\n",
             "statewell_operations_total{kind=\"list_groups\",outcome=\"ok\"} 0\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

@@ -99,6 +99,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
 
+    /// How long an idempotency key is remembered: a repeat within it gets
+    /// the first result (1s to 30 days, e.g. 24h). At most 100,000 keys
+    /// are kept, the oldest forgotten first.
+    #[arg(long, env = "STATEWELL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    idempotency_retention: Duration,
+
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -180,6 +186,8 @@ fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, 
     let duration = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(bad()),
     };
     if duration < min || duration > max {
@@ -199,6 +207,16 @@ fn show(duration: Duration) -> String {
     } else {
         format!("{}ms", duration.as_millis())
     }
+}
+
+/// Below a second a retry could not make use of it; past 30 days the
+/// table would hold keys nobody retries.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    parse_duration(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(30 * 24 * 3600),
+    )
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -377,6 +395,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     }
     let limits = Limits {
         max_value_bytes: args.max_value_bytes,
+        idempotency_retention: args.idempotency_retention,
         ..Limits::default()
     };
     let (store, embedded) = open_store(&args, limits).await?;

@@ -5,11 +5,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use statewell_core::{OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
+use statewell_core::{
+    Mutation, OpError, PageRequest, RawItem, RawJson, RawPage, State, StateError, TxOp, UpdateOp,
+    WriteOptions,
+};
 
 use super::frame::{ErrorBody, WriteJson, write_json};
 use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
 use crate::metrics::Metrics;
+use crate::txn_wire::{OpKind, parse_ops, results_json};
 
 /// The built-in state functions, by wire id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub enum StateFn {
     ListGroups,
     Clear,
     ListItems,
+    GetItem,
+    Transaction,
 }
 
 impl StateFn {
@@ -35,6 +41,8 @@ impl StateFn {
             "state::list_groups" => StateFn::ListGroups,
             "state::clear" => StateFn::Clear,
             "state::list_items" => StateFn::ListItems,
+            "state::get_item" => StateFn::GetItem,
+            "state::transaction" => StateFn::Transaction,
             _ => return None,
         })
     }
@@ -49,6 +57,8 @@ impl StateFn {
             StateFn::ListGroups => "state::list_groups",
             StateFn::Clear => "state::clear",
             StateFn::ListItems => "state::list_items",
+            StateFn::GetItem => "state::get_item",
+            StateFn::Transaction => "state::transaction",
         }
     }
 
@@ -63,6 +73,8 @@ impl StateFn {
             StateFn::ListGroups => "list_groups",
             StateFn::Clear => "clear",
             StateFn::ListItems => "list_items",
+            StateFn::GetItem => "get_item",
+            StateFn::Transaction => "transaction",
         }
     }
 }
@@ -102,6 +114,25 @@ pub enum Call {
         scope: String,
         page: PageRequest,
     },
+    /// A set, update or delete with a condition or an idempotency key.
+    With {
+        mutation: Mutation,
+        options: WriteOptions,
+    },
+    /// A clear with an idempotency key.
+    ClearWith {
+        scope: String,
+        idempotency_key: String,
+    },
+    GetItem {
+        scope: String,
+        key: String,
+    },
+    Transaction {
+        ops: Vec<TxOp>,
+        kinds: Vec<OpKind>,
+        idempotency_key: Option<String>,
+    },
 }
 
 impl Call {
@@ -123,6 +154,10 @@ impl Call {
                 }
             },
         };
+        let options = args.options()?;
+        if !options.is_plain() {
+            return args.with_options(options);
+        }
         Ok(match function {
             StateFn::Set => {
                 let (scope, key) = args.item()?;
@@ -167,6 +202,20 @@ impl Call {
                 };
                 Call::ListItems { scope, page }
             }
+            StateFn::GetItem => {
+                let (scope, key) = args.item()?;
+                Call::GetItem { scope, key }
+            }
+            StateFn::Transaction => {
+                let raw = args.take("ops").ok_or_else(|| args.missing("ops"))?;
+                let ops = raw_value(raw).map_err(|e| args.invalid("ops", e))?;
+                let (ops, kinds) = parse_ops(&ops).map_err(state_error)?;
+                Call::Transaction {
+                    ops,
+                    kinds,
+                    idempotency_key: None,
+                }
+            }
         })
     }
 }
@@ -183,6 +232,7 @@ pub enum Reply {
     Raw(RawJson),
     List(Vec<RawJson>),
     Page(RawPage),
+    Item(RawItem),
 }
 
 /// A set's `{"old_value","new_value"}`, as the JSON text the store holds
@@ -235,6 +285,7 @@ impl WriteJson for Reply {
             }
             // Listing pages is no hot path: serde (which checks each value).
             Reply::Page(page) => write_json(out, page),
+            Reply::Item(item) => write_json(out, item),
         }
     }
 }
@@ -320,6 +371,60 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             // Serializes as {"items":[{"key","value","version"}],"next"}.
             Ok(Some(Reply::Page(page)))
         }
+        Call::GetItem { scope, key } => {
+            let found = state.get_item(&scope, &key).await.map_err(state_error)?;
+            Ok(found.map(|item| {
+                Reply::Item(RawItem {
+                    key,
+                    value: item.value,
+                    version: item.version,
+                })
+            }))
+        }
+        Call::With { mutation, options } => {
+            let kind = match &mutation {
+                Mutation::Set { .. } => OpKind::Set,
+                Mutation::Update { .. } => OpKind::Update,
+                Mutation::Delete { .. } => OpKind::Delete,
+            };
+            let (outcome, _) = state
+                .write_with(mutation, options)
+                .await
+                .map_err(state_error)?;
+            Ok(match kind {
+                OpKind::Delete => outcome.old_value.map(Reply::Value),
+                OpKind::Update if !outcome.errors.is_empty() => Some(Reply::Value(json!({
+                    "old_value": outcome.old_value,
+                    "new_value": outcome.new_value,
+                    "errors": outcome.errors,
+                }))),
+                _ => Some(Reply::Value(json!({
+                    "old_value": outcome.old_value,
+                    "new_value": outcome.new_value,
+                }))),
+            })
+        }
+        Call::ClearWith {
+            scope,
+            idempotency_key,
+        } => {
+            let deleted = state
+                .clear_with(&scope, Some(idempotency_key))
+                .await
+                .map_err(state_error)?;
+            Ok(Some(Reply::Value(json!({ "deleted": deleted }))))
+        }
+        Call::Transaction {
+            ops,
+            kinds,
+            idempotency_key,
+        } => {
+            let outcome = state
+                .transaction(ops, idempotency_key)
+                .await
+                .map_err(state_error)?;
+            Ok(Some(Reply::Value(results_json(&outcome, &kinds))))
+        }
     }
 }
 
@@ -332,6 +437,15 @@ fn state_error(error: StateError) -> ErrorBody {
         }
         other => other.to_string(),
     };
+    // An error with fields beyond code and message (a conflict's
+    // `current_version`) is sent as that object.
+    if let Some(details) = error.details() {
+        let mut body = serde_json::Map::new();
+        body.insert("code".into(), error.code().as_str().into());
+        body.insert("message".into(), message.into());
+        body.extend(details);
+        return ErrorBody::Relayed(Value::Object(body));
+    }
     ErrorBody::new(error.code().as_str(), message)
 }
 
@@ -426,6 +540,88 @@ impl<'a> Args<'_, 'a> {
             ));
         }
         Ok(name)
+    }
+
+    /// The optional `if_version`, `if_absent` and `idempotency_key` of a
+    /// write (read only for the functions that take them).
+    fn options(&self) -> Result<WriteOptions, ErrorBody> {
+        let takes = |names: &[&str]| -> Result<serde_json::Map<String, Value>, ErrorBody> {
+            let mut fields = serde_json::Map::new();
+            for name in names {
+                if let Some(raw) = self.take(name) {
+                    let value = raw_value(raw).map_err(|e| self.invalid(name, e))?;
+                    fields.insert((*name).to_owned(), value);
+                }
+            }
+            Ok(fields)
+        };
+        let fields = match self.function {
+            StateFn::Set | StateFn::Update | StateFn::Delete => {
+                takes(&["if_version", "if_absent", "idempotency_key"])?
+            }
+            StateFn::Clear | StateFn::Transaction => takes(&["idempotency_key"])?,
+            _ => return Ok(WriteOptions::default()),
+        };
+        if fields.is_empty() {
+            return Ok(WriteOptions::default());
+        }
+        let condition = crate::txn_wire::condition(&fields)
+            .map_err(|reason| ErrorBody::deserialization(self.function.id(), reason))?;
+        let idempotency_key = match fields.get("idempotency_key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(key)) => Some(key.clone()),
+            Some(_) => {
+                return Err(self.invalid("idempotency_key", "invalid type, expected a string"));
+            }
+        };
+        Ok(WriteOptions {
+            condition,
+            idempotency_key,
+        })
+    }
+
+    /// The call of a write that has `options` (see [`Args::options`]).
+    fn with_options(&self, options: WriteOptions) -> Result<Call, ErrorBody> {
+        let mutation = match self.function {
+            StateFn::Set => {
+                let (group, key) = self.item()?;
+                let value = match self.take("value") {
+                    Some(value) => value,
+                    None => self.take("data").ok_or_else(|| self.missing("value"))?,
+                };
+                let value = raw_value(value).map_err(|e| self.invalid("value", e))?;
+                Mutation::Set { group, key, value }
+            }
+            StateFn::Update => {
+                let (group, key) = self.item()?;
+                let ops = self.ops()?;
+                Mutation::Update { group, key, ops }
+            }
+            StateFn::Delete => {
+                let (group, key) = self.item()?;
+                Mutation::Delete { group, key }
+            }
+            StateFn::Clear => {
+                let scope = self.name("scope")?;
+                let idempotency_key = options.idempotency_key.unwrap_or_default();
+                return Ok(Call::ClearWith {
+                    scope,
+                    idempotency_key,
+                });
+            }
+            StateFn::Transaction => {
+                let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
+                let ops = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
+                let (ops, kinds) = parse_ops(&ops).map_err(state_error)?;
+                return Ok(Call::Transaction {
+                    ops,
+                    kinds,
+                    idempotency_key: options.idempotency_key,
+                });
+            }
+            _ => return Err(self.invalid("idempotency_key", "not taken by this function")),
+        };
+        Ok(Call::With { mutation, options })
     }
 
     fn item(&self) -> Result<(String, String), ErrorBody> {
