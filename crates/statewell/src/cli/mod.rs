@@ -15,7 +15,7 @@ mod watch;
 
 use std::process::ExitCode;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use statewell_client::{Client, PageRequest};
 
 pub use output::Failure;
@@ -30,6 +30,20 @@ pub enum ClientCommand {
         key: String,
         /// The value as JSON, e.g. '{"status":"new"}' or '42' or '"text"'.
         json: String,
+        #[command(flatten)]
+        write: WriteFlags,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Apply writes and checks all or nothing: a JSON array of ops
+    /// (`{"type":"set"|"update"|"delete"|"check","scope","key",...}`), or
+    /// `{"ops":[...]}`; `-` reads stdin. Prints each op's result.
+    Transaction {
+        /// The ops as JSON.
+        ops: String,
+        /// A repeat with this key answers the first result and applies nothing.
+        #[arg(long)]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -51,6 +65,8 @@ pub enum ClientCommand {
         /// A JSON array of ops (or one op object; `-` reads stdin).
         ops: String,
         #[command(flatten)]
+        write: WriteFlags,
+        #[command(flatten)]
         target: Target,
     },
     /// Remove one item; prints the value it held (null when it was missing).
@@ -59,6 +75,8 @@ pub enum ClientCommand {
         group: String,
         /// The item's key within the group.
         key: String,
+        #[command(flatten)]
+        write: WriteFlags,
         #[command(flatten)]
         target: Target,
     },
@@ -80,6 +98,9 @@ pub enum ClientCommand {
     Clear {
         /// The group to empty.
         group: String,
+        /// A repeat with this key answers the first count and removes nothing.
+        #[arg(long)]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -98,6 +119,38 @@ pub enum ClientCommand {
         #[command(flatten)]
         target: Target,
     },
+}
+
+/// Conditions and an idempotency key of a write (a failed condition exits
+/// 1 with `error: conflict: ...`).
+#[derive(clap::Args)]
+pub struct WriteFlags {
+    /// Apply only if the item's version is N (see `list --items`).
+    #[arg(long, value_name = "N")]
+    if_version: Option<u64>,
+    /// Apply only if the item does not exist.
+    #[arg(long)]
+    if_absent: bool,
+    /// A repeat with this key answers the first result and applies nothing.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+impl WriteFlags {
+    /// The payload's extra fields, or `None` for a plain write.
+    fn fields(&self) -> Option<serde_json::Map<String, Value>> {
+        let mut fields = serde_json::Map::new();
+        if let Some(version) = self.if_version {
+            fields.insert("if_version".into(), version.into());
+        }
+        if self.if_absent {
+            fields.insert("if_absent".into(), true.into());
+        }
+        if let Some(key) = &self.idempotency_key {
+            fields.insert("idempotency_key".into(), key.clone().into());
+        }
+        (!fields.is_empty()).then_some(fields)
+    }
 }
 
 /// Which engine to talk to.
@@ -120,6 +173,7 @@ impl ClientCommand {
             | ClientCommand::Delete { target, .. }
             | ClientCommand::List { target, .. }
             | ClientCommand::Clear { target, .. }
+            | ClientCommand::Transaction { target, .. }
             | ClientCommand::Groups { target }
             | ClientCommand::Watch { target, .. } => target,
         }
@@ -148,11 +202,15 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
     };
     let value = match &command {
         ClientCommand::Set { json, .. } => Some(input::value(json)?),
+        ClientCommand::Transaction { ops, .. } => Some(input::transaction(ops)?),
         _ => None,
     };
     let target = command.target();
     let client = Client::connect(&target.url, target.token.as_deref()).await?;
 
+    if let Some(done) = with_flags(&client, &command, value.clone(), ops.clone()).await {
+        return done;
+    }
     match &command {
         ClientCommand::Set { group, key, .. } => {
             let value = value.unwrap_or_default();
@@ -205,7 +263,79 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::Groups { .. } => output::print(&json!(client.list_groups().await?)),
         ClientCommand::Watch { group, key, .. } => watch::run(client, group, key.as_deref()).await,
+        ClientCommand::Transaction { .. } => Ok(()),
     }
+}
+
+/// Runs a write that has conditions or an idempotency key, and a
+/// transaction, as the generic call of its function; `None` for the others.
+async fn with_flags(
+    client: &Client,
+    command: &ClientCommand,
+    value: Option<Value>,
+    ops: Option<Vec<statewell_client::UpdateOp>>,
+) -> Option<Result<(), Failure>> {
+    let (function, mut payload, fields) = match command {
+        ClientCommand::Set {
+            group, key, write, ..
+        } => (
+            "state::set",
+            json!({"scope": group, "key": key, "value": value}),
+            write.fields()?,
+        ),
+        ClientCommand::Update {
+            group, key, write, ..
+        } => (
+            "state::update",
+            json!({"scope": group, "key": key, "ops": ops}),
+            write.fields()?,
+        ),
+        ClientCommand::Delete {
+            group, key, write, ..
+        } => (
+            "state::delete",
+            json!({"scope": group, "key": key}),
+            write.fields()?,
+        ),
+        ClientCommand::Clear {
+            group,
+            idempotency_key: Some(idem),
+            ..
+        } => (
+            "state::clear",
+            json!({"scope": group}),
+            serde_json::Map::from_iter([("idempotency_key".into(), idem.clone().into())]),
+        ),
+        ClientCommand::Transaction {
+            idempotency_key, ..
+        } => {
+            let mut fields = serde_json::Map::new();
+            if let Some(idem) = idempotency_key {
+                fields.insert("idempotency_key".into(), idem.clone().into());
+            }
+            ("state::transaction", json!({"ops": value}), fields)
+        }
+        _ => return None,
+    };
+    if let Value::Object(map) = &mut payload {
+        map.extend(fields);
+    }
+    let result = match client.call(function, payload).await {
+        Ok(result) => result.unwrap_or(Value::Null),
+        Err(err) => return Some(Err(err.into())),
+    };
+    let printed = output::print(&result);
+    let skipped = result
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|errors| errors.first())
+        .map(|op| {
+            Failure::new(
+                op["code"].as_str().unwrap_or("update_failed").to_owned(),
+                format!("op {} was skipped: {}", op["op_index"], op["message"]),
+            )
+        });
+    Some(printed.and_then(|()| skipped.map_or(Ok(()), Err)))
 }
 
 /// Follows the `next` cursor until the last page.
