@@ -125,7 +125,7 @@ pub struct KindCounts {
 /// What one connection measured.
 pub struct Stats {
     pub latency_us: Histogram<u64>,
-    pub kinds: [KindCounts; 3],
+    pub kinds: [KindCounts; 4],
 }
 
 impl Stats {
@@ -134,7 +134,7 @@ impl Stats {
             // 1 µs .. 100 s at 3 significant digits.
             latency_us: Histogram::new_with_bounds(1, 100_000_000, 3)
                 .expect("constant, valid histogram bounds"),
-            kinds: [KindCounts::default(); 3],
+            kinds: [KindCounts::default(); 4],
         }
     }
 
