@@ -306,6 +306,21 @@ impl Functions {
         result: Option<Value>,
         error: Option<Value>,
     ) {
+        let outcome = match error {
+            Some(Value::Null) | None => Ok(result),
+            Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
+            Some(other) => Err(ErrorBody::new("invocation_failed", other.to_string())),
+        };
+        self.answer(from, invocation_id, outcome);
+    }
+
+    /// Worker `from` answered an invocation with something the engine cannot
+    /// relay (a result above the frame limit): its caller gets `error` now.
+    pub fn fail(&self, from: Uuid, invocation_id: &str, error: ErrorBody) {
+        self.answer(from, invocation_id, Err(error));
+    }
+
+    fn answer(&self, from: Uuid, invocation_id: &str, outcome: Outcome) {
         let Ok(id) = Uuid::parse_str(invocation_id) else {
             tracing::debug!(%from, invocation_id, "result for an id the engine never issued");
             return;
@@ -323,11 +338,6 @@ impl Functions {
         };
         let Some(call) = call else { return };
         self.settled.notify_waiters();
-        let outcome = match error {
-            Some(Value::Null) | None => Ok(result),
-            Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
-            Some(other) => Err(ErrorBody::new("invocation_failed", other.to_string())),
-        };
         let _ = call.reply.send(outcome);
     }
 }

@@ -300,9 +300,7 @@ impl Connection {
             Some(Ok(Message::Text(text))) => self.on_frame(text.as_str(), permit, draining),
             Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                 Ok(text) => self.on_frame(text, permit, draining),
-                Err(_) => {
-                    tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8 ignored")
-                }
+                Err(_) => self.on_binary_not_utf8(&bytes, permit),
             },
             // Pings are answered by the socket itself.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -356,6 +354,60 @@ impl Connection {
         let _ = self.link.send(text, permit);
     }
 
+    /// A binary frame must hold UTF-8 JSON like a text frame; one that does
+    /// not is answered like any other malformed frame, when its id can be
+    /// read (an id with bytes that are not UTF-8 cannot be echoed back).
+    fn on_binary_not_utf8(&self, bytes: &[u8], permit: Option<OwnedSemaphorePermit>) {
+        tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8");
+        let text = String::from_utf8_lossy(bytes);
+        let id = frame::scan_invocation_id(&text)
+            .filter(|id| id.as_str().is_some_and(|id| !id.contains('\u{FFFD}')));
+        if let Some(id) = id {
+            let error = ErrorBody::new(
+                "deserialization_error",
+                "Failed to deserialize frame: a binary frame must hold UTF-8 JSON",
+            );
+            self.reply(&id, None, Err(error), permit);
+        }
+    }
+
+    /// A frame above `max_frame_bytes` (but within what the socket reads).
+    /// A request is refused `frame_too_large`. A worker's result to an
+    /// invocation the engine forwarded cannot be relayed: its caller gets
+    /// `result_too_large` now instead of waiting for the invocation timeout.
+    fn on_oversized(&self, text: &str, limit: usize, permit: Option<OwnedSemaphorePermit>) {
+        let bytes = text.len();
+        let result_for = RawFrame::parse(text).ok().and_then(|frame| {
+            let kind = frame.get("type").and_then(raw_str)?;
+            if kind != "invocationresult" {
+                return None;
+            }
+            match frame::invocation_id(frame.get("invocation_id")) {
+                Some(Value::String(id)) => Some(id),
+                _ => None,
+            }
+        });
+        if let Some(id) = result_for {
+            tracing::warn!(worker = %self.link.id, bytes, limit, "function result too large to relay; its call fails");
+            let error = ErrorBody::new(
+                "result_too_large",
+                format!(
+                    "the function's result is {bytes} bytes, more than the engine's frame limit of {limit} bytes"
+                ),
+            );
+            self.app.functions.fail(self.link.id, &id, error);
+            return;
+        }
+        tracing::warn!(worker = %self.link.id, bytes, limit, "frame too large");
+        if let Some(id) = frame::scan_invocation_id(text) {
+            let error = ErrorBody::new(
+                "frame_too_large",
+                format!("frame is {bytes} bytes, more than the limit of {limit} bytes"),
+            );
+            self.reply(&id, None, Err(error), permit);
+        }
+    }
+
     fn on_frame(
         self: &Arc<Self>,
         text: &str,
@@ -364,17 +416,7 @@ impl Connection {
     ) {
         let limit = self.app.config.max_frame_bytes;
         if text.len() > limit {
-            tracing::warn!(worker = %self.link.id, bytes = text.len(), limit, "frame too large");
-            if let Some(id) = frame::scan_invocation_id(text) {
-                let error = ErrorBody::new(
-                    "frame_too_large",
-                    format!(
-                        "frame is {} bytes, more than the limit of {limit} bytes",
-                        text.len()
-                    ),
-                );
-                self.reply(&id, None, Err(error), permit);
-            }
+            self.on_oversized(text, limit, permit);
             return;
         }
         let frame = match RawFrame::parse(text) {
