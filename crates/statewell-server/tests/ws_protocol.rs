@@ -597,3 +597,27 @@ async fn a_binary_frame_that_is_not_utf8_is_answered_when_its_id_is_readable() {
     assert_eq!(reply["invocation_id"], "binary-2", "{reply}");
     assert_eq!(reply["result"]["new_value"], 1, "{reply}");
 }
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_the_socket_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let server = TestServer::start().await;
+    let mut raw = Raw::ready(&server.url()).await;
+    let mut bytes = br#"{"type":"invokefunction","invocation_id":"t","function_id":"state::get","data":{"scope":"g","key":""#.to_vec();
+    bytes.push(0xff);
+    bytes.extend_from_slice(br#""}}"#);
+    let frame = Frame::message(bytes, OpCode::Data(Data::Text), true);
+    raw.socket.send(Message::Frame(frame)).await.expect("send");
+    loop {
+        match raw.next_message().await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(u16::from(frame.code), 1007, "{frame:?}");
+                break;
+            }
+            Some(Message::Close(None)) | None => panic!("closed without a code"),
+            Some(_) => continue,
+        }
+    }
+}

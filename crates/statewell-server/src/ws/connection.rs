@@ -62,6 +62,10 @@ enum End {
     Slow,
     /// Nothing arrived from the worker for `IDLE_LIMIT`.
     Idle,
+    /// The worker sent a text frame that is not UTF-8.
+    BadUtf8,
+    /// The worker broke the WebSocket protocol (e.g. an unmasked frame).
+    Protocol,
     /// The engine is shutting down, this connection's requests are done and
     /// no invocation forwarded to it is pending.
     Shutdown,
@@ -112,6 +116,8 @@ pub async fn run(socket: WebSocket, app: AppState) {
         .await;
         match end {
             End::TooBig => link.close(1009, "frame larger than the engine accepts"),
+            End::BadUtf8 => link.close(1007, "text frame is not valid UTF-8"),
+            End::Protocol => link.close(1002, "WebSocket protocol error"),
             End::Shutdown => link.close(1001, "engine shutting down"),
             _ => link.close(1000, ""),
         }
@@ -292,8 +298,16 @@ impl Connection {
             Some(Err(error)) => {
                 let text = error.to_string();
                 tracing::debug!(worker = %self.link.id, error = %text, "worker socket error");
+                // The WebSocket library's errors, told apart by their text
+                // (axum does not expose their type).
                 if text.contains("too long") || text.contains("Space limit") {
                     return Some(End::TooBig);
+                }
+                if text.contains("UTF-8") {
+                    return Some(End::BadUtf8);
+                }
+                if text.contains("protocol error") {
+                    return Some(End::Protocol);
                 }
                 return Some(End::Peer);
             }
