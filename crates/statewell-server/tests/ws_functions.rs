@@ -257,6 +257,21 @@ async fn a_worker_that_stops_reading_is_disconnected_not_buffered_forever() {
 }
 
 #[tokio::test]
+async fn an_empty_function_id_cannot_be_registered() {
+    let server = TestServer::start().await;
+    let mut owner = Raw::ready(&server.url()).await;
+    owner
+        .send(&json!({"type":"registerfunction","id":""}))
+        .await;
+    // Read in order: once this is answered, the registration was handled.
+    owner.call("state::list_groups", json!({})).await;
+
+    let mut caller = Raw::ready(&server.url()).await;
+    let reply = caller.call("", json!({})).await;
+    assert_eq!(reply["error"]["code"], "function_not_found", "{reply}");
+}
+
+#[tokio::test]
 async fn a_result_too_large_to_relay_fails_its_call_at_once() {
     let config = ServerConfig {
         max_frame_bytes: 64 * 1024,

@@ -636,6 +636,11 @@ impl Connection {
             tracing::warn!(worker = %self.link.id, "registerfunction without a string `id` ignored");
             return;
         };
+        if id.is_empty() {
+            // No call could name it on purpose; a caller's missing id would.
+            tracing::warn!(worker = %self.link.id, "registerfunction with an empty `id` ignored");
+            return;
+        }
         if is_reserved(&id) {
             tracing::warn!(worker = %self.link.id, function = %id, "registerfunction of an engine function ignored");
             return;
