@@ -1,12 +1,10 @@
 //! The shared application state and the router that puts the layers on one port.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use statewell_core::State;
-use tokio::net::TcpListener;
 
 use crate::functions::Functions;
 use crate::metrics::Metrics;
@@ -37,7 +35,8 @@ pub struct ServerConfig {
     /// How long a disconnected worker's triggers keep collecting events,
     /// waiting for it to reconnect and register them again.
     pub reconnect_grace: Duration,
-    /// On shutdown, how long connections may take to finish in-flight work.
+    /// On shutdown, how long connections (HTTP and WebSocket) may take to
+    /// finish in-flight work before the engine stops anyway.
     pub shutdown_drain_timeout: Duration,
 }
 
@@ -110,47 +109,4 @@ pub fn router(app: AppState) -> Router {
             crate::auth::require_token,
         ))
         .with_state(app)
-}
-
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-/// requests finish, and returns.
-///
-/// WebSocket connections are not tracked by axum's graceful shutdown once
-/// upgraded, so this also signals [`AppState::shutdown`] and waits (at most
-/// `shutdown_drain_timeout`) for every worker connection to finish its
-/// in-flight requests and close.
-pub async fn serve(
-    listener: TcpListener,
-    app: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-
-    let signal = app.shutdown.clone();
-    let graceful = async move {
-        shutdown.await;
-        signal.begin();
-    };
-    // Replies are small frames written as they complete: don't let Nagle's
-    // algorithm hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(graceful)
-        .await;
-    app.shutdown.begin();
-    let drain = app.config.shutdown_drain_timeout;
-    if tokio::time::timeout(drain, app.shutdown.connections_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            connections = app.shutdown.active_connections(),
-            "worker connections still open after the drain timeout; closing anyway"
-        );
-    }
-    served
 }

@@ -10,12 +10,14 @@ mod app;
 mod auth;
 mod functions;
 mod http;
+mod listen;
 mod metrics;
 mod shutdown;
 mod triggers;
 mod ws;
 
-pub use app::{AppState, ServerConfig, router, serve};
+pub use app::{AppState, ServerConfig, router};
+pub use listen::serve;
 pub use metrics::Metrics;
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

@@ -90,6 +90,19 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     engine: EngineArgs,
+
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Limits on connections and on what clients may hold (`ServerConfig`).
+/// The defaults here must match `ServerConfig::default()` (a unit test checks).
+#[derive(clap::Args, Debug)]
+struct ConnectionArgs {
+    /// On SIGTERM/SIGINT, how long connections may take to finish what they
+    /// are doing before the engine stops anyway (0s to 3600s).
+    #[arg(long, env = "STATEWELL_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_drain_timeout)]
+    drain_timeout: Duration,
 }
 
 /// Settings of functions and triggers between workers (`ServerConfig`).
@@ -207,6 +220,11 @@ fn parse_retry_backoff(text: &str) -> Result<Duration, String> {
 
 /// `0s` drops a disconnected worker's triggers at once.
 fn parse_reconnect_grace(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
+}
+
+/// `0s` stops at once, cutting off whatever is in flight.
+fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
 }
 
@@ -370,6 +388,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         trigger_max_retries: args.engine.trigger_retries,
         trigger_retry_backoff: args.engine.trigger_retry_backoff,
         reconnect_grace: args.engine.reconnect_grace,
+        shutdown_drain_timeout: args.connections.drain_timeout,
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -508,16 +527,21 @@ mod tests {
     /// The flags' defaults are written as text for `--help`; they must be
     /// the engine's own defaults.
     #[test]
-    fn engine_flag_defaults_are_the_server_defaults() {
+    fn flag_defaults_are_the_server_defaults() {
         use clap::Parser;
         #[derive(Parser)]
         struct Wrapper {
             #[command(flatten)]
             engine: EngineArgs,
+            #[command(flatten)]
+            connections: ConnectionArgs,
         }
         let parsed = Wrapper::try_parse_from(["serve"]).map_err(|e| e.to_string());
-        let engine = match parsed {
-            Ok(wrapper) => wrapper.engine,
+        let Wrapper {
+            engine,
+            connections,
+        } = match parsed {
+            Ok(wrapper) => wrapper,
             Err(e) => panic!("defaults do not parse: {e}"),
         };
         let defaults = ServerConfig::default();
@@ -525,6 +549,13 @@ mod tests {
         assert_eq!(engine.trigger_retries, defaults.trigger_max_retries);
         assert_eq!(engine.trigger_retry_backoff, defaults.trigger_retry_backoff);
         assert_eq!(engine.reconnect_grace, defaults.reconnect_grace);
+        assert_eq!(connections.drain_timeout, defaults.shutdown_drain_timeout);
+    }
+
+    #[test]
+    fn connection_limits_are_bounded() {
+        assert_eq!(parse_drain_timeout("0s"), Ok(Duration::ZERO));
+        assert!(parse_drain_timeout("3601s").is_err());
     }
 
     #[test]

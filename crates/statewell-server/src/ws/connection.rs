@@ -72,7 +72,6 @@ enum End {
 }
 
 pub async fn run(socket: WebSocket, app: AppState) {
-    let _guard = app.shutdown.track();
     let worker_id = Uuid::new_v4();
     let reattach_token = Uuid::new_v4();
     let (sink, mut stream) = socket.split();

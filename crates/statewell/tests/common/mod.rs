@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+pub mod raw_http;
+
 /// A running engine on a free loopback port, killed when dropped.
 pub struct Engine {
     pub child: Child,
@@ -111,6 +113,7 @@ pub fn statewell() -> Command {
         "STATEWELL_SYNC_INTERVAL",
         "STATEWELL_LOG",
         "STATEWELL_MAX_VALUE_BYTES",
+        "STATEWELL_DRAIN_TIMEOUT",
     ] {
         command.env_remove(var);
     }
