@@ -7,6 +7,7 @@ use axum::Router;
 use statewell_core::State;
 
 use crate::functions::Functions;
+use crate::listen::Connections;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::triggers::Triggers;
@@ -38,6 +39,14 @@ pub struct ServerConfig {
     /// On shutdown, how long connections (HTTP and WebSocket) may take to
     /// finish in-flight work before the engine stops anyway.
     pub shutdown_drain_timeout: Duration,
+    /// Open connections, HTTP and WebSocket together; beyond this, new
+    /// connections wait to be accepted until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head (also how long
+    /// an idle keep-alive connection stays open).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +62,10 @@ impl Default for ServerConfig {
             trigger_retry_backoff: Duration::from_millis(100),
             reconnect_grace: Duration::from_secs(10),
             shutdown_drain_timeout: Duration::from_secs(10),
+            // Below the common default of 1024 open files per process.
+            max_connections: 1000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -68,6 +81,8 @@ pub struct AppState {
     pub triggers: Arc<Triggers>,
     /// Tells long-lived connections to finish and close; see `shutdown.rs`.
     pub shutdown: Shutdown,
+    /// Open connections within `max_connections` (see `listen.rs`).
+    pub connections: Arc<Connections>,
 }
 
 impl AppState {
@@ -80,6 +95,7 @@ impl AppState {
             Arc::clone(&functions),
             Arc::clone(&config),
         ));
+        let connections = Arc::new(Connections::new(config.max_connections));
         AppState {
             state,
             config,
@@ -87,6 +103,7 @@ impl AppState {
             functions,
             triggers,
             shutdown: Shutdown::default(),
+            connections,
         }
     }
 }

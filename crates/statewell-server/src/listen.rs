@@ -1,35 +1,105 @@
 //! The accept loop: every TCP connection of the port, HTTP and WebSocket.
 //!
-//! `axum::serve`'s graceful shutdown waits for every connection however long
-//! a client takes (one holding a half-sent request kept the engine, and its
-//! data directory's lock, alive for minutes). So the engine accepts
-//! connections itself and hands each to hyper's HTTP/1 server:
+//! `axum::serve` has no header read timeout and no connection limit, and its
+//! graceful shutdown waits for every connection however long a client takes
+//! (one holding a half-sent request kept the engine, and its data
+//! directory's lock, alive for minutes). So the engine accepts connections
+//! itself and hands each to hyper's HTTP/1 server:
+//! - **A limit on open connections** (`max_connections`): a connection takes
+//!   a slot before it is accepted, so beyond the limit new connections wait
+//!   in the kernel's accept queue until one closes. An upgraded WebSocket
+//!   keeps its slot (a [`ConnectionSlot`] in the request's extensions, taken
+//!   by the upgrade handler), so workers are within the limit: every open
+//!   socket costs a file descriptor and memory alike.
+//! - **Read timeouts**: the request head must arrive within
+//!   `header_read_timeout` (this also closes an idle keep-alive connection);
+//!   the body is timed where it is read (`http::extract`).
 //! - **A bounded drain**: on shutdown the listener closes, every HTTP
 //!   connection finishes its current request and closes, WebSockets drain
 //!   (`shutdown.rs`), and [`serve`] returns once all are closed or after
 //!   `shutdown_drain_timeout`, whichever comes first.
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
 
 use crate::AppState;
 use crate::shutdown::ConnectionGuard;
 
-/// A connection's part in the shutdown drain (a [`ConnectionGuard`]),
-/// released when the last holder drops it — the HTTP connection, and the
-/// WebSocket it was upgraded to, if any (it is in the request's extensions,
-/// taken by the upgrade handler).
+/// A connection's hold on the engine: its place within `max_connections`
+/// and its part in the shutdown drain (a [`ConnectionGuard`]), released when
+/// the last holder drops it — the HTTP connection, and the WebSocket it was
+/// upgraded to, if any.
 #[derive(Clone)]
 pub struct ConnectionSlot {
-    _held: Arc<ConnectionGuard>,
+    _held: Arc<(OwnedSemaphorePermit, ConnectionGuard)>,
+}
+
+/// The open connections of the port, within `max_connections`, and their
+/// figures for `/metrics`.
+#[derive(Debug)]
+pub struct Connections {
+    slots: Arc<Semaphore>,
+    limit: usize,
+    /// The most connections open at once since start.
+    peak: AtomicUsize,
+}
+
+impl Connections {
+    pub fn new(limit: usize) -> Self {
+        let limit = limit.clamp(1, Semaphore::MAX_PERMITS);
+        Connections {
+            slots: Arc::new(Semaphore::new(limit)),
+            limit,
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits for a free place.
+    async fn take(&self) -> OwnedSemaphorePermit {
+        let permit = Arc::clone(&self.slots).acquire_owned().await;
+        let Ok(permit) = permit else {
+            // The semaphore is never closed; should it be, wait for shutdown.
+            return std::future::pending().await;
+        };
+        self.peak.fetch_max(self.open(), Ordering::Relaxed);
+        permit
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.limit - self.slots.available_permits()
+    }
+
+    /// Appends the connection series in Prometheus text format.
+    pub fn render_prometheus(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "# HELP statewell_connections_open Open connections, HTTP and WebSocket.\n\
+             # TYPE statewell_connections_open gauge\n\
+             statewell_connections_open {}\n\
+             # HELP statewell_connections_open_max The highest statewell_connections_open since start.\n\
+             # TYPE statewell_connections_open_max gauge\n\
+             statewell_connections_open_max {}\n\
+             # HELP statewell_connections_limit Open connections beyond which new ones wait to be accepted (--max-connections).\n\
+             # TYPE statewell_connections_limit gauge\n\
+             statewell_connections_limit {}",
+            self.open(),
+            self.peak.load(Ordering::Relaxed),
+            self.limit
+        );
+    }
 }
 
 /// How long to wait before accepting again after an error that is not about
@@ -45,10 +115,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = crate::router(app.clone());
-    let http = hyper::server::conn::http1::Builder::new();
+    let connections = Arc::clone(&app.connections);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(app.config.header_read_timeout);
     tokio::pin!(shutdown);
     let mut accept_errors = AcceptErrors::default();
     loop {
+        let place = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            place = connections.take() => place,
+        };
         let tcp = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -64,7 +142,7 @@ pub async fn serve(
             },
         };
         let slot = ConnectionSlot {
-            _held: Arc::new(app.shutdown.track()),
+            _held: Arc::new((place, app.shutdown.track())),
         };
         spawn_connection(tcp, slot, &http, router.clone(), &app);
     }
@@ -78,7 +156,7 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(
-            open = app.shutdown.active_connections(),
+            open = connections.open(),
             "connections still open after the drain timeout; closing anyway"
         );
     }

@@ -9,8 +9,10 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,6 +101,22 @@ pub struct ServeArgs {
 /// The defaults here must match `ServerConfig::default()` (a unit test checks).
 #[derive(clap::Args, Debug)]
 struct ConnectionArgs {
+    /// Open connections, HTTP and WebSocket together (1 to 1000000); beyond
+    /// this, new connections wait to be accepted until one closes. Keep it
+    /// below the open-files limit (`ulimit -n`).
+    #[arg(long, env = "STATEWELL_MAX_CONNECTIONS", default_value = "1000", value_parser = parse_max_connections)]
+    max_connections: usize,
+
+    /// How long a client may take to send an HTTP request's head; also how
+    /// long an idle keep-alive connection stays open (10ms to 3600s).
+    #[arg(long, env = "STATEWELL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_client_timeout)]
+    header_read_timeout: Duration,
+
+    /// How long a client may take to send an HTTP request's whole body
+    /// (10ms to 3600s); a late one gets 408 `request_timeout`.
+    #[arg(long, env = "STATEWELL_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_client_timeout)]
+    body_read_timeout: Duration,
+
     /// On SIGTERM/SIGINT, how long connections may take to finish what they
     /// are doing before the engine stops anyway (0s to 3600s).
     #[arg(long, env = "STATEWELL_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_drain_timeout)]
@@ -223,22 +241,43 @@ fn parse_reconnect_grace(text: &str) -> Result<Duration, String> {
     parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
 }
 
+/// Below 10ms a client on a real network could not send a request in time.
+fn parse_client_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(10), Duration::from_secs(3600))
+}
+
 /// `0s` stops at once, cutting off whatever is in flight.
 fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
+}
+
+/// A whole number of `what` within `range`.
+fn parse_number<T>(text: &str, range: RangeInclusive<T>, what: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+{
+    let n: T = text
+        .parse()
+        .map_err(|_| format!("expected a number of {what}, got {text:?}"))?;
+    if !range.contains(&n) {
+        return Err(format!(
+            "must be between {} and {}, got {n}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    parse_number(text, 1..=1_000_000, "connections")
 }
 
 /// Retries of one event delay every later event of its trigger: keep it small.
 const MAX_TRIGGER_RETRIES: u32 = 100;
 
 fn parse_worker_threads(text: &str) -> Result<usize, String> {
-    let n: usize = text
-        .parse()
-        .map_err(|_| format!("expected a number of threads, got {text:?}"))?;
-    if !(1..=1024).contains(&n) {
-        return Err(format!("must be between 1 and 1024, got {n}"));
-    }
-    Ok(n)
+    parse_number(text, 1..=1024, "threads")
 }
 
 /// One reactor thread per core but one: measured on 2 cores, 1 reactor
@@ -278,18 +317,7 @@ fn parse_token(text: &str) -> Result<String, String> {
 /// Below 64 KiB the store would checkpoint every few batches; above 1 GiB
 /// a crash would leave minutes of log to replay.
 fn parse_checkpoint_bytes(text: &str) -> Result<u64, String> {
-    const RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
-    let n: u64 = text
-        .parse()
-        .map_err(|_| format!("expected a number of bytes, got {text:?}"))?;
-    if !RANGE.contains(&n) {
-        return Err(format!(
-            "must be between {} and {}, got {n}",
-            RANGE.start(),
-            RANGE.end()
-        ));
-    }
-    Ok(n)
+    parse_number(text, (64 << 10)..=(1 << 30), "bytes")
 }
 
 fn parse_max_value_bytes(text: &str) -> Result<usize, String> {
@@ -389,6 +417,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         trigger_retry_backoff: args.engine.trigger_retry_backoff,
         reconnect_grace: args.engine.reconnect_grace,
         shutdown_drain_timeout: args.connections.drain_timeout,
+        max_connections: args.connections.max_connections,
+        header_read_timeout: args.connections.header_read_timeout,
+        body_read_timeout: args.connections.body_read_timeout,
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -549,11 +580,25 @@ mod tests {
         assert_eq!(engine.trigger_retries, defaults.trigger_max_retries);
         assert_eq!(engine.trigger_retry_backoff, defaults.trigger_retry_backoff);
         assert_eq!(engine.reconnect_grace, defaults.reconnect_grace);
+        assert_eq!(connections.max_connections, defaults.max_connections);
+        assert_eq!(
+            connections.header_read_timeout,
+            defaults.header_read_timeout
+        );
+        assert_eq!(connections.body_read_timeout, defaults.body_read_timeout);
         assert_eq!(connections.drain_timeout, defaults.shutdown_drain_timeout);
     }
 
     #[test]
     fn connection_limits_are_bounded() {
+        assert_eq!(parse_max_connections("1"), Ok(1));
+        for bad in ["0", "-1", "x", "1000001", ""] {
+            assert!(parse_max_connections(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_client_timeout("10ms"), Ok(Duration::from_millis(10)));
+        for bad in ["9ms", "0s", "3601s"] {
+            assert!(parse_client_timeout(bad).is_err(), "{bad}");
+        }
         assert_eq!(parse_drain_timeout("0s"), Ok(Duration::ZERO));
         assert!(parse_drain_timeout("3601s").is_err());
     }

@@ -314,12 +314,24 @@ async fn durable_writes_in_flight_are_answered_and_none_acknowledged_is_lost() {
 /// Clients holding unfinished HTTP requests — the head half sent, a chunked
 /// body that never ends, a body shorter than its `Content-Length` — do not
 /// hold off SIGTERM: once the drain timeout has passed the engine exits 0
-/// and the data directory's lock is released (a new engine opens it).
+/// and the data directory's lock is released (a new engine opens it). The
+/// read timeouts are set far beyond the test, so the drain is what ends
+/// these connections.
 #[tokio::test]
 async fn unfinished_http_requests_do_not_keep_the_engine_alive() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
-    let engine = Engine::start_on(&data, &["--drain-timeout", "1s"]);
+    let engine = Engine::start_on(
+        &data,
+        &[
+            "--drain-timeout",
+            "1s",
+            "--header-read-timeout",
+            "3600s",
+            "--body-read-timeout",
+            "3600s",
+        ],
+    );
     let path = "/v1/groups/drain/items/unfinished";
     let unfinished = [
         format!("PUT {path} HTTP/1.1\r\nHost: engine\r\nContent-Le"),

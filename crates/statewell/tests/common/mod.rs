@@ -113,6 +113,11 @@ pub fn statewell() -> Command {
         "STATEWELL_SYNC_INTERVAL",
         "STATEWELL_LOG",
         "STATEWELL_MAX_VALUE_BYTES",
+        "STATEWELL_MAX_CONNECTIONS",
+        "STATEWELL_HEADER_READ_TIMEOUT",
+        "STATEWELL_BODY_READ_TIMEOUT",
+        "STATEWELL_WRITE_TIMEOUT",
+        "STATEWELL_MAX_REPLY_BYTES_IN_FLIGHT",
         "STATEWELL_DRAIN_TIMEOUT",
     ] {
         command.env_remove(var);
