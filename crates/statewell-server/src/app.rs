@@ -9,6 +9,7 @@ use statewell_core::State;
 use crate::functions::Functions;
 use crate::listen::Connections;
 use crate::metrics::Metrics;
+use crate::reply_budget::ReplyBudget;
 use crate::shutdown::Shutdown;
 use crate::triggers::Triggers;
 
@@ -47,6 +48,12 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// How long a client may take to send a request's whole body.
     pub body_read_timeout: Duration,
+    /// How long a write to a client may stay blocked (it reads nothing)
+    /// before its connection is closed.
+    pub write_timeout: Duration,
+    /// Bytes of frames built for WebSocket peers and not yet written, across
+    /// all connections, at which the engine stops reading requests.
+    pub max_reply_bytes_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +73,8 @@ impl Default for ServerConfig {
             max_connections: 1000,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            max_reply_bytes_in_flight: 256 * 1024 * 1024,
         }
     }
 }
@@ -81,6 +90,8 @@ pub struct AppState {
     pub triggers: Arc<Triggers>,
     /// Tells long-lived connections to finish and close; see `shutdown.rs`.
     pub shutdown: Shutdown,
+    /// Reply bytes in flight across all WebSocket connections.
+    pub replies: Arc<ReplyBudget>,
     /// Open connections within `max_connections` (see `listen.rs`).
     pub connections: Arc<Connections>,
 }
@@ -95,6 +106,7 @@ impl AppState {
             Arc::clone(&functions),
             Arc::clone(&config),
         ));
+        let replies = Arc::new(ReplyBudget::new(config.max_reply_bytes_in_flight));
         let connections = Arc::new(Connections::new(config.max_connections));
         AppState {
             state,
@@ -103,6 +115,7 @@ impl AppState {
             functions,
             triggers,
             shutdown: Shutdown::default(),
+            replies,
             connections,
         }
     }

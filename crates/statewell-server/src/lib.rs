@@ -12,7 +12,9 @@ mod functions;
 mod http;
 mod listen;
 mod metrics;
+mod reply_budget;
 mod shutdown;
+mod timed_io;
 mod triggers;
 mod ws;
 

@@ -14,6 +14,8 @@
 //! - **Read timeouts**: the request head must arrive within
 //!   `header_read_timeout` (this also closes an idle keep-alive connection);
 //!   the body is timed where it is read (`http::extract`).
+//! - **A write timeout** on every socket ([`TimedWrites`]): a peer that reads
+//!   nothing for `write_timeout` is cut off.
 //! - **A bounded drain**: on shutdown the listener closes, every HTTP
 //!   connection finishes its current request and closes, WebSockets drain
 //!   (`shutdown.rs`), and [`serve`] returns once all are closed or after
@@ -35,6 +37,7 @@ use tower_service::Service;
 
 use crate::AppState;
 use crate::shutdown::ConnectionGuard;
+use crate::timed_io::TimedWrites;
 
 /// A connection's hold on the engine: its place within `max_connections`
 /// and its part in the shutdown drain (a [`ConnectionGuard`]), released when
@@ -175,7 +178,7 @@ fn spawn_connection(
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(%error, "could not set TCP_NODELAY");
     }
-    let io = TokioIo::new(tcp);
+    let io = TokioIo::new(TimedWrites::new(tcp, app.config.write_timeout));
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         // The WebSocket handler takes the slot along when it upgrades.
         request.extensions_mut().insert(slot.clone());

@@ -117,6 +117,17 @@ struct ConnectionArgs {
     #[arg(long, env = "STATEWELL_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_client_timeout)]
     body_read_timeout: Duration,
 
+    /// How long a write to a client may stay blocked because it reads
+    /// nothing before its connection is closed (10ms to 3600s).
+    #[arg(long, env = "STATEWELL_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_client_timeout)]
+    write_timeout: Duration,
+
+    /// Bytes of WebSocket frames built and not yet written, across all
+    /// connections, at which the engine stops reading requests until
+    /// clients have read their replies (1 MiB to 64 GiB).
+    #[arg(long, env = "STATEWELL_MAX_REPLY_BYTES_IN_FLIGHT", default_value = "268435456", value_parser = parse_reply_bytes)]
+    max_reply_bytes_in_flight: usize,
+
     /// On SIGTERM/SIGINT, how long connections may take to finish what they
     /// are doing before the engine stops anyway (0s to 3600s).
     #[arg(long, env = "STATEWELL_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_drain_timeout)]
@@ -273,6 +284,13 @@ fn parse_max_connections(text: &str) -> Result<usize, String> {
     parse_number(text, 1..=1_000_000, "connections")
 }
 
+/// Below 1 MiB one large value's reply would stop every connection; the
+/// ceiling only guards against typos.
+fn parse_reply_bytes(text: &str) -> Result<usize, String> {
+    let n: u64 = parse_number(text, (1 << 20)..=(64 << 30), "bytes")?;
+    usize::try_from(n).map_err(|_| format!("{n} bytes do not fit this machine's memory"))
+}
+
 /// Retries of one event delay every later event of its trigger: keep it small.
 const MAX_TRIGGER_RETRIES: u32 = 100;
 
@@ -420,6 +438,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         max_connections: args.connections.max_connections,
         header_read_timeout: args.connections.header_read_timeout,
         body_read_timeout: args.connections.body_read_timeout,
+        write_timeout: args.connections.write_timeout,
+        max_reply_bytes_in_flight: args.connections.max_reply_bytes_in_flight,
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -586,6 +606,11 @@ mod tests {
             defaults.header_read_timeout
         );
         assert_eq!(connections.body_read_timeout, defaults.body_read_timeout);
+        assert_eq!(connections.write_timeout, defaults.write_timeout);
+        assert_eq!(
+            connections.max_reply_bytes_in_flight,
+            defaults.max_reply_bytes_in_flight
+        );
         assert_eq!(connections.drain_timeout, defaults.shutdown_drain_timeout);
     }
 
@@ -594,6 +619,10 @@ mod tests {
         assert_eq!(parse_max_connections("1"), Ok(1));
         for bad in ["0", "-1", "x", "1000001", ""] {
             assert!(parse_max_connections(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_reply_bytes("1048576"), Ok(1 << 20));
+        for bad in ["1048575", "0", "x", "68719476737"] {
+            assert!(parse_reply_bytes(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_client_timeout("10ms"), Ok(Duration::from_millis(10)));
         for bad in ["9ms", "0s", "3601s"] {

@@ -395,14 +395,15 @@ mod tests {
 
     fn worker(functions: &Functions, function_id: &str) -> (Uuid, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(16);
-        let link = Arc::new(WorkerLink::new(Uuid::new_v4(), tx));
+        let budget = Arc::new(crate::reply_budget::ReplyBudget::new(1 << 20));
+        let link = Arc::new(WorkerLink::new(Uuid::new_v4(), tx, budget));
         functions.register(&link, function_id.to_owned());
         (link.id, rx)
     }
 
     fn invocation_id(rx: &mut mpsc::Receiver<Outgoing>) -> String {
         match rx.try_recv() {
-            Ok(Outgoing::Frame(text, _)) => {
+            Ok(Outgoing::Frame(text, _, _)) => {
                 let frame: Value = serde_json::from_str(&text).unwrap();
                 frame["invocation_id"].as_str().unwrap().to_owned()
             }

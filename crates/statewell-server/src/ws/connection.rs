@@ -3,13 +3,16 @@
 //! of frames into the socket, flushing when the queue runs dry.
 //!
 //! Bounds: at most `max_in_flight_per_connection` requests run at once (the
-//! reader stops reading until a reply has been written), and at most
+//! reader stops reading until a reply has been written), at most
 //! `outgoing_queue_per_connection` frames wait to be written (a worker that
-//! lets the queue overflow is disconnected, see `WorkerLink::send`).
+//! lets the queue overflow is disconnected, see `WorkerLink::send`), and no
+//! connection reads a request while the engine-wide reply budget is spent
+//! (see `reply_budget.rs`). A socket whose writes stay blocked for
+//! `write_timeout` fails its writer, which disconnects the worker.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -76,8 +79,8 @@ pub async fn run(socket: WebSocket, app: AppState) {
     let reattach_token = Uuid::new_v4();
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel(app.config.outgoing_queue_per_connection.max(1));
-    let link = Arc::new(WorkerLink::new(worker_id, tx));
-    let mut writer = tokio::spawn(write_loop(sink, rx));
+    let link = Arc::new(WorkerLink::new(worker_id, tx, Arc::clone(&app.replies)));
+    let mut writer = tokio::spawn(write_then_report(sink, rx, Arc::downgrade(&link)));
     let _ = link.send(
         frame::worker_registered_frame(
             &worker_id.as_hyphenated().to_string(),
@@ -133,6 +136,28 @@ pub async fn run(socket: WebSocket, app: AppState) {
     tracing::debug!(worker = %worker_id, "worker disconnected");
 }
 
+/// Runs the writer; when the socket fails (the peer went away, or it read
+/// nothing for `write_timeout`), the connection is ended, so that its reader
+/// stops taking requests whose replies could not be written.
+async fn write_then_report(
+    sink: SplitSink<WebSocket, Message>,
+    rx: mpsc::Receiver<Outgoing>,
+    link: Weak<WorkerLink>,
+) {
+    let Err(error) = write_loop(sink, rx).await else {
+        return;
+    };
+    let Some(link) = link.upgrade() else { return };
+    // `TimedWrites`' error, told apart by its text (axum hides the type).
+    let text = error.to_string();
+    if text.contains("read nothing") {
+        tracing::info!(worker = %link.id, error = %text, "worker reads nothing; disconnecting it");
+    } else {
+        tracing::debug!(worker = %link.id, error = %text, "writing to the worker failed");
+    }
+    link.kill();
+}
+
 /// Writes queued frames; flushes once the queue is empty even after every
 /// other ready task had its turn, so a burst of replies goes out in one
 /// syscall.
@@ -144,32 +169,38 @@ pub async fn run(socket: WebSocket, app: AppState) {
 /// many replies share one write. The queue stays bounded: a frame's
 /// in-flight permit is released as soon as the frame is in the socket's
 /// buffer, exactly as before.
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
+///
+/// A frame's reply-budget charge is held until the next frame is fed or the
+/// flush is done: feeding a frame may leave it in the socket's own buffer
+/// (the peer is slow), and the next feed first writes that buffer out.
+///
+/// `Err` when the socket failed; `Ok` once the close frame is sent or every
+/// handle on the queue is gone.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outgoing>,
+) -> Result<(), axum::Error> {
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         let mut unflushed = 0usize;
+        let mut buffered = None;
         loop {
             while let Some(item) = next.take() {
                 unflushed += 1;
                 match item {
-                    Outgoing::Frame(text, permit) => {
-                        if sink.feed(Message::Text(text.into())).await.is_err() {
-                            return;
-                        }
+                    Outgoing::Frame(text, permit, charge) => {
+                        sink.feed(Message::Text(text.into())).await?;
                         drop(permit);
+                        buffered = Some(charge);
                     }
-                    Outgoing::Ping => {
-                        if sink.feed(Message::Ping(Default::default())).await.is_err() {
-                            return;
-                        }
-                    }
+                    Outgoing::Ping => sink.feed(Message::Ping(Default::default())).await?,
                     Outgoing::Close(code, reason) => {
                         let close = CloseFrame {
                             code,
                             reason: reason.into(),
                         };
                         let _ = sink.send(Message::Close(Some(close))).await;
-                        return;
+                        return Ok(());
                     }
                 }
                 next = rx.try_recv().ok();
@@ -185,10 +216,10 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
                 Err(_) => break,
             }
         }
-        if sink.flush().await.is_err() {
-            return;
-        }
+        sink.flush().await?;
+        drop(buffered);
     }
+    Ok(())
 }
 
 type Next = (
@@ -231,12 +262,18 @@ impl Connection {
         tokio::pin!(killed);
         let shutdown_begun = shutdown.wait_for(|begun| *begun);
         tokio::pin!(shutdown_begun);
+        let replies = &self.app.replies;
         loop {
+            // While the engine-wide reply budget is spent, read nothing
+            // (requests are what make replies); a draining connection only
+            // reads answers and refuses the rest, so it never waits.
+            let waiting_for_room = !draining && !replies.has_room();
             tokio::select! {
                 biased;
                 _ = &mut killed => return End::Slow,
                 _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > IDLE_LIMIT {
+                    // Silence while this end does not read is not the worker's.
+                    if !waiting_for_room && last_seen.elapsed() > IDLE_LIMIT {
                         tracing::info!(worker = %self.link.id, "worker silent for too long; disconnecting it");
                         return End::Idle;
                     }
@@ -249,7 +286,10 @@ impl Connection {
                     idle = Box::pin(self.drained(max_in_flight));
                 }
                 _ = &mut idle => return End::Shutdown,
-                (permit, message) = next_message(stream, &self.in_flight, draining) => {
+                _ = replies.room(), if waiting_for_room => {
+                    last_seen = tokio::time::Instant::now();
+                }
+                (permit, message) = next_message(stream, &self.in_flight, draining), if !waiting_for_room => {
                     last_seen = tokio::time::Instant::now();
                     if let Some(end) = self.on_message(message, permit, draining) {
                         return end;
@@ -271,11 +311,15 @@ impl Connection {
     }
 
     /// The next message if it is already there (read, or in the socket's
-    /// buffer) and an in-flight slot is free for it (unless draining).
+    /// buffer) and an in-flight slot is free for it and the reply budget
+    /// has room (unless draining).
     fn next_ready(&self, stream: &mut SplitStream<WebSocket>, draining: bool) -> Option<Next> {
         let permit = if draining {
             None
         } else {
+            if !self.app.replies.has_room() {
+                return None;
+            }
             Some(Arc::clone(&self.in_flight).try_acquire_owned().ok()?)
         };
         // Polled without this task's waker: when nothing is there, the
