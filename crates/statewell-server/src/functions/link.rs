@@ -1,6 +1,7 @@
 //! The engine's handle on one connected worker: a bounded queue of frames to
 //! write to its socket.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -34,6 +35,10 @@ pub struct WorkerLink {
     budget: Arc<ReplyBudget>,
     /// Raised when the worker must be disconnected (it stopped reading).
     kill: Notify,
+    /// Set once the queue overflowed: the incident is logged once, and the
+    /// frames refused after it are only counted (`refused`).
+    overflowed: AtomicBool,
+    refused: AtomicU64,
     /// What the worker said about itself in `engine::workers::register`.
     metadata: Mutex<Option<Value>>,
 }
@@ -45,6 +50,8 @@ impl WorkerLink {
             tx,
             budget,
             kill: Notify::new(),
+            overflowed: AtomicBool::new(false),
+            refused: AtomicU64::new(0),
             metadata: Mutex::new(None),
         }
     }
@@ -57,12 +64,27 @@ impl WorkerLink {
         match self.tx.try_send(Outgoing::Frame(frame, permit, charge)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(worker = %self.id, "worker is not reading its frames; disconnecting it");
-                self.kill.notify_one();
+                self.overflow();
                 Err(Gone)
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(Gone),
         }
+    }
+
+    /// The queue overflowed. Frames keep arriving for a worker that does not
+    /// read (its callers and triggers do not know yet): one warning for the
+    /// incident, the rest counted and reported once the connection is gone.
+    fn overflow(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if !self.overflowed.swap(true, Ordering::Relaxed) {
+            tracing::warn!(worker = %self.id, "worker is not reading its frames; disconnecting it");
+            self.kill.notify_one();
+        }
+    }
+
+    /// Frames refused because the queue was full (0 unless it overflowed).
+    pub fn refused_frames(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Queues a heartbeat ping; skipped when the queue is full.

@@ -124,6 +124,11 @@ pub async fn run(socket: WebSocket, app: AppState) {
             _ => link.close(1000, ""),
         }
     }
+    let refused = link.refused_frames();
+    if refused > 0 {
+        // The end of the incident `WorkerLink::send` warned about once.
+        tracing::info!(worker = %worker_id, refused, "disconnected the worker that stopped reading; frames refused meanwhile");
+    }
     drop(conn);
     drop(link);
     if tokio::time::timeout(WRITER_LINGER, &mut writer)

@@ -37,6 +37,32 @@ impl Engine {
 
     /// An engine on `data` with extra flags and environment variables.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Engine {
+        Engine::spawn(data, extra, env, Stdio::inherit())
+    }
+
+    /// An engine on a fresh data directory whose log (stderr, at the
+    /// `warn` level unless `extra` says otherwise) is collected.
+    pub fn start_logged(extra: &[&str]) -> (Engine, Logs) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut engine = Engine::spawn(&data, extra, &[], Stdio::piped());
+        engine._dir = Some(dir);
+        let stderr = engine.child.stderr.take().expect("stderr");
+        let logs = Logs::default();
+        let collected = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                collected.lines.lock().expect("logs").push(line);
+            }
+            collected
+                .ended
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        (engine, logs)
+    }
+
+    fn spawn(data: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Engine {
         let mut child = statewell()
             .envs(env.iter().copied())
             .arg("serve")
@@ -44,7 +70,7 @@ impl Engine {
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn statewell");
         let stdout = child.stdout.take().expect("stdout");
@@ -87,6 +113,34 @@ impl Engine {
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
         self.child.wait().expect("wait for engine")
+    }
+}
+
+/// The lines an engine logged so far.
+#[derive(Clone, Default)]
+pub struct Logs {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Logs {
+    /// Waits until the engine's stderr is closed (it exited): every line is
+    /// in.
+    pub fn wait_for_the_end(&self) {
+        let started = std::time::Instant::now();
+        while !self.ended.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the engine's log never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The lines containing `text`.
+    pub fn matching(&self, text: &str) -> Vec<String> {
+        let lines = self.lines.lock().expect("logs");
+        lines.iter().filter(|l| l.contains(text)).cloned().collect()
     }
 }
 
