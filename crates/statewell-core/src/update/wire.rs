@@ -4,7 +4,8 @@
 //! op's fields into serde's generic content before it knows the variant.
 //! [`ops_from_json`] reads each op's fields straight into their types in one
 //! pass: ~430 fewer instructions for an update of one increment (30.4k ->
-//! 30.0k in the engine, docs/PERFORMANCE.md). It accepts exactly what the derived reading accepts —
+//! 30.0k in the engine; run 9 in docs/performance-history.md). It accepts
+//! exactly what the derived reading accepts —
 //! anything unusual (an op that is not an object, a repeated or missing
 //! field, a field of another type) is handed to the derived reading, whose
 //! result (or error message) is the answer.

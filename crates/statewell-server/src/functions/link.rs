@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
@@ -41,6 +42,8 @@ pub struct WorkerLink {
     refused: AtomicU64,
     /// What the worker said about itself in `engine::workers::register`.
     metadata: Mutex<Option<Value>>,
+    /// When the connection was accepted (shown by `GET /v1/workers`).
+    pub connected_at: SystemTime,
 }
 
 impl WorkerLink {
@@ -53,6 +56,7 @@ impl WorkerLink {
             overflowed: AtomicBool::new(false),
             refused: AtomicU64::new(0),
             metadata: Mutex::new(None),
+            connected_at: SystemTime::now(),
         }
     }
 

@@ -37,7 +37,15 @@ impl Engine {
 
     /// An engine on `data` with extra flags and environment variables.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Engine {
-        Engine::spawn(data, extra, env, Stdio::inherit())
+        let mut command = statewell();
+        command
+            .envs(env.iter().copied())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stderr(Stdio::inherit());
+        Engine::from_command(command, data)
     }
 
     /// An engine on a fresh data directory whose log (stderr, at the
@@ -45,7 +53,14 @@ impl Engine {
     pub fn start_logged(extra: &[&str]) -> (Engine, Logs) {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
-        let mut engine = Engine::spawn(&data, extra, &[], Stdio::piped());
+        let mut command = statewell();
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra)
+            .stderr(Stdio::piped());
+        let mut engine = Engine::from_command(command, &data);
         engine._dir = Some(dir);
         let stderr = engine.child.stderr.take().expect("stderr");
         let logs = Logs::default();
@@ -62,15 +77,11 @@ impl Engine {
         (engine, logs)
     }
 
-    fn spawn(data: &Path, extra: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Engine {
-        let mut child = statewell()
-            .envs(env.iter().copied())
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(extra)
+    /// An engine started by `command`, a `serve` whose every flag (and
+    /// where its stderr goes) the caller chose; `data` is its data directory.
+    pub fn from_command(mut command: Command, data: &Path) -> Engine {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .expect("spawn statewell");
         let stdout = child.stdout.take().expect("stdout");
@@ -167,6 +178,8 @@ pub fn statewell() -> Command {
         "STATEWELL_SYNC_INTERVAL",
         "STATEWELL_LOG",
         "STATEWELL_MAX_VALUE_BYTES",
+        "STATEWELL_WORKER_THREADS",
+        "STATEWELL_CHECKPOINT_BYTES",
         "STATEWELL_MAX_CONNECTIONS",
         "STATEWELL_HEADER_READ_TIMEOUT",
         "STATEWELL_BODY_READ_TIMEOUT",
