@@ -6,9 +6,10 @@
 //! `wal`). Opening
 //! refuses — with `data_directory` and a reason — a
 //! directory locked by another store, a file redb finds corrupt, a format
-//! newer than this build, a missing data file or log, and a directory holding
-//! files that are not ours (so that a mistyped `--data` never scribbles in
-//! someone's home directory).
+//! newer than this build, a missing data file or log, a missing marker in a
+//! directory that holds data, and a directory holding files that are not
+//! ours (so that a mistyped `--data` never scribbles in someone's home
+//! directory).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -74,8 +75,11 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
                 "{FORMAT_FILE} is present but {DATA_FILE} is missing; refusing to start empty"
             )));
         }
-    } else if !data_exists {
-        check_only_ours(dir).map_err(&refuse)?;
+    } else {
+        if !data_exists {
+            check_only_ours(dir).map_err(&refuse)?;
+        }
+        refuse_log_without_marker(dir).map_err(&refuse)?;
     }
 
     let fresh = marker.is_none() && !data_exists;
@@ -90,6 +94,12 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         init_tables(&db).map_err(|e| refuse(format!("cannot initialise {DATA_FILE}: {e}")))?;
     }
     let meta = read_meta(&db).map_err(&refuse)?;
+    if marker.is_none() && (meta.revision > 0 || meta.log_lsn > 0) {
+        return Err(refuse(lost_marker(&format!(
+            "{DATA_FILE} holds writes up to revision {}",
+            meta.revision
+        ))));
+    }
     if meta.format > FORMAT {
         return Err(refuse(format!(
             "{DATA_FILE} is in format {}, newer than this build's {FORMAT}",
@@ -176,6 +186,35 @@ fn write_marker(dir: &Path, format: u64) -> std::io::Result<()> {
     file.sync_all()?;
     fs::rename(&tmp, dir.join(FORMAT_FILE))?;
     File::open(dir)?.sync_all()
+}
+
+/// Without a marker the directory is new, or its creation was cut short
+/// before the marker was written (the last step): then its log is empty
+/// and the spare log file, created after the marker, is absent. Anything
+/// else means the marker was lost from a directory holding data.
+fn refuse_log_without_marker(dir: &Path) -> Result<(), String> {
+    if dir.join(WAL_SPARE_FILE).exists() {
+        return Err(lost_marker(&format!("it holds {WAL_SPARE_FILE}")));
+    }
+    match fs::metadata(dir.join(WAL_FILE)) {
+        Ok(meta) if meta.len() > 0 => Err(lost_marker(&format!(
+            "its {WAL_FILE} holds {} bytes",
+            meta.len()
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot read {WAL_FILE}: {e}")),
+    }
+}
+
+/// The refusal of a directory that holds data but lost its marker: taking
+/// it for a new one would start over the log that may hold writes.
+fn lost_marker(evidence: &str) -> String {
+    format!(
+        "{FORMAT_FILE} is missing, but the directory is not new ({evidence}); refusing to take \
+         it for a new one. If it is a statewell data directory, restore {FORMAT_FILE} (this \
+         build writes the two lines `statewell-embedded data directory` and `format {FORMAT}`)"
+    )
 }
 
 fn check_only_ours(dir: &Path) -> Result<(), String> {

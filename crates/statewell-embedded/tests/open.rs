@@ -334,3 +334,64 @@ fn log_writer_child() {
         std::thread::sleep(std::time::Duration::from_secs(600));
     });
 }
+
+#[tokio::test]
+async fn a_lost_marker_is_refused_not_taken_for_a_new_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert!(!dir.path().join("FORMAT").exists(), "nothing was rewritten");
+    // Without the data file either, the log is still not started over.
+    std::fs::remove_file(dir.path().join("data.redb")).expect("remove");
+    let log_len = std::fs::metadata(dir.path().join("wal.log"))
+        .expect("log")
+        .len();
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("wal.log"))
+            .expect("log")
+            .len(),
+        log_len
+    );
+}
+
+#[tokio::test]
+async fn a_lost_marker_with_writes_only_in_the_log_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Writes a child left in the log (killed: nothing checkpointed).
+    let mut process = child(
+        "log_writer_child",
+        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
+    )
+    .spawn()
+    .expect("spawn");
+    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
+        .take_while(|line| line != "written")
+        .collect();
+    process.kill().expect("SIGKILL");
+    process.wait().expect("reap");
+    assert!(said.is_empty(), "{said:?}");
+    assert_eq!(read_meta(dir.path(), "revision"), 0, "nothing checkpointed");
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert!(reason.contains("wal.log holds"), "{reason}");
+}
+
+#[test]
+fn a_creation_cut_short_before_the_marker_opens_as_new() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    open(dir.path()).close().expect("close");
+    // What a crash between creating the data file and writing the marker
+    // leaves: an empty log, a data file that holds nothing, no marker.
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
+    let store = open(dir.path());
+    assert_eq!(store.stats().items, 0);
+    store.close().expect("close");
+    assert!(dir.path().join("FORMAT").exists());
+}
