@@ -34,6 +34,8 @@ pub(crate) struct BatchState {
     want_events: bool,
     /// Whether the batch wrote anything (a log record, a new snapshot).
     pub(crate) changed: bool,
+    /// The lsn of the batch's log record, when it wrote one.
+    pub(crate) lsn: Option<u64>,
 }
 
 impl BatchState {
@@ -46,6 +48,7 @@ impl BatchState {
             group_deltas: HashMap::new(),
             want_events,
             changed: false,
+            lsn: None,
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 use crate::command::{Answer, Command};
 use crate::counters::Counters;
 use crate::read::{Snapshot, SnapshotCache};
-use crate::wal::log_failed;
+use crate::wal::{Durable, log_failed};
 
 /// Most handoffs taken per sync: bounds how long the first waiter of a
 /// group waits for the last one's turn.
@@ -39,6 +39,8 @@ pub(crate) enum Handoff {
         answers: Vec<(Command, Answer)>,
         revision: u64,
         items: u64,
+        /// The lsn of the batch's log record, when it wrote one.
+        lsn: Option<u64>,
     },
     /// Nothing of the batch was committed: every waiter gets `err`.
     Failed {
@@ -64,6 +66,8 @@ pub(crate) struct Publisher {
     pub counters: Arc<Counters>,
     pub snapshots: Arc<SnapshotCache>,
     pub broken: Broken,
+    /// Raised after each sync to the last record handed over before it.
+    pub durable: Durable,
 }
 
 impl Publisher {
@@ -71,6 +75,8 @@ impl Publisher {
     /// answered.
     pub(crate) fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
+        // The last record handed over: a sync makes it durable.
+        let mut handed = 0;
         while let Ok(first) = self.rx.recv() {
             group.push(first);
             while group.len() < MAX_GROUP {
@@ -82,14 +88,16 @@ impl Publisher {
             // Records written before a switch are synced by it: the group
             // needs a sync of the newest file only.
             for handoff in &group {
-                if let Handoff::Switch(file) = handoff {
-                    self.log = Arc::clone(file);
+                match handoff {
+                    Handoff::Switch(file) => self.log = Arc::clone(file),
+                    Handoff::Committed { lsn: Some(lsn), .. } => handed = handed.max(*lsn),
+                    _ => {}
                 }
             }
             // One verdict for the group: a sync covers every record
             // written before it, and after a failure nothing is answered
             // as a success (a failed fsync cannot be retried safely).
-            let failed = self.sync_if_asked(&group);
+            let failed = self.sync_if_asked(&group, handed);
             for handoff in group.drain(..) {
                 self.publish(handoff, failed.as_ref());
             }
@@ -98,7 +106,7 @@ impl Publisher {
 
     /// Syncs the log when a handoff of `group` asks for it; returns the
     /// error that fails the whole group, if any.
-    fn sync_if_asked(&self, group: &[Handoff]) -> Option<StateError> {
+    fn sync_if_asked(&self, group: &[Handoff], handed: u64) -> Option<StateError> {
         if let Some(err) = self.broken.get() {
             return Some(err.clone());
         }
@@ -113,6 +121,7 @@ impl Publisher {
         match self.log.sync_data() {
             Ok(()) => {
                 self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                self.durable.raise(handed);
                 None
             }
             Err(e) => {
@@ -184,7 +193,7 @@ mod tests {
         dir: &std::path::Path,
         log: Option<File>,
     ) -> (Publisher, mpsc::SyncSender<Handoff>, Arc<Counters>, Broken) {
-        let opened = crate::dir::open(dir).expect("open the directory");
+        let opened = crate::dir::open(dir, false).expect("open the directory");
         let log = log
             .map(Arc::new)
             .unwrap_or_else(|| opened.wal.sync_handle());
@@ -199,6 +208,7 @@ mod tests {
             counters: counters.clone(),
             snapshots: Arc::new(SnapshotCache::new(snapshot)),
             broken: broken.clone(),
+            durable: opened.wal.durable(),
         };
         (publisher, tx, counters, broken)
     }
@@ -235,6 +245,7 @@ mod tests {
             )],
             revision,
             items: 0,
+            lsn: None,
         };
         (handoff, answer)
     }

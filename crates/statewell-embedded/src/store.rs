@@ -73,9 +73,11 @@ impl EmbeddedStore {
     ///
     /// Refused with [`StateError::DataDirectory`] when the directory is
     /// already open (in this or another process), corrupt, from a newer
-    /// format, or holds files that are not a statewell data directory.
+    /// format, has a damaged write-ahead log (unless
+    /// [`EmbeddedOptions::accept_log_damage`]), or holds files that are not
+    /// a statewell data directory.
     pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StateError> {
-        let opened = dir::open(dir)?;
+        let opened = dir::open(dir, options.accept_log_damage)?;
         if opened.replayed > 0 {
             tracing::info!(
                 records = opened.replayed,
@@ -99,6 +101,7 @@ impl EmbeddedStore {
             counters: counters.clone(),
             snapshots: snapshots.clone(),
             broken: Arc::clone(&broken),
+            durable: opened.wal.durable(),
         };
         let publisher = std::thread::Builder::new()
             .name("statewell-sync".into())

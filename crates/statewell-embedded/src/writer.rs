@@ -285,6 +285,7 @@ impl Writer {
                 answers: batch.into_iter().zip(answers).collect(),
                 revision: self.revision,
                 items: self.items,
+                lsn: batch_state.lsn,
             },
         );
         self.checkpoint_if_due();
@@ -318,6 +319,7 @@ impl Writer {
             return Err(err);
         }
         state.changed = self.wal.has_ops();
+        state.lsn = state.changed.then(|| self.wal.next_lsn());
         if let Err(e) = self.wal.write(state.revision) {
             self.current.overlay = before;
             return Err(self.refuse_later_writes(log_failed(&e)));
