@@ -10,7 +10,6 @@
 //! from then on. A clean close writes whatever is left on the commit
 //! thread itself ([`Checkpoints::write_all`]).
 
-use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
@@ -20,6 +19,7 @@ use redb::Database;
 use statewell_core::StateError;
 
 use crate::counters::Counters;
+use crate::logfile::LogFile;
 use crate::overlay::Overlay;
 use crate::read::{Base, Snapshot};
 use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
@@ -67,7 +67,7 @@ impl Checkpoints {
         current: &mut Snapshot,
         wal: &mut Wal,
         revision: u64,
-        switched: impl FnOnce(Arc<File>),
+        switched: impl FnOnce(Arc<LogFile>),
     ) -> std::io::Result<()> {
         if self.running.is_some() || wal.len() < self.due_at {
             return Ok(());

@@ -9,7 +9,6 @@
 //! next, and no waiter is answered, and no reader sees a write, before the
 //! log record holding it is on disk.
 
-use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, OnceLock};
@@ -19,6 +18,7 @@ use tokio::sync::broadcast;
 
 use crate::command::{Answer, Command};
 use crate::counters::Counters;
+use crate::logfile::LogFile;
 use crate::read::{Snapshot, SnapshotCache};
 use crate::wal::{Durable, log_failed};
 
@@ -51,7 +51,7 @@ pub(crate) enum Handoff {
     Sync,
     /// The commit loop synced the log file it wrote and goes on in this
     /// one (see `Wal::switch`): later syncs are of this file.
-    Switch(Arc<File>),
+    Switch(Arc<LogFile>),
 }
 
 /// The first failure after which nothing on disk can be trusted to match
@@ -61,7 +61,7 @@ pub(crate) type Broken = Arc<OnceLock<StateError>>;
 pub(crate) struct Publisher {
     pub rx: Receiver<Handoff>,
     /// The log file being written, for `fdatasync`.
-    pub log: Arc<File>,
+    pub log: Arc<LogFile>,
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
     pub counters: Arc<Counters>,
     pub snapshots: Arc<SnapshotCache>,
@@ -191,11 +191,11 @@ mod tests {
     /// directory's own log when `None`).
     fn publisher(
         dir: &std::path::Path,
-        log: Option<File>,
+        log: Option<std::fs::File>,
     ) -> (Publisher, mpsc::SyncSender<Handoff>, Arc<Counters>, Broken) {
         let opened = crate::dir::open(dir, false).expect("open the directory");
         let log = log
-            .map(Arc::new)
+            .map(|file| Arc::new(LogFile::from(file)))
             .unwrap_or_else(|| opened.wal.sync_handle());
         let (tx, rx) = mpsc::sync_channel(8);
         let counters = Arc::new(Counters::default());
@@ -276,7 +276,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         // fdatasync on a pipe fails (EINVAL): a disk that refuses a sync.
         let (_reader, writer) = std::io::pipe().expect("pipe");
-        let log = File::from(std::os::fd::OwnedFd::from(writer));
+        let log = std::fs::File::from(std::os::fd::OwnedFd::from(writer));
         let (publisher, tx, counters, broken) = publisher(dir.path(), Some(log));
         let (first, first_answer) = committed(true, 7);
         tx.send(first).expect("send");

@@ -34,13 +34,14 @@
 
 mod read;
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use statewell_core::StateError;
+
+use crate::logfile::LogFile;
 
 pub(crate) use read::{Damage, LogRead, read_after};
 
@@ -106,14 +107,14 @@ pub(crate) struct Record {
 /// The log, open for writing. Only the commit loop holds it.
 pub(crate) struct Wal {
     /// The file being written; shared with the publisher, which syncs it.
-    file: Arc<File>,
+    file: Arc<LogFile>,
     /// Where the next record goes.
     pos: u64,
     /// The file is allocated (written, zeros included) up to here.
     filled: u64,
     /// The other file, written after the next `switch`, and how far it is
     /// allocated.
-    spare: Arc<File>,
+    spare: Arc<LogFile>,
     spare_filled: u64,
     next_lsn: u64,
     /// The record being built: header space, then the batch's ops.
@@ -163,19 +164,10 @@ impl Wal {
     /// overwriting) means no record of an earlier life of a file can ever
     /// follow the new ones in sequence, whatever a crash left in it.
     pub(crate) fn start(dir: &Path, next_lsn: u64) -> std::io::Result<Wal> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(dir.join(WAL_FILE))?;
-        let spare = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(WAL_SPARE_FILE))?;
+        let file = LogFile::open(&dir.join(WAL_FILE))?;
+        let spare = LogFile::open(&dir.join(WAL_SPARE_FILE))?;
         for file in [&file, &spare] {
-            file.set_len(0)?;
-            file.sync_all()?;
+            file.empty()?;
         }
         // The spare file's entry must be durable before records go into it.
         File::open(dir)?.sync_all()?;
@@ -249,7 +241,7 @@ impl Wal {
     }
 
     /// The file being written, for the publisher's `fdatasync`.
-    pub(crate) fn sync_handle(&self) -> Arc<File> {
+    pub(crate) fn sync_handle(&self) -> Arc<LogFile> {
         Arc::clone(&self.file)
     }
 
@@ -275,7 +267,7 @@ impl Wal {
 
         let end = self.pos + self.record.len() as u64;
         self.unsynced = true;
-        self.file.write_all_at(&self.record, self.pos)?;
+        self.file.write_record(&self.record, self.pos)?;
         if end > self.filled {
             self.fill_to(end.div_ceil(FILL_STEP) * FILL_STEP + FILL_STEP)?;
         }
@@ -301,7 +293,7 @@ impl Wal {
     /// durable redb commit: those records are older than any checkpoint
     /// can need, so reading skips them (and stops at them, being out of
     /// sequence).
-    pub(crate) fn switch(&mut self) -> std::io::Result<Arc<File>> {
+    pub(crate) fn switch(&mut self) -> std::io::Result<Arc<LogFile>> {
         self.sync()?;
         std::mem::swap(&mut self.file, &mut self.spare);
         std::mem::swap(&mut self.filled, &mut self.spare_filled);
@@ -315,7 +307,7 @@ impl Wal {
         let mut at = from;
         while at < target {
             let n = (target - at).min(ZEROS.len() as u64) as usize;
-            self.file.write_all_at(&ZEROS[..n], at)?;
+            self.file.write_fill(&ZEROS[..n], at)?;
             at += n as u64;
         }
         self.filled = target;

@@ -1,0 +1,254 @@
+//! The store under failing log writes and syncs (see `faults`): a child
+//! process writes through a store whose log files fail at a chosen point,
+//! reporting each write's answer, and is SIGKILLed; reopened (without
+//! faults, so from what the child left on disk), the directory holds every
+//! write that was acknowledged.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use statewell_core::{ErrorCode, Mutation, Store};
+
+use crate::faults::{self, Fault, Point};
+use crate::{EmbeddedOptions, EmbeddedStore};
+
+const EIO: i32 = 5;
+const ENOSPC: i32 = 28;
+
+/// A run of writes against failing log files.
+struct Scenario {
+    faults: Vec<Fault>,
+    writes: usize,
+    value_bytes: usize,
+    /// The disk works again once this many writes were refused.
+    disarm_after: Option<usize>,
+}
+
+fn scenario(name: &str) -> Scenario {
+    let fault = |point, skip, times, errno, partial| Fault {
+        point,
+        skip,
+        times,
+        errno,
+        partial,
+    };
+    match name {
+        // The 6th record's write fails half way (a failing disk).
+        "record-write-fails" => Scenario {
+            faults: vec![fault(Point::Record, 5, 1, EIO, true)],
+            writes: 12,
+            value_bytes: 100,
+            disarm_after: None,
+        },
+        // A disk that fills up under the 6th record's write (a file system
+        // that allocates as it overwrites) and has room again later.
+        "record-write-disk-full" => Scenario {
+            faults: vec![fault(Point::Record, 5, u64::MAX, ENOSPC, true)],
+            writes: 12,
+            value_bytes: 100,
+            disarm_after: Some(3),
+        },
+        // The log file cannot grow: the first fill (2 MiB, 32 writes) goes
+        // through, the next one does not, until there is room again.
+        "fill-disk-full" => Scenario {
+            faults: vec![fault(Point::Fill, 32, u64::MAX, ENOSPC, false)],
+            writes: 20,
+            value_bytes: 200_000,
+            disarm_after: Some(3),
+        },
+        // The 6th sync fails, once.
+        "sync-fails-once" => Scenario {
+            faults: vec![fault(Point::Sync, 5, 1, EIO, false)],
+            writes: 12,
+            value_bytes: 100,
+            disarm_after: None,
+        },
+        // From the 6th sync on, every sync fails.
+        "sync-fails-for-good" => Scenario {
+            faults: vec![fault(Point::Sync, 5, u64::MAX, EIO, false)],
+            writes: 12,
+            value_bytes: 100,
+            disarm_after: None,
+        },
+        other => panic!("no scenario {other}"),
+    }
+}
+
+fn key(i: usize) -> String {
+    format!("k{i:03}")
+}
+
+fn value(i: usize, bytes: usize) -> Value {
+    json!({"i": i, "pad": "x".repeat(bytes)})
+}
+
+const MARK: &str = "@@ ";
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{MARK}{line}").expect("stdout is open");
+    out.flush().expect("stdout is open");
+}
+
+/// Child: runs the scenario named by `STATEWELL_FAULT_SCENARIO` in
+/// `STATEWELL_FAULT_DIR`, saying `ack KEY` or `refused KEY CODE MESSAGE`
+/// for each write, then `done`; waits to be killed.
+#[test]
+fn fault_child() {
+    let (Ok(dir), Ok(name)) = (
+        std::env::var("STATEWELL_FAULT_DIR"),
+        std::env::var("STATEWELL_FAULT_SCENARIO"),
+    ) else {
+        return;
+    };
+    let scenario = scenario(&name);
+    let plan = faults::arm(Path::new(&dir), scenario.faults.clone());
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = EmbeddedStore::open(Path::new(&dir), EmbeddedOptions::default()).expect("open");
+        let mut refused = 0;
+        for i in 0..scenario.writes {
+            let set = Mutation::Set {
+                group: "g".into(),
+                key: key(i),
+                value: value(i, scenario.value_bytes),
+            };
+            match store.write(set).await {
+                Ok(_) => say(&format!("ack {}", key(i))),
+                Err(err) => {
+                    say(&format!("refused {} {} {err}", key(i), err.code().as_str()));
+                    refused += 1;
+                    if scenario.disarm_after == Some(refused) {
+                        plan.disarm();
+                    }
+                }
+            }
+        }
+        say("done");
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    });
+}
+
+/// What the child was answered.
+struct Answers {
+    acked: Vec<usize>,
+    /// Index, code and message of each refused write.
+    refused: Vec<(usize, String, String)>,
+}
+
+/// Runs scenario `name` in a child on `dir` and SIGKILLs it once it is done.
+fn run_child(dir: &Path, name: &str) -> Answers {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut child = Command::new(exe)
+        .args([
+            "--exact",
+            "fault_tests::fault_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STATEWELL_FAULT_DIR", dir)
+        .env("STATEWELL_FAULT_SCENARIO", name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the child");
+    let stdout = child.stdout.take().expect("piped");
+    let mut answers = Answers {
+        acked: Vec::new(),
+        refused: Vec::new(),
+    };
+    let index = |key: &str| -> usize { key[1..].parse().expect("a key index") };
+    let said = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| line.find(MARK).map(|at| line[at + MARK.len()..].to_owned()));
+    let mut done = false;
+    for line in said {
+        if line == "done" {
+            done = true;
+            break;
+        }
+        if let Some(key) = line.strip_prefix("ack ") {
+            answers.acked.push(index(key));
+        } else if let Some(rest) = line.strip_prefix("refused ") {
+            let mut parts = rest.splitn(3, ' ');
+            let (key, code, message) = (
+                parts.next().expect("key"),
+                parts.next().expect("code"),
+                parts.next().unwrap_or_default(),
+            );
+            answers
+                .refused
+                .push((index(key), code.to_owned(), message.to_owned()));
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert!(done, "the child stopped early");
+    answers
+}
+
+/// Runs `name`, then reopens the directory the child was killed over:
+/// every refused write was refused with `storage_error`, some write was
+/// refused, and every acknowledged one is there. Returns the answers and
+/// what the reopened store holds.
+async fn refused_and_nothing_acknowledged_lost(name: &str) -> (Answers, BTreeMap<usize, Value>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let answers = run_child(dir.path(), name);
+    assert!(!answers.refused.is_empty(), "{name}: nothing was refused");
+    for (i, code, message) in &answers.refused {
+        assert_eq!(
+            code,
+            ErrorCode::Storage.as_str(),
+            "{name}: {}: {message}",
+            key(*i)
+        );
+    }
+    let bytes = scenario(name).value_bytes;
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::default())
+        .unwrap_or_else(|e| panic!("{name}: reopening failed: {e}"));
+    let mut held = BTreeMap::new();
+    for i in 0..scenario(name).writes {
+        if let Some(found) = store.get("g", &key(i)).await.expect("get") {
+            held.insert(i, found.value);
+        }
+    }
+    for i in &answers.acked {
+        assert_eq!(
+            held.get(i),
+            Some(&value(*i, bytes)),
+            "{name}: acknowledged {} lost",
+            key(*i)
+        );
+    }
+    (answers, held)
+}
+
+#[tokio::test]
+async fn a_failing_record_write_loses_nothing_acknowledged() {
+    refused_and_nothing_acknowledged_lost("record-write-fails").await;
+}
+
+#[tokio::test]
+async fn a_disk_full_during_a_record_write_loses_nothing_acknowledged() {
+    refused_and_nothing_acknowledged_lost("record-write-disk-full").await;
+}
+
+#[tokio::test]
+async fn a_log_that_cannot_grow_loses_nothing_acknowledged() {
+    refused_and_nothing_acknowledged_lost("fill-disk-full").await;
+}
+
+#[tokio::test]
+async fn a_failing_sync_loses_nothing_acknowledged() {
+    refused_and_nothing_acknowledged_lost("sync-fails-once").await;
+}
+
+#[tokio::test]
+async fn syncs_failing_for_good_lose_nothing_acknowledged() {
+    refused_and_nothing_acknowledged_lost("sync-fails-for-good").await;
+}
