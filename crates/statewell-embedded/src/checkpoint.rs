@@ -60,17 +60,16 @@ impl Checkpoints {
     /// `checkpoint_bytes` and no checkpoint runs: the log goes on in its
     /// other file (handed to `switched`), the overlay of `current` (the
     /// commit loop's state, at `revision`) is frozen and written into redb
-    /// on a thread of its own. An error is the log's, switching files:
-    /// what is on disk is then unknown.
+    /// on a thread of its own.
     pub(crate) fn start_if_due(
         &mut self,
         current: &mut Snapshot,
         wal: &mut Wal,
         revision: u64,
         switched: impl FnOnce(Arc<LogFile>),
-    ) -> std::io::Result<()> {
+    ) {
         if self.running.is_some() || wal.len() < self.due_at {
-            return Ok(());
+            return;
         }
         let log_bytes = wal.len();
         let (revision, last_lsn) = if let Some(frozen_at) = self.frozen_at {
@@ -79,7 +78,7 @@ impl Checkpoints {
         } else {
             // Every record of the other file is in the data file (the
             // last checkpoint finished), so it can be written again.
-            switched(wal.switch()?);
+            switched(wal.switch());
             current.frozen = std::mem::take(&mut current.overlay);
             let frozen_at = (revision, wal.next_lsn().saturating_sub(1));
             self.frozen_at = Some(frozen_at);
@@ -106,7 +105,6 @@ impl Checkpoints {
                 self.due_at = wal.len().saturating_add(self.every);
             }
         }
-        Ok(())
     }
 
     /// Takes in the result of the running checkpoint, if it finished (or

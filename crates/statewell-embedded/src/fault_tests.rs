@@ -2,7 +2,9 @@
 //! process writes through a store whose log files fail at a chosen point,
 //! reporting each write's answer, and is SIGKILLed; reopened (without
 //! faults, so from what the child left on disk), the directory holds every
-//! write that was acknowledged.
+//! write that was acknowledged and none that was refused as not applied.
+//! A failed write of the log refuses its batch alone; a failed sync
+//! refuses every write until a restart.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -51,10 +53,10 @@ fn scenario(name: &str) -> Scenario {
             value_bytes: 100,
             disarm_after: Some(3),
         },
-        // The log file cannot grow: the first fill (2 MiB, 32 writes) goes
-        // through, the next one does not, until there is room again.
+        // The log file cannot grow: the first fill (to 2 MiB) goes through,
+        // the next one does not, until there is room again.
         "fill-disk-full" => Scenario {
-            faults: vec![fault(Point::Fill, 32, u64::MAX, ENOSPC, false)],
+            faults: vec![fault(Point::Zeros, 1, u64::MAX, ENOSPC, false)],
             writes: 20,
             value_bytes: 200_000,
             disarm_after: Some(3),
@@ -225,30 +227,81 @@ async fn refused_and_nothing_acknowledged_lost(name: &str) -> (Answers, BTreeMap
             key(*i)
         );
     }
+    for (i, _, message) in &answers.refused {
+        if message.contains(NOT_APPLIED) {
+            assert_eq!(
+                held.get(i),
+                None,
+                "{name}: {} refused ({message}) but applied",
+                key(*i)
+            );
+        } else {
+            assert!(
+                message.contains(UNKNOWN),
+                "{name}: {} refused: {message}",
+                key(*i)
+            );
+        }
+    }
     (answers, held)
 }
 
-#[tokio::test]
-async fn a_failing_record_write_loses_nothing_acknowledged() {
-    refused_and_nothing_acknowledged_lost("record-write-fails").await;
+const NOT_APPLIED: &str = "the write was not applied";
+const UNKNOWN: &str = "the outcome of the write is unknown";
+
+/// The first write refused, and whether a write was acknowledged after it.
+fn went_on(answers: &Answers) -> (usize, bool) {
+    let first = answers.refused.first().map_or(usize::MAX, |(i, _, _)| *i);
+    (first, answers.acked.iter().any(|i| *i > first))
 }
 
 #[tokio::test]
-async fn a_disk_full_during_a_record_write_loses_nothing_acknowledged() {
-    refused_and_nothing_acknowledged_lost("record-write-disk-full").await;
+async fn a_failing_record_write_refuses_its_write_alone() {
+    let (answers, _) = refused_and_nothing_acknowledged_lost("record-write-fails").await;
+    let refused: Vec<usize> = answers.refused.iter().map(|(i, _, _)| *i).collect();
+    assert_eq!(refused, vec![5]);
+    assert!(answers.refused[0].2.contains(NOT_APPLIED));
 }
 
 #[tokio::test]
-async fn a_log_that_cannot_grow_loses_nothing_acknowledged() {
-    refused_and_nothing_acknowledged_lost("fill-disk-full").await;
+async fn a_disk_full_during_a_record_write_refuses_writes_until_there_is_room() {
+    let (answers, _) = refused_and_nothing_acknowledged_lost("record-write-disk-full").await;
+    assert_eq!(answers.refused.len(), 3);
+    assert_eq!(went_on(&answers), (5, true));
 }
 
 #[tokio::test]
-async fn a_failing_sync_loses_nothing_acknowledged() {
-    refused_and_nothing_acknowledged_lost("sync-fails-once").await;
+async fn a_log_that_cannot_grow_refuses_writes_until_there_is_room() {
+    let (answers, _) = refused_and_nothing_acknowledged_lost("fill-disk-full").await;
+    assert_eq!(answers.refused.len(), 3);
+    assert!(
+        went_on(&answers).1,
+        "nothing acknowledged once there was room"
+    );
 }
 
 #[tokio::test]
-async fn syncs_failing_for_good_lose_nothing_acknowledged() {
-    refused_and_nothing_acknowledged_lost("sync-fails-for-good").await;
+async fn a_failing_sync_refuses_its_write_as_not_applied_and_every_later_one() {
+    let (answers, held) = refused_and_nothing_acknowledged_lost("sync-fails-once").await;
+    assert_eq!(went_on(&answers), (5, false));
+    for (_, _, message) in &answers.refused {
+        assert!(message.contains(NOT_APPLIED), "{message}");
+    }
+    assert_eq!(held.keys().copied().collect::<Vec<_>>(), answers.acked);
+}
+
+#[tokio::test]
+async fn syncs_failing_for_good_say_the_outcome_is_unknown() {
+    let (answers, _) = refused_and_nothing_acknowledged_lost("sync-fails-for-good").await;
+    assert_eq!(went_on(&answers), (5, false));
+    // The write whose record could be neither synced nor withdrawn; the
+    // later ones were refused before their records were written.
+    assert!(
+        answers.refused[0].2.contains(UNKNOWN),
+        "{:?}",
+        answers.refused[0]
+    );
+    for (_, _, message) in &answers.refused[1..] {
+        assert!(message.contains(NOT_APPLIED), "{message}");
+    }
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub(crate) enum Point {
     /// Writing a record.
     Record,
-    /// Writing the zeros ahead of the records.
-    Fill,
+    /// Writing zeros: ahead of the records, or over a withdrawn one.
+    Zeros,
     /// `fdatasync`.
     Sync,
 }

@@ -39,12 +39,24 @@ impl LogFile {
         self.file.write_all_at(bytes, at)
     }
 
-    /// Writes zeros ahead of the records (see `Wal::fill_to`).
-    #[inline]
-    pub(crate) fn write_fill(&self, zeros: &[u8], at: u64) -> io::Result<()> {
+    /// Writes `len` zeros at `at`: ahead of the records (see
+    /// `Wal::fill_to`), or over a record withdrawn (see `publish`).
+    pub(crate) fn write_zeros(&self, at: u64, len: u64) -> io::Result<()> {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
         #[cfg(test)]
-        self.fault(crate::faults::Point::Fill, zeros, at)?;
-        self.file.write_all_at(zeros, at)
+        self.fault(
+            crate::faults::Point::Zeros,
+            &ZEROS[..len.min(ZEROS.len() as u64) as usize],
+            at,
+        )?;
+        let end = at + len;
+        let mut at = at;
+        while at < end {
+            let n = (end - at).min(ZEROS.len() as u64) as usize;
+            self.file.write_all_at(&ZEROS[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
     }
 
     /// `fdatasync`: what is written is durable.

@@ -250,11 +250,18 @@ impl Wal {
         self.durable.clone()
     }
 
-    /// Writes the record being built (not synced). Nothing is written, and
-    /// the lsn is not taken, when it holds no ops.
-    pub(crate) fn write(&mut self, revision: u64) -> std::io::Result<()> {
+    /// Writes the record being built (not synced); returns where it went.
+    /// Nothing is written, and the lsn is not taken, when it holds no ops.
+    ///
+    /// On an error the lsn is not taken either and the next record goes
+    /// where this one was to go: the file holds at most part of this one,
+    /// which fails its checksum and is overwritten by the next. So a batch
+    /// whose record could not be written is not applied, after a restart
+    /// either, and the log can go on (a disk that was full may have room
+    /// again).
+    pub(crate) fn write(&mut self, revision: u64) -> std::io::Result<Option<Span>> {
         if !self.has_ops() {
-            return Ok(());
+            return Ok(None);
         }
         // Lengths are u64: a batch of many large values may pass 4 GiB.
         let payload = (self.record.len() - HEADER) as u64;
@@ -266,15 +273,22 @@ impl Wal {
         self.record[8..12].copy_from_slice(&crc.to_le_bytes());
 
         let end = self.pos + self.record.len() as u64;
-        self.unsynced = true;
-        self.file.write_record(&self.record, self.pos)?;
         if end > self.filled {
+            // Before the record: a disk too full for the file to grow
+            // fails here, with nothing of the record written.
             self.fill_to(end.div_ceil(FILL_STEP) * FILL_STEP + FILL_STEP)?;
         }
+        self.unsynced = true;
+        self.file.write_record(&self.record, self.pos)?;
+        let span = Span {
+            lsn: self.next_lsn,
+            at: self.pos,
+            len: self.record.len() as u64,
+        };
         self.pos = end;
         self.next_lsn += 1;
         self.begin();
-        Ok(())
+        Ok(Some(span))
     }
 
     /// Makes every written record durable.
@@ -287,29 +301,24 @@ impl Wal {
         Ok(())
     }
 
-    /// Syncs the file being written and goes on at the start of the other
-    /// one; returns it, for the publisher's syncs from now on. Called
-    /// between batches, once every record the other file holds is in a
-    /// durable redb commit: those records are older than any checkpoint
-    /// can need, so reading skips them (and stops at them, being out of
-    /// sequence).
-    pub(crate) fn switch(&mut self) -> std::io::Result<Arc<LogFile>> {
-        self.sync()?;
+    /// Goes on at the start of the other file; returns it. The publisher,
+    /// which is handed it after the records written so far, syncs those
+    /// before any written after (see `publish`): one thread syncs the log.
+    /// Called between batches, once every record the other file holds is
+    /// in a durable redb commit: those records are older than any
+    /// checkpoint can need, so reading skips them (and stops at them, being
+    /// out of sequence).
+    pub(crate) fn switch(&mut self) -> Arc<LogFile> {
         std::mem::swap(&mut self.file, &mut self.spare);
         std::mem::swap(&mut self.filled, &mut self.spare_filled);
         self.pos = 0;
-        Ok(Arc::clone(&self.file))
+        // The publisher syncs what the other file holds when it switches.
+        self.unsynced = false;
+        Arc::clone(&self.file)
     }
 
     fn fill_to(&mut self, target: u64) -> std::io::Result<()> {
-        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
-        let from = self.filled.max(self.pos + self.record.len() as u64);
-        let mut at = from;
-        while at < target {
-            let n = (target - at).min(ZEROS.len() as u64) as usize;
-            self.file.write_fill(&ZEROS[..n], at)?;
-            at += n as u64;
-        }
+        self.file.write_zeros(self.filled, target - self.filled)?;
         self.filled = target;
         Ok(())
     }
@@ -321,11 +330,37 @@ fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The error of every write after the log failed (see `Writer::broken`).
-pub(crate) fn log_failed(err: &std::io::Error) -> StateError {
+/// Where a record went in the file being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub lsn: u64,
+    pub at: u64,
+    pub len: u64,
+}
+
+/// The answer to a batch whose log record could not be written.
+pub(crate) fn not_written(err: &std::io::Error) -> StateError {
     StateError::Storage(format!(
-        "the write-ahead log could not be written or synced ({err}); writes are refused until \
-         the engine restarts"
+        "the write-ahead log could not be written ({err}); the write was not applied"
+    ))
+}
+
+/// The answer to a batch whose log record could not be synced but was
+/// withdrawn from the log, and to every write after it (see `publish`).
+pub(crate) fn not_synced(err: &str) -> StateError {
+    StateError::Storage(format!(
+        "the write-ahead log could not be synced ({err}); the write was not applied, and writes \
+         are refused until the engine restarts"
+    ))
+}
+
+/// The answer to a batch whose log record could be neither synced nor
+/// withdrawn: the disk decides whether a restart finds it.
+pub(crate) fn outcome_unknown(err: &str, withdrawal: &std::io::Error) -> StateError {
+    StateError::Storage(format!(
+        "the write-ahead log could not be synced ({err}), nor the write withdrawn from it \
+         ({withdrawal}): the outcome of the write is unknown, it may be present after a restart; \
+         writes are refused until the engine restarts"
     ))
 }
 
@@ -364,6 +399,13 @@ pub(crate) mod tests {
         let read = read(dir, after);
         assert_eq!(read.damage, None);
         read.records.iter().map(|r| r.lsn).collect()
+    }
+
+    /// A switch as the store makes it: the file left is synced (by the
+    /// publisher) before records of the other one are answered.
+    fn switch(wal: &mut Wal) -> Arc<LogFile> {
+        wal.sync().expect("sync");
+        wal.switch()
     }
 
     pub(crate) fn fresh() -> (tempfile::TempDir, Wal) {
@@ -437,8 +479,8 @@ pub(crate) mod tests {
         for i in 1..=3 {
             log(&mut wal, i, &[put(&format!("a{i}"), "x")]);
         }
-        let switched = wal.switch().expect("switch");
-        assert!(!wal.is_unsynced(), "the first file is synced by the switch");
+        let switched = switch(&mut wal);
+        assert!(!wal.is_unsynced());
         assert_eq!(wal.len(), 0);
         log(&mut wal, 4, &[put("b4", "y")]);
         log(&mut wal, 5, &[put("b5", "y")]);
@@ -458,11 +500,11 @@ pub(crate) mod tests {
         for i in 1..=5 {
             log(&mut wal, i, &[put(&format!("old{i}"), "x")]);
         }
-        wal.switch().expect("switch");
+        switch(&mut wal);
         log(&mut wal, 6, &[put("second", "y")]);
         // Once a checkpoint holds 1..=5, the first file is written again
         // from its start; the tail of its earlier records stays behind.
-        wal.switch().expect("switch");
+        switch(&mut wal);
         log(&mut wal, 7, &[put("third", "z")]);
         wal.sync().expect("sync");
         assert_eq!(lsns_after(dir.path(), 5), vec![6, 7]);

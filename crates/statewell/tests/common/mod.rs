@@ -35,8 +35,15 @@ impl Engine {
 
     /// An engine on `data` with extra flags and environment variables.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Engine {
-        let mut child = statewell()
-            .envs(env.iter().copied())
+        let mut command = statewell();
+        command.envs(env.iter().copied());
+        Engine::start_command(command, data, extra)
+    }
+
+    /// `command` (the binary, or something that runs it) with `serve` on a
+    /// free port and `data`, plus `extra` flags.
+    pub fn start_command(mut command: Command, data: &Path, extra: &[&str]) -> Engine {
+        let mut child = command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -113,6 +120,21 @@ pub fn statewell() -> Command {
         "STATEWELL_MAX_VALUE_BYTES",
     ] {
         command.env_remove(var);
+    }
+    command
+}
+
+/// `program` run by `sh -c script`, as `$0`, with the environment
+/// `statewell()` gives it: for limits only a shell sets (`ulimit`, `trap`).
+pub fn statewell_command_via_shell(script: &str, program: &str) -> Command {
+    let plain = statewell();
+    let mut command = Command::new("sh");
+    command.args(["-c", script, program]);
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     }
     command
 }
