@@ -8,6 +8,12 @@
 //! bytes; only other text (spaces, other escapes, floats, huge integers) goes
 //! through the parser and printer.
 
+// Every byte of a client's text is read with `get`: text that ends early
+// or is malformed is "not sure" (`None`), never an out-of-bounds panic.
+// (Not `arithmetic_side_effects`: the positions added to are bounded by the
+// text's length, and checked adds on every step would cost the scan.)
+#![deny(clippy::indexing_slicing)]
+
 use serde_json::value::RawValue;
 
 use crate::RawJson;

@@ -6,7 +6,6 @@
 //! sees it.
 //!
 //! This crate knows nothing of sockets, HTTP or on-disk formats.
-#![deny(clippy::unwrap_used)]
 
 mod compact;
 mod error;

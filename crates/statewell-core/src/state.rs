@@ -217,6 +217,12 @@ impl State {
         self.store.list_groups().await
     }
 
+    /// How many items `group` holds (0 for an unknown group).
+    pub async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.limits.check_group(group)?;
+        self.store.group_size(group).await
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
         self.store.subscribe()
     }

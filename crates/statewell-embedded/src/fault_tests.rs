@@ -99,6 +99,7 @@ fn say(line: &str) {
 /// `STATEWELL_FAULT_DIR`, saying `ack KEY` or `refused KEY CODE MESSAGE`
 /// for each write, then `done`; waits to be killed.
 #[test]
+#[ignore = "a child process of another test, which runs it with --ignored"]
 fn fault_child() {
     let (Ok(dir), Ok(name)) = (
         std::env::var("STATEWELL_FAULT_DIR"),
@@ -146,6 +147,7 @@ fn run_child(dir: &Path, name: &str) -> Answers {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut child = Command::new(exe)
         .args([
+            "--ignored",
             "--exact",
             "fault_tests::fault_child",
             "--nocapture",

@@ -289,6 +289,10 @@ impl Reader {
     pub(crate) fn list_groups(&self) -> Result<Vec<String>, StateError> {
         self.snapshot()?.groups()
     }
+
+    pub(crate) fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.snapshot()?.group_count(group)
+    }
 }
 
 /// How a read turns a stored value into what it returns: parsed

@@ -333,6 +333,10 @@ impl Store for EmbeddedStore {
         self.reader.list_groups()
     }
 
+    async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.reader.group_size(group)
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
         self.events.subscribe()
     }

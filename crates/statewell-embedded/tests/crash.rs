@@ -28,6 +28,7 @@ const EVERY_ITEM: ResolvedPageRequest<'static> = ResolvedPageRequest {
 /// what was acknowledged, and `checkpointed` once the store has checkpointed
 /// its log. Runs until killed.
 #[test]
+#[ignore = "a child process of another test, which runs it with --ignored"]
 fn crash_child() {
     let Ok(dir) = std::env::var("STATEWELL_CRASH_DIR") else {
         return;

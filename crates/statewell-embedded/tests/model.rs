@@ -118,6 +118,10 @@ async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
     );
     for group in GROUPS {
         assert_eq!(
+            store.group_size(group).await.expect("group size"),
+            model.group_size(group).await.expect("group size")
+        );
+        assert_eq!(
             store.list(group).await.expect("list"),
             model.list(group).await.expect("list")
         );

@@ -19,6 +19,10 @@ pub struct ServerConfig {
     /// When set, every HTTP request and WebSocket upgrade must carry
     /// `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// With `token`: a WebSocket upgrade (`/`, `/otel`) may instead carry
+    /// the token as `?access_token=<token>`, for clients that cannot send a
+    /// header (the iii engine's state `bridge`). URLs end up in logs.
+    pub token_in_query: bool,
     /// Largest WebSocket frame or HTTP body accepted, in bytes.
     pub max_frame_bytes: usize,
     /// How long a forwarded function invocation may take before the caller
@@ -45,6 +49,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             token: None,
+            token_in_query: false,
             // A value may be 1 MiB of JSON; leave room for the envelope.
             max_frame_bytes: 2 * 1024 * 1024,
             invocation_timeout: Duration::from_secs(30),
@@ -92,12 +97,16 @@ impl AppState {
     }
 }
 
-/// All routes of the engine on one router: the worker WebSocket, then every
-/// HTTP route from the HTTP route table. Unknown routes and methods answer in
-/// the API's error shape; bodies are bounded by `max_frame_bytes`; the token
-/// guard wraps everything (it exempts the public routes itself).
+/// All routes of the engine on one router: the worker WebSocket, every HTTP
+/// route from the HTTP route tables, and the console under `/ui/`. Unknown
+/// routes and methods answer in the API's error shape; bodies are bounded by
+/// `max_frame_bytes`; the token guard wraps everything but the console's
+/// files (it exempts the public routes itself).
 pub fn router(app: AppState) -> Router {
-    let guard = Arc::new(crate::auth::TokenGuard::new(app.config.token.as_deref()));
+    let guard = Arc::new(crate::auth::TokenGuard::new(
+        app.config.token.as_deref(),
+        app.config.token_in_query,
+    ));
     let body_limit = app.config.max_frame_bytes;
     Router::new()
         .merge(crate::ws::routes())
@@ -109,6 +118,10 @@ pub fn router(app: AppState) -> Router {
             guard,
             crate::auth::require_token,
         ))
+        // The console's files hold no data: outside the token guard (the
+        // console sends the token with every API call it makes).
+        .merge(crate::console::routes())
+        .layer(axum::middleware::from_fn(crate::console::redirect_browsers))
         .with_state(app)
 }
 

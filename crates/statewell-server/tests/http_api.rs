@@ -226,6 +226,14 @@ async fn groups_and_clear() {
         s.get("/v1/groups").await.body,
         json!({"groups": ["alpha", "beta"]})
     );
+    assert_eq!(
+        s.get("/v1/groups/alpha").await.body,
+        json!({"group": "alpha", "items": 2})
+    );
+    assert_eq!(
+        s.get("/v1/groups/nothing").await.body,
+        json!({"group": "nothing", "items": 0})
+    );
 
     let cleared = s.call(Method::DELETE, "/v1/groups/alpha", None).await;
     assert_eq!(cleared.status, StatusCode::OK);
@@ -622,6 +630,20 @@ async fn every_documented_operation_is_served() {
             };
             let method_upper =
                 Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            if op["responses"]["200"]["content"]["text/event-stream"].is_object() {
+                // A feed never ends: only its status and type are read.
+                let url = format!("http://{}{concrete}", s.addr);
+                let reply = reqwest::Client::new()
+                    .request(method_upper, url)
+                    .send()
+                    .await
+                    .expect("feed request");
+                assert_eq!(reply.status(), StatusCode::OK, "{method} {path}");
+                let kind = reply.headers().get("content-type").expect("content-type");
+                assert_eq!(kind, "text/event-stream", "{method} {path}");
+                served += 1;
+                continue;
+            }
             let reply = s.call(method_upper, &concrete, body).await;
             let code = reply.error_code();
             assert!(
@@ -644,5 +666,5 @@ async fn every_documented_operation_is_served() {
             served += 1;
         }
     }
-    assert_eq!(served, 11);
+    assert_eq!(served, 15);
 }

@@ -67,6 +67,17 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_TOKEN", hide_env_values = true, value_parser = parse_token)]
     token: Option<String>,
 
+    /// Also accept the token as `?access_token=TOKEN` in the URL of a
+    /// WebSocket upgrade (`/`, `/otel`), for clients that cannot send a
+    /// header, such as the iii engine's state `bridge`. Off by default:
+    /// URLs end up in logs (docs/WITH-III.md).
+    #[arg(
+        long,
+        env = "STATEWELL_TOKEN_IN_QUERY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    token_in_query: bool,
+
     /// Log filter (e.g. `info`, `debug`, `statewell_server=debug`); defaults
     /// to RUST_LOG, else `info`.
     #[arg(long, env = "STATEWELL_LOG")]
@@ -366,6 +377,13 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
 /// Runs the engine until a signal; returns the embedded store (if that is the
 /// one in use) for the caller to close once every task is gone.
 async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
+    // Not clap's `requires`: that would also refuse STATEWELL_TOKEN_IN_QUERY=false.
+    if args.token_in_query && args.token.is_none() {
+        bail!(
+            "--token-in-query (STATEWELL_TOKEN_IN_QUERY) needs --token (STATEWELL_TOKEN): \
+             without a token there is nothing to accept in the URL"
+        );
+    }
     let limits = Limits {
         max_value_bytes: args.max_value_bytes,
         ..Limits::default()
@@ -374,6 +392,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     let state = State::new(store, limits);
     let config = ServerConfig {
         token: args.token.clone(),
+        token_in_query: args.token_in_query,
         max_frame_bytes: ServerConfig::default()
             .max_frame_bytes
             .max(args.max_value_bytes + FRAME_ENVELOPE_BYTES),
@@ -398,13 +417,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     if !addr.ip().is_loopback() && args.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback without --token: anyone who reaches this port can read and write all state");
     }
+    // Every setting as the engine took it (the worker threads as the
+    // runtime counts them), so that a log shows what a run was serving with.
     tracing::info!(
         %addr,
         store = %args.store,
+        data = %args.data.display(),
         durability = ?args.durability,
+        sync_interval = ?args.sync_interval,
+        checkpoint_bytes = args.checkpoint_bytes,
+        accept_log_damage = args.accept_log_damage,
+        max_value_bytes = args.max_value_bytes,
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         auth = args.token.is_some(),
+        token_in_query = args.token_in_query,
         invocation_timeout = ?args.engine.invocation_timeout,
         trigger_retries = args.engine.trigger_retries,
+        trigger_retry_backoff = ?args.engine.trigger_retry_backoff,
+        reconnect_grace = ?args.engine.reconnect_grace,
         "engine started"
     );
 

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -74,7 +73,8 @@ async fn one_flipped_bit_is_refused_and_accept_log_damage_serves_what_precedes_i
     // and the ERROR log line says what was dropped.
     let log_path = dir.path().join("engine.log");
     let log_file = std::fs::File::create(&log_path).expect("log file");
-    let mut child = statewell()
+    let mut command = statewell();
+    command
         .env("RUST_LOG", "error")
         .args([
             "serve",
@@ -84,20 +84,9 @@ async fn one_flipped_bit_is_refused_and_accept_log_damage_serves_what_precedes_i
             "--data",
         ])
         .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .expect("spawn statewell");
-    let stdout = child.stdout.take().expect("stdout");
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a first line")
-        .expect("read stdout");
-    let addr = first.strip_prefix("listening on ").expect("listening");
-    let client = statewell_client::Client::connect(&format!("ws://{addr}/"), None)
-        .await
-        .expect("connect");
+        .stderr(Stdio::from(log_file));
+    let engine = Engine::from_command(command, &data);
+    let client = engine.client().await;
     let mut kept = 0;
     while kept < KEYS
         && client
@@ -117,8 +106,7 @@ async fn one_flipped_bit_is_refused_and_accept_log_damage_serves_what_precedes_i
         );
     }
     drop(client);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(engine);
     let log = std::fs::read_to_string(&log_path).expect("read the log");
     assert!(log.contains("ERROR"), "{log}");
     assert!(log.contains("dropped"), "{log}");

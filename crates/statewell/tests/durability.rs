@@ -196,11 +196,15 @@ async fn a_write_refused_on_a_full_disk_is_not_there_after_a_restart() {
     let data = dir.path().join("data");
     // 6144 blocks of 512 bytes (dash) or of 1024 (bash): the test only
     // needs the log to stop growing somewhere below the checkpoint size.
-    let limited = common::statewell_command_via_shell(
+    let mut limited = common::statewell_command_via_shell(
         "trap '' XFSZ; ulimit -f 6144; exec \"$0\" \"$@\"",
         env!("CARGO_BIN_EXE_statewell"),
     );
-    let engine = Engine::start_command(limited, &data, &[]);
+    limited
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stderr(std::process::Stdio::inherit());
+    let engine = Engine::from_command(limited, &data);
     let client = engine.client().await;
     let pad = "x".repeat(100_000);
     let (mut acked, mut refused) = (Vec::new(), Vec::new());

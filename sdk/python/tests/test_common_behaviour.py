@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 import statewell
+
 from engine import Engine
 
 WAIT = 20.0  # an upper bound for something to happen; never a timing assertion
@@ -380,4 +381,5 @@ def test_mypy_checks_the_typed_get(tmp_path: Path) -> None:
     header = TYPED_USE.split("async def")[0] + "def wrong(sw: statewell.Client) -> None:\n    "
     for what, line in WRONG_USES.items():
         bad = mypy(header + line + "\n")
-        assert bad.returncode == 1 and "error:" in bad.stdout, f"{what}: {bad.stdout}"
+        assert bad.returncode == 1, f"{what}: {bad.stdout}"
+        assert "error:" in bad.stdout, f"{what}: {bad.stdout}"

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 import statewell
+
 from engine import Engine
 
 INCREMENT: list[statewell.UpdateOp] = [{"type": "increment", "path": "n", "by": 1}]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import statewell
+
 from engine import Engine
 
 

@@ -71,7 +71,8 @@ def test_the_wheel_metadata_is_complete(dist: Path) -> None:
     assert meta["License-Expression"] == "MIT OR Apache-2.0"
     assert sorted(meta.get_all("License-File") or []) == ["LICENSE-APACHE", "LICENSE-MIT"]
     assert meta["Requires-Python"] == ">=3.11"
-    assert meta["Summary"] and meta["Author"] and meta["Maintainer"] and meta["Keywords"]
+    for field in ("Summary", "Author", "Maintainer", "Keywords"):
+        assert meta[field], f"{field} is empty"
     urls = dict(u.split(", ", 1) for u in meta.get_all("Project-URL") or [])
     assert {"Homepage", "Repository", "Issues", "Documentation"} <= urls.keys(), urls
     classifiers = meta.get_all("Classifier") or []
@@ -120,4 +121,5 @@ def test_the_wheel_installs_in_a_fresh_venv_and_talks_to_the_engine(
         text=True,
     ).stdout
     deps = json.loads(runtime)
-    assert len(deps) == 1 and deps[0].startswith("websockets"), deps
+    assert len(deps) == 1, deps
+    assert deps[0].startswith("websockets"), deps

@@ -61,9 +61,8 @@ def test_sync_client_times_out_too() -> None:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        with statewell.connect(f"ws://127.0.0.1:{port}", timeout=0.3) as sw:
-            with pytest.raises(statewell.TimeoutError):
-                sw.set("g", "k", 1)
+        with statewell.connect(f"ws://127.0.0.1:{port}", timeout=0.3) as sw, pytest.raises(statewell.TimeoutError):
+            sw.set("g", "k", 1)
     finally:
 
         async def shutdown() -> None:

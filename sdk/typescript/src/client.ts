@@ -25,7 +25,7 @@ function numberOption(name: string, value: number | undefined, fallback: number,
 
 /** A connected statewell client. Make one with {@link connect}. */
 export class Statewell {
-  /** The seed's state API: set, get, list, listItems, delete, clear, listGroups, update. */
+  /** Motia's state API: set, get, list, listItems, delete, clear, listGroups, update. */
   readonly state: StateClient;
   private readonly connection: Connection;
   private readonly functions: FunctionRegistry;
@@ -83,6 +83,9 @@ export class Statewell {
    * handler may be async; what it throws goes back to the caller as an error
    * (with the thrown error's `code` when it has one). Returns an unregister.
    */
+  // `any` by default: a handler without a type for its payload (`(p) => p.id`)
+  // still compiles; annotate the payload to have it checked.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   registerFunction<I = any, O = unknown>(id: string, handler: FunctionHandler<I, O>): () => void {
     return this.functions.register(id, handler as FunctionHandler);
   }

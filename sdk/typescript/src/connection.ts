@@ -29,6 +29,29 @@ export interface IncomingInvocation {
   action?: { type?: string };
 }
 
+/**
+ * A frame from the engine as `onMessage` reads it: the fields it looks at,
+ * each of unknown type (the engine's frames are checked where they are used,
+ * not copied into a typed object first).
+ */
+interface IncomingFrame {
+  type?: unknown;
+  invocation_id?: unknown;
+  result?: unknown;
+  error?: unknown;
+  worker_id?: unknown;
+  reattach_token?: unknown;
+  id?: unknown;
+  trigger_type?: unknown;
+  function_id?: unknown;
+}
+
+/** The fields of an error the engine sends, each of unknown type. */
+interface ErrorFields {
+  code?: unknown;
+  message?: unknown;
+}
+
 export interface ConnectionOptions {
   url: string;
   token: string | undefined;
@@ -172,7 +195,7 @@ export class Connection {
     try {
       data = encodePayload(functionId, payload, this.options.bigint);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const id = randomUUID();
     const frame = `{"type":"invokefunction","invocation_id":"${id}${invokePrefix(functionId)}${data}}`;
@@ -365,21 +388,24 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.lastSeen = performance.now();
     if (isBinary) return;
-    let message: any;
+    let parsed: unknown;
     try {
       const text = data.toString("utf8");
-      message = this.options.bigint ? parseLossless(text) : JSON.parse(text);
+      parsed = this.options.bigint ? parseLossless(text) : JSON.parse(text);
     } catch {
       this.hooks.onError(new StateError("protocol_error", "the engine sent a frame that is not JSON"));
       return;
     }
-    if (message === null || typeof message !== "object") return;
+    if (parsed === null || typeof parsed !== "object") return;
+    const message = parsed as IncomingFrame;
     switch (message.type) {
       case "invocationresult": {
-        const entry = this.pending.get(message.invocation_id);
+        // Not a string: no call has that id, so the lookup finds nothing.
+        const id = message.invocation_id as string;
+        const entry = this.pending.get(id);
         if (entry === undefined) return; // timed out already
-        this.pending.delete(message.invocation_id);
-        const error = message.error;
+        this.pending.delete(id);
+        const error = message.error as ErrorFields | null | undefined;
         if (error !== undefined && error !== null) {
           entry.reject(
             errorForCode(
@@ -408,14 +434,14 @@ export class Connection {
         return;
       case "triggerregistrationresult":
         if (message.error !== undefined && message.error !== null) {
-          const e = message.error;
+          const e = message.error as ErrorFields;
           this.hooks.onError(
             errorForCode(
               typeof e.code === "string" ? e.code : "trigger_refused",
-              `trigger ${message.id} (${message.trigger_type}) refused: ${
+              `trigger ${String(message.id)} (${String(message.trigger_type)}) refused: ${
                 typeof e.message === "string" ? e.message : JSON.stringify(e)
               }`,
-              String(message.function_id ?? ""),
+              typeof message.function_id === "string" ? message.function_id : "",
             ),
           );
         }

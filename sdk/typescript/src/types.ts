@@ -7,7 +7,7 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** What `state.set` returns (the seed's `StreamSetResult`). */
+/** What `state.set` returns (Motia's `StreamSetResult`). */
 export interface StreamSetResult<T> {
   new_value: T;
   old_value: T | null;
@@ -118,4 +118,6 @@ export interface StateChangeOptions<T = unknown> {
 }
 
 /** A function this worker serves to the others. */
+// `any` by default: see `Statewell.registerFunction`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FunctionHandler<I = any, O = unknown> = (payload: I) => O | Promise<O>;

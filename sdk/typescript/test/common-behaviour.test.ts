@@ -17,7 +17,7 @@ import { Engine, freePort, uniqueGroup } from "./helpers/engine.js";
 
 let engine: Engine;
 let sw: Statewell;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
+const cleanup: Array<() => unknown> = [];
 
 beforeAll(async () => {
   engine = await Engine.start();

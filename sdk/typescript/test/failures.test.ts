@@ -12,7 +12,7 @@ import {
 } from "../src/index.js";
 import { Engine, uniqueGroup } from "./helpers/engine.js";
 
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
+const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });

@@ -57,14 +57,26 @@ it("the tarball holds only the built package, the README and the licences", () =
   expect(top).not.toContain("test");
 });
 
+/** The fields of the installed package.json this test reads. */
+interface PackageMeta {
+  license?: unknown;
+  engines?: unknown;
+  description?: unknown;
+  repository?: { url?: unknown };
+  homepage?: unknown;
+  bugs?: { url?: unknown };
+  author?: unknown;
+  keywords?: unknown;
+}
+
 it("carries the metadata a registry shows", () => {
-  const meta = JSON.parse(readFileSync(join(work, "node_modules/statewell/package.json"), "utf8"));
+  const meta = JSON.parse(readFileSync(join(work, "node_modules/statewell/package.json"), "utf8")) as PackageMeta;
   expect(meta.license).toBe("MIT OR Apache-2.0");
   expect(meta.engines).toEqual({ node: ">=20" });
   expect(meta.description).toMatch(/statewell/);
-  expect(meta.repository.url).toMatch(/^git\+https:\/\//);
+  expect(meta.repository?.url).toMatch(/^git\+https:\/\//);
   expect(meta.homepage).toMatch(/^https:\/\//);
-  expect(meta.bugs.url).toMatch(/^https:\/\//);
+  expect(meta.bugs?.url).toMatch(/^https:\/\//);
   expect(meta.author).toBeTruthy();
   expect(meta.keywords).toEqual(expect.arrayContaining(["state", "key-value"]));
 });
@@ -84,7 +96,7 @@ it("works with require from CommonJS", () => {
 })();
 `,
   );
-  const out = JSON.parse(run("node", ["main.cjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.cjs"], work));
   expect(out).toEqual({ value: { from: "require" }, missing: null, typed: true, code: "invalid_argument" });
 });
 
@@ -100,7 +112,7 @@ await sw.close();
 console.log(JSON.stringify({ value: r.new_value, errors: r.errors, typed: err instanceof StateError }));
 `,
   );
-  const out = JSON.parse(run("node", ["main.mjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.mjs"], work));
   expect(out).toEqual({ value: { from: "import", n: 2 }, errors: [], typed: true });
 });
 

@@ -204,6 +204,11 @@ impl Store for MemoryStore {
         Ok(self.lock().groups.keys().cloned().collect())
     }
 
+    async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        let size = self.lock().groups.get(group).map_or(0, BTreeMap::len);
+        Ok(u64::try_from(size).unwrap_or(u64::MAX))
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
         self.events.subscribe()
     }

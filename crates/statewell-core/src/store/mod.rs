@@ -152,6 +152,10 @@ pub trait Store: Send + Sync + 'static {
     /// Sorted names of the groups holding at least one item.
     async fn list_groups(&self) -> Result<Vec<String>, StateError>;
 
+    /// How many items `group` holds (0 for an unknown group), without
+    /// reading them: both stores keep each group's count.
+    async fn group_size(&self, group: &str) -> Result<u64, StateError>;
+
     /// Change events from now on, in commit order. A receiver that falls
     /// behind gets `RecvError::Lagged` instead of slowing writers down.
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>>;

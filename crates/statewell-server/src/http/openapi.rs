@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document served at `/v1/openapi.json`, generated from
-//! [`super::routes::ROUTES`]: each route contributes its operation; path
+//! [`super::routes::all`]: each route contributes its operation; path
 //! parameters, security and the 401 response are added here, uniformly.
 
 use serde_json::{Map, Value, json};
 
-use super::routes::ROUTES;
+use super::routes;
 
 pub fn json_response(description: &str, schema: Value) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": schema}}})
@@ -40,7 +40,7 @@ fn path_param(name: &str) -> Value {
 
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for route in ROUTES {
+    for route in routes::all() {
         let mut op = match (route.doc)() {
             Value::Object(op) => op,
             // Every doc in the table is written as an object literal.
@@ -109,6 +109,10 @@ fn components() -> Value {
             "Groups": {
                 "type": "object", "required": ["groups"],
                 "properties": {"groups": {"type": "array", "items": {"type": "string"}}},
+            },
+            "GroupSize": {
+                "type": "object", "required": ["group", "items"],
+                "properties": {"group": {"type": "string"}, "items": {"type": "integer", "minimum": 0}},
             },
             "Cleared": {
                 "type": "object", "required": ["deleted"],
@@ -181,8 +185,7 @@ mod tests {
                 documented.push(format!("{method} {path}"));
             }
         }
-        let mut routed: Vec<String> = ROUTES
-            .iter()
+        let mut routed: Vec<String> = routes::all()
             .map(|r| format!("{} {}", r.verb.as_openapi(), r.path))
             .collect();
         documented.sort();

@@ -7,7 +7,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use serde_json::{Value, json};
 
 use super::openapi::{error_response, json_body, json_response};
-use super::{state_routes, system_routes};
+use super::{state_routes, system_routes, watch_routes, workers_routes};
 use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +68,24 @@ pub static ROUTES: &[Route] = &[
                 "summary": "List the groups that hold at least one item",
                 "responses": {
                     "200": json_response("Sorted group names", json!({"$ref": "#/components/schemas/Groups"})),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/groups/{group}",
+        operation_id: "groupSize",
+        public: false,
+        handler: |m| on(m, state_routes::group_size),
+        doc: || {
+            json!({
+                "summary": "How many items a group holds",
+                "description": "`items` is 0 for a group that holds nothing.",
+                "responses": {
+                    "200": json_response("The count", json!({"$ref": "#/components/schemas/GroupSize"})),
+                    "400": error_response("Invalid group (`invalid_argument`)"),
                     "500": error_response("The store failed"),
                 }
             })
@@ -276,9 +294,18 @@ fn set_response(description: &str) -> Value {
     })
 }
 
-/// Every route of the table on one router.
+/// Every route: this table, then the tables of the modules that keep their
+/// own (the change feed, the workers).
+pub fn all() -> impl Iterator<Item = &'static Route> {
+    ROUTES
+        .iter()
+        .chain(watch_routes::ROUTES)
+        .chain(workers_routes::ROUTES)
+}
+
+/// Every route on one router.
 pub fn router() -> Router<AppState> {
-    ROUTES.iter().fold(Router::new(), |router, route| {
+    all().fold(Router::new(), |router, route| {
         // Routes sharing a path are merged by axum into one method router.
         router.route(route.path, (route.handler)(route.verb.filter()))
     })
@@ -290,8 +317,7 @@ pub fn router() -> Router<AppState> {
 /// `invalid_argument` like the worker protocol does for an empty scope.
 pub fn empty_param(method: &str, path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
-    ROUTES
-        .iter()
+    all()
         .filter(|route| route.verb.as_openapi().eq_ignore_ascii_case(method))
         .find_map(|route| {
             let pattern: Vec<&'static str> = route.path.split('/').collect();
@@ -313,7 +339,7 @@ pub fn empty_param(method: &str, path: &str) -> Option<&'static str> {
 
 /// Whether `path` is a public route (served without a token).
 pub fn is_public(path: &str) -> bool {
-    ROUTES.iter().any(|r| r.public && r.path == path)
+    all().any(|r| r.public && r.path == path)
 }
 
 #[cfg(test)]
@@ -323,7 +349,7 @@ mod tests {
     #[test]
     fn public_routes_are_literal_paths() {
         // `is_public` compares paths literally; a parameter would never match.
-        for route in ROUTES.iter().filter(|r| r.public) {
+        for route in all().filter(|r| r.public) {
             assert!(!route.path.contains('{'), "{}", route.path);
         }
         assert!(is_public("/healthz"));
@@ -345,7 +371,7 @@ mod tests {
     #[test]
     fn method_and_path_pairs_are_unique() {
         let mut seen = std::collections::HashSet::new();
-        for route in ROUTES {
+        for route in all() {
             assert!(
                 seen.insert((route.verb, route.path)),
                 "{:?} {}",

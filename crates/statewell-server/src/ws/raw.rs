@@ -15,6 +15,10 @@
 //! escapes, a key with an escape, `data` that is not an object — goes to
 //! serde_json, which gives every refusal its message.
 
+// A frame is outside input: it is read with `get`, never by indexing, and
+// without arithmetic that could overflow, so no frame can make it panic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -11,6 +11,7 @@ engine ties registrations to the connection that made them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -125,10 +126,10 @@ class Connection:
                 log.debug("closing the socket raised %r", exc)
         if self._runner is not None:
             self._runner.cancel()
-            try:
+            # The runner ends cancelled, or with the error that broke it:
+            # either way the client is closing and nothing waits for it.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
-            except (asyncio.CancelledError, Exception):
-                pass
         for task in list(self._tasks):
             task.cancel()
         self._fail_pending(_closed())
@@ -398,9 +399,8 @@ class Connection:
         elif kind == "workerregistered":
             worker_id = frame.get("worker_id")
             self.worker_id = worker_id if isinstance(worker_id, str) else None
-        elif kind == "triggerregistrationresult":
-            if frame.get("error"):
-                log.error("statewell: trigger %s was refused: %s", frame.get("id"), frame.get("error"))
+        elif kind == "triggerregistrationresult" and frame.get("error"):
+            log.error("statewell: trigger %s was refused: %s", frame.get("id"), frame.get("error"))
         # Anything else (future engine frames) is ignored, as the protocol asks.
 
     def _fail_pending(self, error: StateError) -> None:

@@ -83,7 +83,7 @@ class AsyncClient:
 
     @property
     def state(self) -> Self:
-        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        """The client itself, so code written for Motia's ``state`` reads ``sw.state.set(...)``."""
         return self
 
     @property
@@ -319,7 +319,8 @@ class AsyncClient:
 
 
 async def _call_handler(handler: Handler, data: Any) -> Any:
-    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+    # An async def, or an object whose class defines an async __call__.
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__):
         return await handler(data)
     # A plain function may block (or call the synchronous Client): keep it
     # off the event loop that carries the connection.

@@ -75,7 +75,7 @@ class Client:
 
     @property
     def state(self) -> Self:
-        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        """The client itself, so code written for Motia's ``state`` reads ``sw.state.set(...)``."""
         return self
 
     @property

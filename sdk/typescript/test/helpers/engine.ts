@@ -70,11 +70,11 @@ export class Engine {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
     });
     let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       if (stderr.length < 20_000) stderr += chunk.toString();
     });
     return new Promise((resolvePromise, reject) => {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       let settled = false;
       lines.once("line", (line) => {
         settled = true;

@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::workload::{OpKind, Request, Shape};
-use super::{Outcome, Reply};
+use crate::workload::{OpKind, Request, Shape};
+use crate::{Outcome, Reply};
 
 pub struct RespConn {
     stream: TcpStream,

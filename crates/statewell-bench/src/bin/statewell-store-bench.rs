@@ -1,7 +1,8 @@
-//! Benchmark of the embedded store. A plain program that prints figures;
-//! kept out of the default build. Run with:
+//! `statewell-store-bench`: the embedded store measured on its own, with no
+//! engine, socket or protocol in front of it. A plain program that prints
+//! figures. Run with:
 //!
-//!     cargo run --release -p statewell-embedded --example store_bench
+//!     cargo run --release -p statewell-bench --bin statewell-store-bench
 //!
 //! Env: `STATEWELL_BENCH_DIR` (where the data directories go; default: a
 //! temporary directory), `STATEWELL_BENCH_SECS` (seconds per phase, default 3),
@@ -30,7 +31,7 @@ async fn main() -> Result<()> {
         Err(_) => tempfile::tempdir()?,
     };
     println!(
-        "statewell-embedded store_bench: {secs} s per phase, data under {}",
+        "statewell-store-bench: {secs} s per phase, data under {}",
         base.path().display()
     );
     println!("machine: {} cores, {}", cores(), cpu_model());

@@ -1,4 +1,4 @@
-//! `statewell bench --compare-redis`: the same load against statewell
+//! `statewell-bench --compare-redis`: the same load against statewell
 //! (durability `always`, then `batched`) and `redis-server` (appendfsync
 //! `always`, then `everysec`), all on the same machine, each cell measured
 //! right after its counterpart; then one table with the ratio per operation.
@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::BenchArgs;
-use super::measure;
-use super::report::{RunResult, ms, rate};
-use super::resp::RespConn;
-use super::runner::{Layout, Target};
-use super::servers::Server;
-use super::workload::{OpChoice, Shape};
+use crate::BenchArgs;
+use crate::measure;
+use crate::report::{RunResult, ms, rate};
+use crate::resp::RespConn;
+use crate::runner::{Layout, Target};
+use crate::servers::Server;
+use crate::workload::{OpChoice, Shape};
 
 /// One server configuration of the comparison.
 enum Config {
@@ -119,7 +119,8 @@ async fn start(
             None,
         ),
         Config::Engine(durability) => {
-            let server = Server::statewell(&dir.join("data"), durability, &[])?;
+            let server =
+                Server::statewell(&args.engine_bin()?, &dir.join("data"), durability, &[])?;
             (
                 Target::Statewell {
                     url: server.ws_url(),

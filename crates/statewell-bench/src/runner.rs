@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 
-use super::resp::RespConn;
-use super::workload::{Generator, OpChoice, OpKind, Request, Shape};
-use super::ws::WsConn;
-use super::{Outcome, Reply};
+use crate::resp::RespConn;
+use crate::workload::{Generator, OpChoice, OpKind, Request, Shape};
+use crate::ws::WsConn;
+use crate::{Outcome, Reply};
 
 /// Where the load goes.
 #[derive(Clone, Debug)]

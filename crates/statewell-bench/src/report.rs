@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::runner::{KindCounts, Stats};
-use super::workload::OpChoice;
+use crate::runner::{KindCounts, Stats};
+use crate::workload::OpChoice;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Latency {

@@ -15,8 +15,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::workload::{OpKind, Request, Shape};
-use super::{Outcome, Reply};
+use crate::workload::{OpKind, Request, Shape};
+use crate::{Outcome, Reply};
 
 pub struct WsConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,

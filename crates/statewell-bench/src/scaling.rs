@@ -1,4 +1,4 @@
-//! `statewell bench --scaling`: does a write cost the same with 10k items as
+//! `statewell-bench --scaling`: does a write cost the same with 10k items as
 //! with 1M? Measures per-op latency at both sizes on one engine, then its
 //! memory, its disk bytes per item, and how long a restart takes to serve.
 
@@ -8,17 +8,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-use super::BenchArgs;
-use super::measure;
-use super::report::{RunResult, ms, rate};
-use super::runner::{self, Budget, Layout, Target};
-use super::servers::{Server, disk_bytes, rss_bytes};
-use super::workload::{OpChoice, OpKind, Shape};
+use crate::BenchArgs;
+use crate::measure;
+use crate::report::{RunResult, ms, rate};
+use crate::runner::{self, Budget, Layout, Target};
+use crate::servers::{Server, disk_bytes, rss_bytes};
+use crate::workload::{OpChoice, OpKind, Shape};
 
 pub async fn run(args: &BenchArgs, layout: &Layout) -> Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let mut server = Server::statewell(&data, &args.durability, &[])?;
+    let engine = args.engine_bin()?;
+    let mut server = Server::statewell(&engine, &data, &args.durability, &[])?;
     let label = format!("statewell ({})", args.durability);
     let target = Target::Statewell {
         url: server.ws_url(),
@@ -44,7 +45,7 @@ pub async fn run(args: &BenchArgs, layout: &Layout) -> Result<serde_json::Value>
     // Restart on the same data: time to the `listening` line, then to the
     // first answered get of a stored item.
     let began = Instant::now();
-    let mut again = Server::statewell(&data, &args.durability, &[])?;
+    let mut again = Server::statewell(&engine, &data, &args.durability, &[])?;
     let listening = again.started_in;
     first_get(&again, &small).await?;
     let serving = began.elapsed();

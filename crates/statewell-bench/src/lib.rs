@@ -1,11 +1,14 @@
-//! `statewell bench`: a load generator for the worker protocol, with a
-//! side-by-side run against `redis-server` and the scaling figures.
+//! The load generator of statewell (`statewell-bench`): drives an engine over
+//! the worker protocol, side by side with `redis-server` on request, and
+//! measures the scaling figures.
 //!
 //! Layout: `workload` draws requests, `ws` and `resp` put them on the wire
 //! (statewell, Redis), `runner` keeps K in flight per connection and times
 //! replies, `measure` runs one preload/warm-up/measure sequence with a
-//! progress bar, `compare` and `scaling` orchestrate servers (`servers`),
-//! `report` prints and serialises the figures.
+//! progress bar, `compare` and `scaling` orchestrate servers (`servers`,
+//! which also finds the engine binary), `report` prints and serialises the
+//! figures. `main.rs` only parses the flags; the integration tests use
+//! `servers` to start engines of their own.
 
 mod compare;
 mod measure;
@@ -13,7 +16,7 @@ mod report;
 mod resp;
 mod runner;
 mod scaling;
-mod servers;
+pub mod servers;
 mod workload;
 mod ws;
 
@@ -22,8 +25,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use tokio::signal::unix::{SignalKind, signal};
 
-use crate::signals::Signals;
 use measure::{Amount, Plan};
 use report::RunResult;
 use runner::{Layout, Target};
@@ -56,7 +59,9 @@ pub enum ShapeChoice {
     Both,
 }
 
-#[derive(clap::Args, Debug)]
+/// Drive a running engine (or engines it starts) with load and print figures.
+#[derive(clap::Parser, Debug)]
+#[command(name = "statewell-bench", version)]
 pub struct BenchArgs {
     /// A running engine to drive (e.g. ws://127.0.0.1:49134/); without it,
     /// the bench starts its own engine on a temporary data directory.
@@ -65,6 +70,11 @@ pub struct BenchArgs {
     /// Bearer token for `--url`.
     #[arg(long, env = "STATEWELL_TOKEN")]
     token: Option<String>,
+    /// The `statewell` executable the bench starts engines with (default:
+    /// `statewell` in the directory of this executable, i.e. the same
+    /// target dir). Not used with `--url`.
+    #[arg(long, env = "STATEWELL_BIN")]
+    engine_bin: Option<PathBuf>,
     /// Durability of the engine the bench starts (`always` syncs before
     /// every acknowledgement, `batched` syncs in the background).
     #[arg(long, default_value = "always")]
@@ -240,6 +250,12 @@ impl BenchArgs {
         Ok(())
     }
 
+    /// The engine binary to start, checked to exist: a bench that would
+    /// start engines fails before it starts anything when there is none.
+    fn engine_bin(&self) -> Result<PathBuf> {
+        servers::engine_binary(self.engine_bin.as_deref())
+    }
+
     fn shape_of_keys(&self) -> Shape {
         Shape {
             keys: self.keys,
@@ -296,6 +312,10 @@ pub fn run(args: BenchArgs) -> ExitCode {
 fn run_checked(args: BenchArgs) -> Result<()> {
     args.validate()?;
     let layouts = args.layouts()?;
+    if args.url.is_none() {
+        let engine = args.engine_bin()?;
+        eprintln!("engine binary: {}", engine.display());
+    }
     let runtime = if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -311,7 +331,8 @@ fn run_checked(args: BenchArgs) -> Result<()> {
         // engines and redis-servers it started (killed and waited for) and
         // their temporary directories: by default the signal would end this
         // process alone and leave them running.
-        let mut signals = Signals::install().context("cannot install signal handlers")?;
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let measure = async {
             if args.compare_redis {
                 compare::run(&args, &layouts).await
@@ -321,12 +342,12 @@ fn run_checked(args: BenchArgs) -> Result<()> {
                 single(&args, &layouts).await
             }
         };
-        tokio::select! {
-            output = measure => output,
-            signal = signals.next() => {
-                bail!("stopped by {signal}; the servers the bench started are stopped")
-            }
-        }
+        let signal = tokio::select! {
+            output = measure => return output,
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        bail!("stopped by {signal}; the servers the bench started are stopped")
     })?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&output)?;
@@ -353,7 +374,7 @@ fn failures(output: &serde_json::Value, count_missing: bool) -> Result<()> {
     Ok(())
 }
 
-/// Plain `statewell bench`: one engine, one operation, each layout.
+/// A plain run (no `--compare-redis`, no `--scaling`): one engine, one operation, each layout.
 async fn single(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let (target, server) = match &args.url {
@@ -365,8 +386,12 @@ async fn single(args: &BenchArgs, layouts: &[(String, Layout)]) -> Result<serde_
             None,
         ),
         None => {
-            let server =
-                servers::Server::statewell(&dir.path().join("data"), &args.durability, &[])?;
+            let server = servers::Server::statewell(
+                &args.engine_bin()?,
+                &dir.path().join("data"),
+                &args.durability,
+                &[],
+            )?;
             let target = Target::Statewell {
                 url: server.ws_url(),
                 token: None,

@@ -1,26 +1,63 @@
-//! `statewell bench` end to end: it drives a real engine (one it starts, or
+//! `statewell-bench` end to end: it drives a real engine (one it starts, or
 //! one given by `--url`) and, with `--compare-redis`, a real redis-server.
 //! Figures are not asserted (no timed assertions): only that every request
 //! completed without error and that the counts add up.
-
-mod common;
+//!
+//! The engines are the `statewell` binary of this target dir, which the
+//! bench finds next to its own executable: `cargo nextest run --workspace`
+//! (or `cargo build -p statewell`) builds it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Engine;
 use serde_json::Value;
+use statewell_bench::servers::Server;
+
+/// `statewell-bench`, with none of the variables it reads from the
+/// environment: a developer's shell must not point the tests elsewhere, and
+/// the engines must be found the default way.
+fn bench_command() -> Command {
+    bench_command_at(Path::new(env!("CARGO_BIN_EXE_statewell-bench")))
+}
+
+/// `bench_command` of a copy of the bench at `program`.
+fn bench_command_at(program: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.env("RUST_LOG", "warn");
+    for var in ["STATEWELL_BIN", "STATEWELL_URL", "STATEWELL_TOKEN"] {
+        command.env_remove(var);
+    }
+    command
+}
 
 fn bench(args: &[&str], json: &Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_statewell"))
-        .arg("bench")
+    bench_command()
         .args(args)
         .arg("--json")
         .arg(json)
-        .env("RUST_LOG", "warn")
         .output()
-        .expect("run statewell bench")
+        .expect("run statewell-bench")
+}
+
+/// The engine binary the bench finds by default: `statewell` next to it.
+fn engine_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_statewell-bench")).with_file_name("statewell");
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build -p statewell` (or the whole workspace's tests)",
+        path.display()
+    );
+    path
+}
+
+/// An engine on a fresh temporary data directory, stopped when dropped
+/// (the directory with it).
+fn engine() -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::statewell(&engine_binary(), &dir.path().join("data"), "always", &[])
+        .expect("start an engine");
+    (server, dir)
 }
 
 fn run_ok(args: &[&str]) -> Value {
@@ -66,7 +103,7 @@ fn check_run(run: &Value, ops: u64) -> [u64; 3] {
 
 #[test]
 fn each_operation_completes_without_error_against_a_running_engine() {
-    let engine = Engine::start(&[]);
+    let (engine, _dir) = engine();
     let url = engine.ws_url();
     for (op, index) in [("set", 0), ("get", 1), ("update", 2)] {
         let out = run_ok(&[
@@ -110,26 +147,70 @@ fn mixed_load_on_its_own_engine_adds_up_in_both_shapes() {
     }
 }
 
-#[test]
-fn update_increments_reach_the_engine() {
+#[tokio::test]
+async fn update_increments_reach_the_engine() {
     // 1 key, 500 increments: the stored counter must have moved by 500.
-    let engine = Engine::start(&[]);
+    let (engine, _dir) = engine();
     let url = engine.ws_url();
-    run_ok(&[
-        "--url", &url, "--op", "update", "--ops", "500", "--keys", "1", "--warmup", "0",
-    ]);
-    let out = Command::new(env!("CARGO_BIN_EXE_statewell"))
-        .args(["get", "bench-0", "k000000000", "--url", &url])
-        .output()
-        .expect("run statewell get");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let value: Value = serde_json::from_slice(&out.stdout).expect("get prints JSON");
+    let bench_url = url.clone();
+    tokio::task::spawn_blocking(move || {
+        run_ok(&[
+            "--url", &bench_url, "--op", "update", "--ops", "500", "--keys", "1", "--warmup", "0",
+        ])
+    })
+    .await
+    .expect("the bench ran");
+    let client = statewell_client::Client::connect(&url, None)
+        .await
+        .expect("connect to the engine");
+    let value = client
+        .get("bench-0", "k000000000")
+        .await
+        .expect("get")
+        .expect("the bench stored the key");
     // The preload stored count 0, then 500 increments.
     assert_eq!(value["count"], 500, "{value}");
+}
+
+#[test]
+fn a_missing_engine_binary_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("out.json");
+    let nowhere = dir.path().join("no-such-statewell");
+    let nowhere = nowhere.to_str().expect("utf-8 path");
+    // Named by the flag, then by the environment.
+    let by_flag = bench(&["--engine-bin", nowhere, "--ops", "10"], &json);
+    let by_env = bench_command()
+        .env("STATEWELL_BIN", nowhere)
+        .args(["--ops", "10"])
+        .output()
+        .expect("run statewell-bench");
+    for out in [by_flag, by_env] {
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("no statewell engine binary at {nowhere}")),
+            "{err}"
+        );
+    }
+    // By default: a bench copied where no `statewell` lies next to it.
+    let lone = dir.path().join("statewell-bench");
+    std::fs::copy(env!("CARGO_BIN_EXE_statewell-bench"), &lone).expect("copy the bench");
+    let out = bench_command_at(&lone)
+        .args(["--ops", "10"])
+        .output()
+        .expect("run the copied bench");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let expected = dir.path().join("statewell");
+    assert!(
+        err.contains(&format!(
+            "no statewell engine binary at {}",
+            expected.display()
+        )) && err.contains("--engine-bin"),
+        "{err}"
+    );
+    assert!(!json.exists(), "no figures without an engine");
 }
 
 #[test]
@@ -255,14 +336,13 @@ fn eventually<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_bench_stopped_by_a_signal_stops_the_engine_it_started() {
-    let mut bench = Command::new(env!("CARGO_BIN_EXE_statewell"))
-        .args(["bench", "--op", "get", "--duration", "10m", "--keys", "100"])
-        .env("RUST_LOG", "warn")
+    let mut bench = bench_command()
+        .args(["--op", "get", "--duration", "10m", "--keys", "100"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start statewell bench");
+        .expect("start statewell-bench");
     let engine = eventually("the bench's engine", || {
         children(bench.id()).first().copied()
     });

@@ -1,15 +1,40 @@
-//! The servers a bench starts for itself: a statewell engine (this very
-//! executable, `serve`) or a `redis-server`, each on a free loopback port and
-//! a temporary directory, and what `/proc` says about them.
+//! The servers a bench starts for itself: a statewell engine (`statewell
+//! serve`, found by `engine_binary`) or a `redis-server`, each on a free
+//! loopback port and a temporary directory, and what `/proc` says about them.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+
+/// The `statewell` executable to start engines with: `explicit` (from
+/// `--engine-bin` or `STATEWELL_BIN`), else `statewell` in the directory of
+/// the running executable — where cargo puts both binaries of one target dir
+/// (`target/release/statewell-bench` next to `target/release/statewell`).
+/// A missing file is an error that says how to get one, never a silent
+/// fallback to whatever `statewell` is on the PATH.
+pub fn engine_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()
+            .context("cannot find the bench's own executable")?
+            .with_file_name(format!("statewell{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !path.is_file() {
+        let how = if explicit.is_some() {
+            "check --engine-bin / STATEWELL_BIN"
+        } else {
+            "build it in the same target dir (`cargo build --release -p statewell`), \
+             or name one with --engine-bin PATH or STATEWELL_BIN"
+        };
+        bail!("no statewell engine binary at {}: {how}", path.display());
+    }
+    Ok(path)
+}
 
 /// A server process this bench started; stopped (SIGTERM, then SIGKILL)
 /// when dropped.
@@ -21,11 +46,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `statewell serve` on `data` (created when missing).
-    pub fn statewell(data: &Path, durability: &str, extra: &[String]) -> Result<Server> {
-        let exe = std::env::current_exe().context("cannot find the statewell executable")?;
+    /// Starts `ENGINE serve` on `data` (created when missing).
+    pub fn statewell(
+        engine: &Path,
+        data: &Path,
+        durability: &str,
+        extra: &[String],
+    ) -> Result<Server> {
         let began = Instant::now();
-        let mut child = Command::new(exe)
+        let mut child = Command::new(engine)
             .arg("serve")
             .args([
                 "--listen",
@@ -44,7 +73,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start `statewell serve`")?;
+            .with_context(|| format!("cannot start `{} serve`", engine.display()))?;
         let stdout = child.stdout.take().context("no stdout from the engine")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {

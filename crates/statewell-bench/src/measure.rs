@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::report::{CommitCounters, RunInfo, RunResult};
-use super::runner::{self, Budget, Layout, Target};
-use super::servers::cpu_seconds;
-use super::workload::{OpChoice, Shape};
+use crate::report::{CommitCounters, RunInfo, RunResult};
+use crate::runner::{self, Budget, Layout, Target};
+use crate::servers::cpu_seconds;
+use crate::workload::{OpChoice, Shape};
 
 /// How much to measure.
 #[derive(Clone, Copy, Debug)]
@@ -203,7 +203,7 @@ async fn with_timed_progress<T>(label: &str, d: Duration, work: impl Future<Outp
 /// whose name mentions a batch, a commit or a sync), to tell what bounds a
 /// durable write.
 pub fn engine_metrics(addr: &str) -> Option<Vec<String>> {
-    let text = super::servers::fetch_metrics(addr, None).ok()?;
+    let text = crate::servers::fetch_metrics(addr, None).ok()?;
     let lines: Vec<String> = text
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -237,7 +237,7 @@ fn host_port(url: &str) -> Option<String> {
 
 /// The engine's commit counters so far, from its `/metrics`.
 fn commit_counters(addr: &str, token: Option<&str>) -> Option<CommitCounters> {
-    let text = super::servers::fetch_metrics(addr, token).ok()?;
+    let text = crate::servers::fetch_metrics(addr, token).ok()?;
     parse_commit_counters(&text)
 }
 
