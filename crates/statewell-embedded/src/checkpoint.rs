@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redb::Database;
 use statewell_core::StateError;
@@ -21,9 +21,10 @@ use statewell_core::StateError;
 use crate::counters::Counters;
 use crate::logfile::LogFile;
 use crate::overlay::Overlay;
+use crate::publish::Broken;
 use crate::read::{Base, Snapshot};
 use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
-use crate::wal::Wal;
+use crate::wal::{LsnMark, Wal};
 
 /// The commit loop's checkpoints: when the next one is due, the one
 /// running, and the overlay it writes.
@@ -41,11 +42,21 @@ pub(crate) struct Checkpoints {
     /// records and must not be written again).
     frozen_at: Option<(u64, u64)>,
     counters: Arc<Counters>,
+    /// How far batches were answered, and whether the log failed (see
+    /// [`wait_answered`]).
+    answered: LsnMark,
+    broken: Broken,
 }
 
 impl Checkpoints {
-    /// Checkpoints of `db` every `checkpoint_bytes` of log.
-    pub(crate) fn new(db: Arc<Database>, checkpoint_bytes: u64, counters: Arc<Counters>) -> Self {
+    /// Checkpoints of `db` every `checkpoint_bytes` of log; `answered` and
+    /// `broken` are the publisher's.
+    pub(crate) fn new(
+        db: Arc<Database>,
+        checkpoint_bytes: u64,
+        counters: Arc<Counters>,
+        (answered, broken): (LsnMark, Broken),
+    ) -> Self {
         Checkpoints {
             db,
             every: checkpoint_bytes,
@@ -53,6 +64,8 @@ impl Checkpoints {
             running: None,
             frozen_at: None,
             counters,
+            answered,
+            broken,
         }
     }
 
@@ -85,10 +98,12 @@ impl Checkpoints {
             frozen_at
         };
         let (db, frozen) = (Arc::clone(&self.db), current.frozen.clone());
+        let (answered, broken) = (self.answered.clone(), Arc::clone(&self.broken));
         let started = Instant::now();
         let spawned = std::thread::Builder::new()
             .name("statewell-checkpoint".into())
             .spawn(move || {
+                wait_answered(&answered, &broken, last_lsn)?;
                 let base = write_checkpoint(&db, &[&frozen], revision, last_lsn)?;
                 tracing::debug!(
                     log_bytes,
@@ -165,6 +180,22 @@ impl Checkpoints {
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Waits until every batch up to `last_lsn` was answered as a success: a
+/// batch is applied to the overlay before its sync, and one refused when
+/// its sync fails must not reach the data file (see `publish`). Fails once
+/// the log has failed: then some may be refused. The publisher answers a
+/// batch within a sync of its handoff; this thread is on no waiter's path,
+/// so it polls.
+fn wait_answered(answered: &LsnMark, broken: &Broken, last_lsn: u64) -> Result<(), StateError> {
+    while answered.get() < last_lsn {
+        if let Some(err) = broken.get() {
+            return Err(err.clone());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
 }
 
 /// Writes `layers` (oldest first: a later one's change of a key wins) into

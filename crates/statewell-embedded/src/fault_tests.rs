@@ -27,6 +27,8 @@ struct Scenario {
     value_bytes: usize,
     /// The disk works again once this many writes were refused.
     disarm_after: Option<usize>,
+    /// `EmbeddedOptions::checkpoint_bytes`, when not the default.
+    checkpoint_bytes: Option<u64>,
 }
 
 fn scenario(name: &str) -> Scenario {
@@ -44,6 +46,7 @@ fn scenario(name: &str) -> Scenario {
             writes: 12,
             value_bytes: 100,
             disarm_after: None,
+            checkpoint_bytes: None,
         },
         // A disk that fills up under the 6th record's write (a file system
         // that allocates as it overwrites) and has room again later.
@@ -52,6 +55,7 @@ fn scenario(name: &str) -> Scenario {
             writes: 12,
             value_bytes: 100,
             disarm_after: Some(3),
+            checkpoint_bytes: None,
         },
         // The log file cannot grow: the first fill (to 2 MiB) goes through,
         // the next one does not, until there is room again.
@@ -60,6 +64,7 @@ fn scenario(name: &str) -> Scenario {
             writes: 20,
             value_bytes: 200_000,
             disarm_after: Some(3),
+            checkpoint_bytes: None,
         },
         // The 6th sync fails, once.
         "sync-fails-once" => Scenario {
@@ -67,6 +72,7 @@ fn scenario(name: &str) -> Scenario {
             writes: 12,
             value_bytes: 100,
             disarm_after: None,
+            checkpoint_bytes: None,
         },
         // From the 6th sync on, every sync fails.
         "sync-fails-for-good" => Scenario {
@@ -74,6 +80,16 @@ fn scenario(name: &str) -> Scenario {
             writes: 12,
             value_bytes: 100,
             disarm_after: None,
+            checkpoint_bytes: None,
+        },
+        // The 6th sync fails while the batch it was to sync is being
+        // checkpointed (a checkpoint after every batch).
+        "sync-fails-during-checkpoint" => Scenario {
+            faults: vec![fault(Point::Sync, 5, 1, EIO, false)],
+            writes: 12,
+            value_bytes: 100,
+            disarm_after: None,
+            checkpoint_bytes: Some(1),
         },
         other => panic!("no scenario {other}"),
     }
@@ -111,7 +127,11 @@ fn fault_child() {
     let plan = faults::arm(Path::new(&dir), scenario.faults.clone());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let store = EmbeddedStore::open(Path::new(&dir), EmbeddedOptions::default()).expect("open");
+        let mut options = EmbeddedOptions::default();
+        if let Some(bytes) = scenario.checkpoint_bytes {
+            options.checkpoint_bytes = bytes;
+        }
+        let store = EmbeddedStore::open(Path::new(&dir), options).expect("open");
         let mut refused = 0;
         for i in 0..scenario.writes {
             let set = Mutation::Set {
@@ -289,6 +309,14 @@ async fn a_failing_sync_refuses_its_write_as_not_applied_and_every_later_one() {
     for (_, _, message) in &answers.refused {
         assert!(message.contains(NOT_APPLIED), "{message}");
     }
+    assert_eq!(held.keys().copied().collect::<Vec<_>>(), answers.acked);
+}
+
+#[tokio::test]
+async fn a_batch_refused_as_not_applied_is_not_checkpointed() {
+    let (answers, held) =
+        refused_and_nothing_acknowledged_lost("sync-fails-during-checkpoint").await;
+    assert_eq!(went_on(&answers), (5, false));
     assert_eq!(held.keys().copied().collect::<Vec<_>>(), answers.acked);
 }
 

@@ -30,7 +30,7 @@ use crate::command::{Answer, Command};
 use crate::counters::Counters;
 use crate::logfile::LogFile;
 use crate::read::{Snapshot, SnapshotCache};
-use crate::wal::{Durable, Span, not_synced, outcome_unknown};
+use crate::wal::{LsnMark, Span, not_synced, outcome_unknown};
 
 /// Most handoffs taken per sync: bounds how long the first waiter of a
 /// group waits for the last one's turn.
@@ -79,7 +79,10 @@ pub(crate) struct Publisher {
     pub snapshots: Arc<SnapshotCache>,
     pub broken: Broken,
     /// Raised after each sync to the last record handed over before it.
-    pub durable: Durable,
+    pub durable: LsnMark,
+    /// Raised to each record whose batch was answered as a success: a
+    /// checkpoint writes no batch before (see `checkpoint`).
+    pub answered: LsnMark,
 }
 
 /// What the publisher knows of the log beyond the handoffs at hand.
@@ -271,6 +274,9 @@ impl Publisher {
                 for (command, answer) in answers {
                     command.answer(answer);
                 }
+                if let Some(span) = record {
+                    self.answered.raise(span.lsn);
+                }
             }
         }
     }
@@ -308,6 +314,7 @@ mod tests {
             snapshots: Arc::new(SnapshotCache::new(snapshot)),
             broken: broken.clone(),
             durable: opened.wal.durable(),
+            answered: LsnMark::default(),
         };
         (publisher, tx, counters, broken)
     }

@@ -22,8 +22,9 @@ use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_json, encode_value, json_len};
 use crate::command::{Command, WriteAnswer};
 use crate::counters::Counters;
-use crate::publish::{Handoff, Publisher};
+use crate::publish::{Broken, Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
+use crate::wal::LsnMark;
 use crate::writer::Writer;
 use crate::{Durability, EmbeddedOptions, dir, read};
 
@@ -92,7 +93,8 @@ impl EmbeddedStore {
         let (commands, rx) = mpsc::channel();
         let current = Snapshot::open(&db)?;
         let snapshots = Arc::new(SnapshotCache::new(current.clone()));
-        let broken = Arc::default();
+        let broken: Broken = Arc::default();
+        let answered = LsnMark::default();
         let (handoffs, handoffs_rx) = mpsc::sync_channel::<Handoff>(HANDOFF_QUEUE);
         let publisher = Publisher {
             rx: handoffs_rx,
@@ -102,6 +104,7 @@ impl EmbeddedStore {
             snapshots: snapshots.clone(),
             broken: Arc::clone(&broken),
             durable: opened.wal.durable(),
+            answered: answered.clone(),
         };
         let publisher = std::thread::Builder::new()
             .name("statewell-sync".into())
@@ -120,7 +123,12 @@ impl EmbeddedStore {
             items: opened.items,
             unsynced_since: None,
             wal: opened.wal,
-            checkpoints: Checkpoints::new(db.clone(), options.checkpoint_bytes, counters.clone()),
+            checkpoints: Checkpoints::new(
+                db.clone(),
+                options.checkpoint_bytes,
+                counters.clone(),
+                (answered, Arc::clone(&broken)),
+            ),
             broken,
         };
         let writer = std::thread::Builder::new()

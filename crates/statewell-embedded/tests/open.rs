@@ -304,18 +304,7 @@ async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
     let checkpointed = read_meta(dir.path(), "log_lsn");
     assert!(checkpointed > 0, "a clean close records the log position");
     // A child leaves later records in the log (killed, so no checkpoint).
-    let mut process = child(
-        "log_writer_child",
-        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
-    )
-    .spawn()
-    .expect("spawn");
-    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
-        .take_while(|line| line != "written")
-        .collect();
-    process.kill().expect("SIGKILL");
-    process.wait().expect("reap");
-    assert!(said.is_empty(), "{said:?}");
+    leave_writes_in_the_log(dir.path());
     // Wind the data file back one record: the log now resumes after a hole,
     // which only damage or an edit produces. Replaying past it would lose
     // the record in the hole silently.
@@ -329,6 +318,23 @@ async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
     edit_meta(dir.path(), "log_lsn", checkpointed);
     let store = open(dir.path());
     assert_eq!(store.list("g").await.expect("list").len(), 53);
+}
+
+/// Has a child write three sets (`late0` to `late2`) into `dir` and
+/// SIGKILLs it: they are acknowledged, in the log only (not checkpointed).
+fn leave_writes_in_the_log(dir: &Path) {
+    let mut process = child(
+        "log_writer_child",
+        &[("STATEWELL_LOG_DIR", dir.display().to_string())],
+    )
+    .spawn()
+    .expect("spawn");
+    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
+        .take_while(|line| line != "written")
+        .collect();
+    process.kill().expect("SIGKILL");
+    process.wait().expect("reap");
+    assert!(said.is_empty(), "{said:?}");
 }
 
 /// Child: writes three sets (each its own log record), says so, waits.
@@ -379,18 +385,7 @@ async fn a_lost_marker_is_refused_not_taken_for_a_new_directory() {
 async fn a_lost_marker_with_writes_only_in_the_log_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Writes a child left in the log (killed: nothing checkpointed).
-    let mut process = child(
-        "log_writer_child",
-        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
-    )
-    .spawn()
-    .expect("spawn");
-    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
-        .take_while(|line| line != "written")
-        .collect();
-    process.kill().expect("SIGKILL");
-    process.wait().expect("reap");
-    assert!(said.is_empty(), "{said:?}");
+    leave_writes_in_the_log(dir.path());
     assert_eq!(read_meta(dir.path(), "revision"), 0, "nothing checkpointed");
     std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
     std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
@@ -422,18 +417,7 @@ async fn a_damaged_log_is_refused_and_opens_with_accept_log_damage_without_what_
     let dir = tempfile::tempdir().expect("tempdir");
     store_with_data(dir.path()).await;
     // Three acknowledged writes left in the log (killed: not checkpointed).
-    let mut process = child(
-        "log_writer_child",
-        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
-    )
-    .spawn()
-    .expect("spawn");
-    let said: Vec<String> = heard(process.stdout.take().expect("piped"))
-        .take_while(|line| line != "written")
-        .collect();
-    process.kill().expect("SIGKILL");
-    process.wait().expect("reap");
-    assert!(said.is_empty(), "{said:?}");
+    leave_writes_in_the_log(dir.path());
     let log = dir.path().join("wal.log");
     let mut bytes = std::fs::read(&log).expect("read the log");
     bytes[FIRST_PAYLOAD_BYTE] ^= 0x01;

@@ -123,28 +123,29 @@ pub(crate) struct Wal {
     /// Written since the last `sync`.
     unsynced: bool,
     /// The lsn of the last record known durable: raised by whoever syncs
-    /// the log (see [`Durable`]), written into every record's header.
-    durable: Durable,
+    /// the log, written into every record's header.
+    durable: LsnMark,
 }
 
-/// The lsn of the last record known durable, shared by the commit loop
-/// (which writes it into each record) and the thread that syncs the log
-/// (which raises it after each sync). It only grows, and may lag: a record
-/// saying "synced up to N" is written only once N was.
+/// An lsn that only grows, shared between threads: how far the log was
+/// synced (raised by the thread that syncs it after each sync, read by the
+/// commit loop into each record: see [`Wal::durable`]), or how far batches
+/// were answered (see `publish`). It may lag, never lead: a record saying
+/// "synced up to N" is written only once N was.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Durable(Arc<AtomicU64>);
+pub(crate) struct LsnMark(Arc<AtomicU64>);
 
-impl Durable {
-    fn new(lsn: u64) -> Self {
-        Durable(Arc::new(AtomicU64::new(lsn)))
+impl LsnMark {
+    pub(crate) fn new(lsn: u64) -> Self {
+        LsnMark(Arc::new(AtomicU64::new(lsn)))
     }
 
-    /// Records up to `lsn` are durable.
+    /// Records up to `lsn` are in.
     pub(crate) fn raise(&self, lsn: u64) {
         self.0.fetch_max(lsn, Ordering::AcqRel);
     }
 
-    fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
 }
@@ -182,7 +183,7 @@ impl Wal {
             ops: 0,
             unsynced: false,
             // Every earlier record is in a durable commit of the data file.
-            durable: Durable::new(next_lsn.saturating_sub(1)),
+            durable: LsnMark::new(next_lsn.saturating_sub(1)),
         };
         wal.begin();
         Ok(wal)
@@ -246,7 +247,7 @@ impl Wal {
     }
 
     /// The durable lsn, for the publisher to raise after its syncs.
-    pub(crate) fn durable(&self) -> Durable {
+    pub(crate) fn durable(&self) -> LsnMark {
         self.durable.clone()
     }
 
