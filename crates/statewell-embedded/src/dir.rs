@@ -184,7 +184,7 @@ fn accept_damage(dir: &Path, damage: &Damage) -> Result<(), String> {
         if !from.exists() {
             continue;
         }
-        let to = (1..)
+        let to = (1..=1000)
             .map(|n| match n {
                 1 => dir.join(format!("{name}.damaged")),
                 n => dir.join(format!("{name}.damaged.{n}")),
@@ -208,9 +208,10 @@ fn accept_damage(dir: &Path, damage: &Damage) -> Result<(), String> {
         first_dropped = damage.first_later,
         last_dropped = damage.last_later,
         copies = ?copies,
-        "the write-ahead log is damaged; opening anyway, as asked (accept_log_damage): \
-         the records from the damage on are dropped: {}",
-        damage.refusal()
+        "opening a damaged write-ahead log, as asked (accept_log_damage), without the records \
+         from the damage on: {}; copies of the log kept: {}",
+        damage.describe(),
+        copies.join(", ")
     );
     Ok(())
 }

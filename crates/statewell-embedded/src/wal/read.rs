@@ -73,6 +73,21 @@ pub(crate) enum Evidence {
 }
 
 impl Damage {
+    /// Where the log is damaged and what that drops.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} is damaged at byte {}: {}; record {} is missing, yet {} later records (lsn {} to \
+             {}) follow",
+            self.file,
+            self.offset,
+            self.what,
+            self.missing,
+            self.later,
+            self.first_later,
+            self.last_later,
+        )
+    }
+
     /// The reason opening is refused.
     pub(crate) fn refusal(&self) -> String {
         let why = match self.evidence {
@@ -86,17 +101,10 @@ impl Damage {
             }
         };
         format!(
-            "{} is damaged at byte {}: {}; record {} is missing, yet {} later records (lsn {} to \
-             {}) follow and {why}. Opening would drop them; start with --accept-log-damage \
+            "{} and {why}. Opening would drop them; start with --accept-log-damage \
              (EmbeddedOptions::accept_log_damage) to open without them, keeping a copy of the \
              log",
-            self.file,
-            self.offset,
-            self.what,
-            self.missing,
-            self.later,
-            self.first_later,
-            self.last_later,
+            self.describe()
         )
     }
 }
