@@ -97,6 +97,15 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_CHECKPOINT_BYTES", default_value_t = statewell_embedded::DEFAULT_CHECKPOINT_BYTES, value_parser = parse_checkpoint_bytes)]
     checkpoint_bytes: u64,
 
+    /// Open a data directory whose write-ahead log is damaged (a synced
+    /// record is missing or unreadable while later ones are there), which
+    /// is otherwise refused: the records from the damage on are dropped, a
+    /// copy of the log is kept (`wal.log.damaged`) and what was dropped is
+    /// logged at ERROR. A recovery step, deliberately without an
+    /// environment variable, so that it is never left on by accident.
+    #[arg(long)]
+    accept_log_damage: bool,
+
     /// Largest value accepted, as compact JSON, in bytes.
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
@@ -487,6 +496,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         durability = ?args.durability,
         sync_interval = ?args.sync_interval,
         checkpoint_bytes = args.checkpoint_bytes,
+        accept_log_damage = args.accept_log_damage,
         max_value_bytes = args.max_value_bytes,
         worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         auth = args.token.is_some(),
@@ -549,6 +559,7 @@ async fn open_store(
                 durability,
                 limits,
                 checkpoint_bytes: args.checkpoint_bytes,
+                accept_log_damage: args.accept_log_damage,
                 ..EmbeddedOptions::default()
             };
             let dir = args.data.clone();

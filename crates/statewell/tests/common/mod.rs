@@ -192,6 +192,21 @@ pub fn statewell() -> Command {
     command
 }
 
+/// `program` run by `sh -c script`, as `$0`, with the environment
+/// `statewell()` gives it: for limits only a shell sets (`ulimit`, `trap`).
+pub fn statewell_command_via_shell(script: &str, program: &str) -> Command {
+    let plain = statewell();
+    let mut command = Command::new("sh");
+    command.args(["-c", script, program]);
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command
+}
+
 /// What a finished process printed.
 pub struct Finished {
     pub status: std::process::ExitStatus,
