@@ -25,7 +25,7 @@ use crate::codec::{
 use crate::command::{Answer, Command, ValueTexts, WriteAnswer, WriteResult};
 use crate::read::{Snapshot, Stored, bounds};
 use crate::txn::apply_transaction;
-use crate::wal::Wal;
+use crate::wal::{Span, Wal};
 
 /// The state a batch builds up inside its transaction.
 pub(crate) struct BatchState {
@@ -39,6 +39,8 @@ pub(crate) struct BatchState {
     pub(crate) remembered: Vec<(String, Remembered)>,
     /// Whether the batch wrote anything (a log record, a new snapshot).
     pub(crate) changed: bool,
+    /// Where the batch's log record went, when it wrote one.
+    pub(crate) record: Option<Span>,
 }
 
 impl BatchState {
@@ -52,6 +54,7 @@ impl BatchState {
             want_events,
             remembered: Vec::new(),
             changed: false,
+            record: None,
         }
     }
 }
