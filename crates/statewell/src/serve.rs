@@ -237,8 +237,6 @@ fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, 
     let duration = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        "h" => Duration::from_secs(n.saturating_mul(3600)),
         _ => return Err(bad()),
     };
     if duration < min || duration > max {
@@ -263,11 +261,18 @@ fn show(duration: Duration) -> String {
 /// Below a second a retry could not make use of it; past 30 days the
 /// table would hold keys nobody retries.
 fn parse_retention(text: &str) -> Result<Duration, String> {
-    parse_duration(
-        text,
-        Duration::from_secs(1),
-        Duration::from_secs(30 * 24 * 3600),
-    )
+    let (min, max) = (Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600));
+    // Also whole hours (`24h`) and minutes (`90m`), a retention's units.
+    let scaled = [("h", 3600), ("m", 60)]
+        .into_iter()
+        .find_map(|(unit, secs)| {
+            let n: u64 = text.strip_suffix(unit)?.parse().ok()?;
+            Some(format!("{}s", n.saturating_mul(secs)))
+        });
+    match scaled {
+        Some(seconds) => parse_duration(&seconds, min, max).map_err(|e| format!("{e} ({text:?})")),
+        None => parse_duration(text, min, max),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -615,6 +620,16 @@ mod tests {
         assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
         for bad in ["", "ms", "100", "1.5s", "0ms", "61s", "10m"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_idempotency_retention_takes_hours_and_is_bounded() {
+        assert_eq!(parse_retention("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_retention("90m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_retention("30s"), Ok(Duration::from_secs(30)));
+        for bad in ["0s", "999ms", "721h", "h", "1d", ""] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
 
