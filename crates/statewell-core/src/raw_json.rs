@@ -7,7 +7,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::StateError;
-use crate::compact::scan;
+use crate::printed::scan;
 
 /// A value as its compact JSON text — exactly what `serde_json::to_string`
 /// gives for it — for reads that only pass the value on: a backend that

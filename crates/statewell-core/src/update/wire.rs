@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Number, Value};
 
 use super::{Path, UpdateOp};
-use crate::compact::{printed_object_end, printed_value_end};
+use crate::printed::{printed_object_end, printed_value_end};
 
 /// The ops in `text` (a JSON array of ops), read as `serde_json::from_str`
 /// reads them into `Vec<UpdateOp>`, with its errors.
