@@ -23,7 +23,7 @@ use crate::printed::{Scanned, scan};
 pub fn compact_json(text: &str) -> Result<RawJson, serde_json::Error> {
     if scan(text) == Some(Scanned::Printed) {
         // The scan checked it as JSON.
-        return Ok(RawJson::known(text.to_owned()));
+        return Ok(RawJson::known_json_unchecked(text.to_owned()));
     }
     transcoded(text)
 }
@@ -37,7 +37,7 @@ fn transcoded(text: &str) -> Result<RawJson, serde_json::Error> {
     parser.end()?;
     if out == text.as_bytes() {
         // The parser read it to its end without error.
-        return Ok(RawJson::known(text.to_owned()));
+        return Ok(RawJson::known_json_unchecked(text.to_owned()));
     }
     // The printer's output is JSON by construction; `from_string` checks it
     // once more, which only this less common path pays.

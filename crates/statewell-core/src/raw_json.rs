@@ -45,15 +45,15 @@ impl RawJson {
         RawValue::from_string(text).map(RawJson::from)
     }
 
-    /// `text` that the caller knows to be JSON, taken without checking it:
-    /// text it has just parsed without error (an update parses the stored
-    /// value to apply its ops and answers the same text), or text it wrote
+    /// `text` taken as it is, without checking it, because the caller knows
+    /// it is JSON: text it has just parsed without error (an update parses
+    /// the stored value to apply its ops and answers the same text), or text it wrote
     /// itself from a [`RawJson`] or a printed value and kept in memory (the
     /// embedded store's overlay), a frame's value that
     /// [`crate::printed_value_scan`] read as printed, or such text with one
     /// number replaced by a printed one ([`crate::update::apply_to_text`]).
     /// Text read back from a file is not known: [`RawJson::checked`] it.
-    pub fn known(text: String) -> RawJson {
+    pub fn known_json_unchecked(text: String) -> RawJson {
         RawJson(text.into_boxed_str())
     }
 

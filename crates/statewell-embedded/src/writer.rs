@@ -905,7 +905,7 @@ fn store_counter(
     let texts = Texts {
         old_value: Some(old),
         // Valid JSON with one number replaced by a printed number.
-        new_value: Some(RawJson::known(new)),
+        new_value: Some(RawJson::known_json_unchecked(new)),
     };
     Ok(written(None, applied, Some(revision), Some(texts)))
 }

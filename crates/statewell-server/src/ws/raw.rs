@@ -50,7 +50,7 @@ impl<'a> RawText<'a> {
     /// the frame pass found it printed already, else [`compact_json`]'s.
     pub fn to_compact_json(self) -> Result<RawJson, serde_json::Error> {
         match self.printed {
-            true => Ok(RawJson::known(self.text.to_owned())),
+            true => Ok(RawJson::known_json_unchecked(self.text.to_owned())),
             false => compact_json(self.text),
         }
     }
