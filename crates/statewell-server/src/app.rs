@@ -1,62 +1,15 @@
-//! The shared application state and the router that puts the layers on one port.
+//! The state every handler shares: the core's `State`, the settings, the
+//! metrics, the function registry, the triggers and the shutdown signal.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::Router;
 use statewell_core::State;
-use tokio::net::TcpListener;
 
+use crate::config::ServerConfig;
 use crate::functions::Functions;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::triggers::Triggers;
-
-/// Settings of the protocol layer (the store's own settings live with the store).
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// When set, every HTTP request and WebSocket upgrade must carry
-    /// `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// Largest WebSocket frame or HTTP body accepted, in bytes.
-    pub max_frame_bytes: usize,
-    /// How long a forwarded function invocation may take before the caller
-    /// gets an error.
-    pub invocation_timeout: Duration,
-    /// Requests one WebSocket connection may have in flight; beyond this the
-    /// engine stops reading that socket until replies have been written.
-    pub max_in_flight_per_connection: usize,
-    /// Frames waiting to be written to one WebSocket; a worker that lets it
-    /// overflow (it stopped reading) is disconnected.
-    pub outgoing_queue_per_connection: usize,
-    /// How often a failing or timed-out trigger handler is retried.
-    pub trigger_max_retries: u32,
-    /// Delay before the first retry of a trigger handler; doubles each time.
-    pub trigger_retry_backoff: Duration,
-    /// How long a disconnected worker's triggers keep collecting events,
-    /// waiting for it to reconnect and register them again.
-    pub reconnect_grace: Duration,
-    /// On shutdown, how long connections may take to finish in-flight work.
-    pub shutdown_drain_timeout: Duration,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            token: None,
-            // A value may be 1 MiB of JSON; leave room for the envelope.
-            max_frame_bytes: 2 * 1024 * 1024,
-            invocation_timeout: Duration::from_secs(30),
-            max_in_flight_per_connection: 256,
-            outgoing_queue_per_connection: 1024,
-            trigger_max_retries: 3,
-            trigger_retry_backoff: Duration::from_millis(100),
-            reconnect_grace: Duration::from_secs(10),
-            shutdown_drain_timeout: Duration::from_secs(10),
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -90,67 +43,4 @@ impl AppState {
             shutdown: Shutdown::default(),
         }
     }
-}
-
-/// All routes of the engine on one router: the worker WebSocket, then every
-/// HTTP route from the HTTP route table. Unknown routes and methods answer in
-/// the API's error shape; bodies are bounded by `max_frame_bytes`; the token
-/// guard wraps everything (it exempts the public routes itself).
-pub fn router(app: AppState) -> Router {
-    let guard = Arc::new(crate::auth::TokenGuard::new(app.config.token.as_deref()));
-    let body_limit = app.config.max_frame_bytes;
-    Router::new()
-        .merge(crate::ws::routes())
-        .merge(crate::http::routes())
-        .fallback(crate::http::route_not_found)
-        .method_not_allowed_fallback(crate::http::method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            guard,
-            crate::auth::require_token,
-        ))
-        .with_state(app)
-}
-
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-/// requests finish, and returns.
-///
-/// WebSocket connections are not tracked by axum's graceful shutdown once
-/// upgraded, so this also signals [`AppState::shutdown`] and waits (at most
-/// `shutdown_drain_timeout`) for every worker connection to finish its
-/// in-flight requests and close.
-pub async fn serve(
-    listener: TcpListener,
-    app: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-
-    let signal = app.shutdown.clone();
-    let graceful = async move {
-        shutdown.await;
-        signal.begin();
-    };
-    // Replies are small frames written as they complete: don't let Nagle's
-    // algorithm hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(graceful)
-        .await;
-    app.shutdown.begin();
-    let drain = app.config.shutdown_drain_timeout;
-    if tokio::time::timeout(drain, app.shutdown.connections_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            connections = app.shutdown.active_connections(),
-            "worker connections still open after the drain timeout; closing anyway"
-        );
-    }
-    served
 }

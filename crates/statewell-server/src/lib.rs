@@ -8,14 +8,18 @@
 
 mod app;
 mod auth;
+mod config;
 mod functions;
 mod http;
 mod metrics;
+mod serve;
 mod shutdown;
 mod triggers;
 mod ws;
 
-pub use app::{AppState, ServerConfig, router, serve};
+pub use app::AppState;
+pub use config::ServerConfig;
 pub use metrics::Metrics;
+pub use serve::{router, serve};
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

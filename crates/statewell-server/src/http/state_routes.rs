@@ -15,7 +15,7 @@ use statewell_core::{OpError, PageRequest, RawJson, StateError, UpdateOp};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
-use crate::AppState;
+use crate::app::AppState;
 
 #[derive(Deserialize)]
 pub struct GroupParams {

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 pub use spec::TriggerSpec;
 
-use crate::ServerConfig;
+use crate::config::ServerConfig;
 use crate::functions::{Functions, TraceContext};
 use crate::ws::frame::ErrorBody;
 

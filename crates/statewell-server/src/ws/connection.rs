@@ -20,9 +20,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
 
 use super::frame::{self, ErrorBody};
-use super::raw::{RawData, RawFrame, raw_str, raw_type_name, raw_value};
+use super::raw::{
+    RawData, RawFrame, invocation_id, raw_str, raw_type_name, raw_value, scan_invocation_id,
+};
 use super::state_fns::{self, StateFn};
-use crate::AppState;
+use crate::app::AppState;
 use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
 use crate::triggers::TriggerSpec;
 
@@ -365,7 +367,7 @@ impl Connection {
         let limit = self.app.config.max_frame_bytes;
         if text.len() > limit {
             tracing::warn!(worker = %self.link.id, bytes = text.len(), limit, "frame too large");
-            if let Some(id) = frame::scan_invocation_id(text) {
+            if let Some(id) = scan_invocation_id(text) {
                 let error = ErrorBody::new(
                     "frame_too_large",
                     format!(
@@ -385,7 +387,7 @@ impl Connection {
             }
             Err(error) => {
                 tracing::debug!(worker = %self.link.id, %error, "frame is not JSON");
-                if let Some(id) = frame::scan_invocation_id(text) {
+                if let Some(id) = scan_invocation_id(text) {
                     let error = ErrorBody::new(
                         "deserialization_error",
                         format!("Failed to deserialize frame: {error}"),
@@ -395,7 +397,7 @@ impl Connection {
                 return;
             }
         };
-        let invocation_id = frame::invocation_id(frame.get("invocation_id"));
+        let invocation_id = invocation_id(frame.get("invocation_id"));
         let raw_kind = frame.get("type");
         let Some(kind) = raw_kind.and_then(raw_str) else {
             if let Some(id) = invocation_id {

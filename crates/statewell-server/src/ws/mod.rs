@@ -13,7 +13,7 @@ use axum::response::Response;
 use axum::routing::any;
 use futures::StreamExt;
 
-use crate::AppState;
+use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

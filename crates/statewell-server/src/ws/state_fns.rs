@@ -441,6 +441,7 @@ mod tests {
     use statewell_core::{RawItem, RawJson, RawPage};
 
     use super::*;
+    use crate::ws::frame::result_frame;
 
     fn raw(text: &str) -> RawJson {
         RawJson::checked(text.to_owned()).expect("test JSON")
@@ -494,6 +495,78 @@ mod tests {
             let written = String::from_utf8(written).expect("UTF-8");
             let serialized = serde_json::to_string(reply).expect("serializable");
             assert_eq!(written, serialized, "{reply:?}");
+        }
+    }
+
+    /// The frame as serializing it as a struct prints it: what
+    /// `result_frame` must give byte for byte.
+    #[derive(Serialize)]
+    struct ResultFrame<'a, R> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        invocation_id: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        function_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a R>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a ErrorBody>,
+    }
+
+    fn as_struct<R: Serialize>(
+        invocation_id: &Value,
+        function_id: Option<&str>,
+        outcome: &Result<Option<R>, ErrorBody>,
+    ) -> String {
+        let (result, error) = match outcome {
+            Ok(result) => (result.as_ref(), None),
+            Err(error) => (None, Some(error)),
+        };
+        serde_json::to_string(&ResultFrame {
+            kind: "invocationresult",
+            invocation_id,
+            function_id,
+            result,
+            error,
+        })
+        .expect("frames serialize")
+    }
+
+    #[test]
+    fn result_frames_print_as_the_struct_prints() {
+        let raw = |text: &str| RawJson::checked(text.to_owned()).expect("JSON");
+        let ids = [
+            json!("abc-1"),
+            json!("quote\" and \\ and \u{1}"),
+            json!("a control character alone: \u{1f}"),
+            json!("é and \u{7f}, nothing to escape"),
+            json!(42),
+            json!(-1.5),
+        ];
+        let functions = [
+            None,
+            Some("state::get"),
+            Some("my::fn \"é\"\n"),
+            Some("tab\there"),
+        ];
+        let outcomes: Vec<Result<Option<Reply>, ErrorBody>> = vec![
+            Ok(None),
+            Ok(Some(Reply::Value(json!({"groups": ["a", "b\u{7f}"]})))),
+            Ok(Some(Reply::Raw(raw(r#"{"n":1,"s":"x\"y"}"#)))),
+            Ok(Some(Reply::List(vec![raw("1"), raw("null")]))),
+            Err(ErrorBody::function_not_found("nope")),
+            Err(ErrorBody::Relayed(json!({"code": "x", "detail": [1, 2]}))),
+        ];
+        for id in &ids {
+            for function in functions {
+                for outcome in &outcomes {
+                    assert_eq!(
+                        result_frame(id, function, outcome),
+                        as_struct(id, function, outcome),
+                        "{id} {function:?} {outcome:?}"
+                    );
+                }
+            }
         }
     }
 }
