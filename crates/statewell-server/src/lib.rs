@@ -14,6 +14,7 @@ mod http;
 mod metrics;
 mod serve;
 mod shutdown;
+mod state_fn;
 mod triggers;
 mod ws;
 

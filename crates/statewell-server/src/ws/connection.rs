@@ -23,9 +23,10 @@ use super::frame::{self, ErrorBody};
 use super::raw::{
     RawData, RawFrame, invocation_id, raw_str, raw_type_name, raw_value, scan_invocation_id,
 };
-use super::state_fns::{self, StateFn};
+use super::state_fns;
 use crate::app::AppState;
 use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
+use crate::state_fn::StateFn;
 use crate::triggers::TriggerSpec;
 
 /// How long the writer may take to flush its last frames once the
