@@ -3,6 +3,7 @@
 
 mod connection;
 pub(crate) mod frame;
+mod ops;
 mod raw;
 mod state_fns;
 

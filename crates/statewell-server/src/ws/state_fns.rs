@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use statewell_core::{OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
 
 use super::frame::{ErrorBody, WriteJson, write_json};
+use super::ops::ops_from_json;
 use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
 use crate::metrics::{Metrics, Outcome};
 use crate::state_fn::StateFn;
@@ -366,7 +367,7 @@ impl<'a> Args<'_, 'a> {
     /// one of `from_value` (no line and column into the frame), as it always was.
     fn ops(&self) -> Result<Vec<UpdateOp>, CallError> {
         let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
-        statewell_core::update::ops_from_json(raw.get()).or_else(|direct| {
+        ops_from_json(raw.get()).or_else(|direct| {
             let tree = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
             // Both read the same text, so the tree is refused too.
             let error = serde_json::from_value::<Vec<UpdateOp>>(tree)
