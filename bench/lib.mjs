@@ -1,6 +1,6 @@
 // Shared by the Node load scripts: a closed-loop driver (N requests in
 // flight from one Node process, each replaced as soon as it completes), the
-// same ~200-byte JSON values as `statewell bench`, and starting the servers
+// same ~200-byte JSON values as `statewell-bench`, and starting the servers
 // (a statewell engine, a redis-server) on free loopback ports.
 
 import { spawn, execFileSync } from "node:child_process";

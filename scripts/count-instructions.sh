@@ -7,8 +7,11 @@
 #   scripts/count-instructions.sh old/statewell update 20000 -- --no-preload --keys 1000
 #
 # Starts BINARY's `serve` under callgrind on a temporary directory, drives it
-# with `BINARY bench --url ... --op OP --ops OPS --shape a` (the generator runs
-# natively), stops it with SIGINT and prints the total and per-op count, and
+# with `statewell-bench --url ... --op OP --ops OPS --shape a` (the generator
+# runs natively: $STATEWELL_BENCH_BIN, default target/release/statewell-bench
+# of this checkout, the same for both binaries of an A/B; build it with
+# `cargo build --release -p statewell-bench`), stops the engine with SIGINT
+# and prints the total and per-op count, and
 # where the profile is (read it with `callgrind_annotate --inclusive=yes`).
 # The total includes start-up and the preload, which are the same for two
 # binaries given the same arguments: compare totals, or the difference per op.
@@ -17,7 +20,7 @@
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,19p' "$0" >&2
   exit 2
 fi
 binary=$1
@@ -26,8 +29,15 @@ ops=${3:-20000}
 shift $(($# < 3 ? $# : 3))
 [[ ${1:-} == "--" ]] && shift
 
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bench=${STATEWELL_BENCH_BIN:-$root/target/release/statewell-bench}
+
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
 [[ -x $binary ]] || { echo "$binary is not an executable" >&2; exit 1; }
+[[ -x $bench ]] || {
+  echo "$bench is not an executable: cargo build --release -p statewell-bench, or set STATEWELL_BENCH_BIN" >&2
+  exit 1
+}
 
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,7 +53,7 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 
-"$binary" bench --url "ws://127.0.0.1:$port/" --op "$op" --ops "$ops" --warmup 0s \
+"$bench" --url "ws://127.0.0.1:$port/" --op "$op" --ops "$ops" --warmup 0s \
   --shape a --json "$dir/bench.json" "$@" >"$dir/bench.log" 2>&1 \
   || { cat "$dir/bench.log" >&2; exit 1; }
 kill -INT $server

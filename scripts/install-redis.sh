@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ensures a `redis-server` binary for the Redis comparison (statewell bench
+# Ensures a `redis-server` binary for the Redis comparison (statewell-bench
 # --compare-redis, bench/*.mjs) and prints its path on stdout.
 # Uses the one on PATH; otherwise installs Debian's package when root.
 # Idempotent, asks nothing.

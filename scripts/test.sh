@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the Rust workspace, both SDKs, the
-# compatibility suites against the published iii-sdk clients, the examples.
-# Each part is one script in scripts/test.d/, run in name order; each installs
-# what it needs (npm packages, a Python venv, redis-server) by itself.
+# Runs every test and linter of the project: clippy (05-lint), the Rust
+# workspace, both SDKs (each with its linter: eslint, ruff), the
+# compatibility suites against the published iii-sdk clients, the examples,
+# the Node load scripts. Each part is one script in scripts/test.d/, run in
+# name order; each installs what it needs (npm packages, a Python venv,
+# redis-server) by itself.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

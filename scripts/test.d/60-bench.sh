@@ -2,7 +2,7 @@
 # The Node load scripts in bench/ (iii-sdk and the statewell SDK against the
 # engine, ioredis against redis-server), run very briefly: they must complete
 # every request without error. Figures are printed, never asserted.
-# (`statewell bench` itself is tested by crates/statewell/tests/bench.rs.)
+# (`statewell-bench` itself is tested by crates/statewell-bench/tests/bench.rs.)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bash "$root/scripts/install-redis.sh" >/dev/null

@@ -36,7 +36,7 @@ const OUTGOING_CAPACITY: usize = 1024;
 /// of its read buffer before every read, including reads that find nothing
 /// waiting; with its default (128 KiB) a connection with one request in
 /// flight spent ~6 µs of memset per reply, half of the load generator's CPU
-/// (`statewell bench --shape b`: 11.9 → 6.1 µs per get; 4 and 8 KiB did no
+/// (`statewell-bench --shape b`: 11.9 → 6.1 µs per get; 4 and 8 KiB did no
 /// better than 16). Larger frames still arrive whole, over several reads.
 /// The engine reads its sockets in chunks of the same size, for the same
 /// reason (`statewell_server::ws`).
@@ -103,13 +103,16 @@ pub fn websocket_url(url: &str) -> Result<String, ClientError> {
         "wss" | "https" => "wss",
         _ => return Err(invalid("the scheme must be ws, wss, http or https")),
     };
-    if rest.is_empty() || rest.starts_with('/') {
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
         return Err(invalid("no host"));
     }
-    let rest = if rest.contains('/') {
+    // The root path goes after the authority, before any query
+    // (`ws://h:1?access_token=...` -> `ws://h:1/?access_token=...`).
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = if rest[authority_end..].starts_with('/') {
         rest.to_owned()
     } else {
-        format!("{rest}/")
+        format!("{}/{}", &rest[..authority_end], &rest[authority_end..])
     };
     Ok(format!("{scheme}://{rest}"))
 }
@@ -478,23 +481,24 @@ mod tests {
 
     #[test]
     fn maps_http_to_ws_and_adds_the_root_path() {
-        assert_eq!(
-            websocket_url("http://127.0.0.1:1").ok().as_deref(),
-            Some("ws://127.0.0.1:1/")
-        );
-        assert_eq!(
-            websocket_url("HTTPS://h/x").ok().as_deref(),
-            Some("wss://h/x")
-        );
-        assert_eq!(
-            websocket_url("ws://h:2/").ok().as_deref(),
-            Some("ws://h:2/")
-        );
+        for (given, expected) in [
+            ("http://127.0.0.1:1", "ws://127.0.0.1:1/"),
+            ("HTTPS://h/x", "wss://h/x"),
+            ("ws://h:2/", "ws://h:2/"),
+            ("ws://h:2?access_token=a/b", "ws://h:2/?access_token=a/b"),
+            ("ws://h:2/?access_token=t", "ws://h:2/?access_token=t"),
+        ] {
+            assert_eq!(
+                websocket_url(given).ok().as_deref(),
+                Some(expected),
+                "{given}"
+            );
+        }
     }
 
     #[test]
     fn refuses_other_schemes_and_missing_hosts() {
-        for bad in ["127.0.0.1:1", "ftp://h", "ws://", "ws:///x"] {
+        for bad in ["127.0.0.1:1", "ftp://h", "ws://", "ws:///x", "ws://?a=1"] {
             let err = websocket_url(bad).err().map(|e| e.code().to_owned());
             assert_eq!(err.as_deref(), Some("invalid_url"), "{bad}");
         }

@@ -14,7 +14,6 @@
 //! assert_eq!(order, Some(json!({"status": "new"})));
 //! # Ok(()) }
 //! ```
-#![deny(clippy::unwrap_used)]
 
 mod connection;
 mod error;

@@ -6,7 +6,6 @@
 //! sees it.
 //!
 //! This crate knows nothing of sockets, HTTP or on-disk formats.
-#![deny(clippy::unwrap_used)]
 
 mod compact;
 mod error;
@@ -23,7 +22,9 @@ pub mod update;
 pub use compact::compact_json;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
-pub use model::{Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, Versioned};
+pub use model::{
+    Item, Limits, Page, PageRequest, RawItem, RawPage, RawVersioned, ResolvedPageRequest, Versioned,
+};
 pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_owned,
     apply_mutation_unsized, change_event,

@@ -103,7 +103,9 @@ pub struct Item {
 }
 
 /// Which page of a group to list: keys starting with `prefix`, strictly after
-/// the key `after` (the previous page's cursor), at most `limit` of them.
+/// the key `after` (the previous page's cursor), at most `limit` of them
+/// ([`Limits::max_page_size`] when absent). What a caller asks for; a
+/// [`crate::Store`] is given it [resolved](PageRequest::resolve).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
     #[serde(default)]
@@ -112,6 +114,34 @@ pub struct PageRequest {
     pub after: Option<String>,
     #[serde(default)]
     pub limit: Option<usize>,
+}
+
+impl PageRequest {
+    /// This request with its limit resolved against `limits`: the largest
+    /// page when none is given, capped by it otherwise. A limit of 0 is
+    /// refused.
+    pub fn resolve(&self, limits: &Limits) -> Result<ResolvedPageRequest<'_>, StateError> {
+        let limit = match self.limit {
+            None => limits.max_page_size,
+            Some(0) => return Err(StateError::invalid("limit", "must be at least 1")),
+            Some(n) => n.min(limits.max_page_size),
+        };
+        Ok(ResolvedPageRequest {
+            prefix: self.prefix.as_deref(),
+            after: self.after.as_deref(),
+            limit,
+        })
+    }
+}
+
+/// A [`PageRequest`] whose limit is resolved (see [`PageRequest::resolve`]),
+/// borrowing its strings: what [`crate::Store::list_items`] lists. A store
+/// returns at most `limit` items and applies no default or cap of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolvedPageRequest<'a> {
+    pub prefix: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub limit: usize,
 }
 
 /// A page of items in key order; `next` is the cursor for the following page,
@@ -170,5 +200,37 @@ impl RawPage {
             items,
             next: page.next,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(limit: Option<usize>) -> PageRequest {
+        PageRequest {
+            prefix: Some("p".into()),
+            after: Some("a".into()),
+            limit,
+        }
+    }
+
+    /// A page without a limit is the largest one; a larger limit is capped
+    /// to it; the strings are passed on as they are.
+    #[test]
+    fn a_page_request_resolves_its_limit_against_the_limits() {
+        let limits = Limits {
+            max_page_size: 50,
+            ..Limits::default()
+        };
+        let resolved = |limit| request(limit).resolve(&limits).map(|page| page.limit);
+        assert_eq!(resolved(None).expect("resolved"), 50);
+        assert_eq!(resolved(Some(7)).expect("resolved"), 7);
+        assert_eq!(resolved(Some(51)).expect("resolved"), 50);
+        let asked = request(Some(1));
+        let page = asked.resolve(&limits).expect("resolved");
+        assert_eq!((page.prefix, page.after), (Some("p"), Some("a")));
+        let err = resolved(Some(0)).expect_err("a page of nothing");
+        assert_eq!(err.code(), crate::ErrorCode::InvalidArgument, "{err}");
     }
 }

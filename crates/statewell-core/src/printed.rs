@@ -13,6 +13,12 @@
 //! hold the scan to the parser's verdict, on text written as many clients
 //! write it, are compact.rs's.
 
+// Every byte of the text is read with `get`: text that ends early
+// or is malformed is "not sure" (`None`), never an out-of-bounds panic.
+// (Not `arithmetic_side_effects`: the positions added to are bounded by the
+// text's length, and checked adds on every step would cost the scan.)
+#![deny(clippy::indexing_slicing)]
+
 /// Nesting past this depth skips the quick check: the parser's recursion
 /// limit (128) then decides, as it does for any other text.
 const MAX_QUICK_DEPTH: usize = 64;

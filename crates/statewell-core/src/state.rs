@@ -9,7 +9,8 @@ use tokio::sync::broadcast;
 use crate::update::UpdateOp;
 use crate::{
     ChangeEvent, Limits, Mutation, Page, PageRequest, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, SetOutcome, StateError, Store, UpdateOutcome, Versioned,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, SetOutcome, StateError, Store,
+    UpdateOutcome, Versioned,
 };
 
 #[derive(Clone)]
@@ -128,10 +129,8 @@ impl State {
     }
 
     pub async fn list_items(&self, group: &str, page: &PageRequest) -> Result<Page, StateError> {
-        let limit = self.page_limit(group, page)?;
-        self.store
-            .list_items(group, page.prefix.as_deref(), page.after.as_deref(), limit)
-            .await
+        let page = self.check_page(group, page)?;
+        self.store.list_items(group, page).await
     }
 
     /// [`State::get`] with the value as compact JSON text, for callers that
@@ -157,20 +156,18 @@ impl State {
         group: &str,
         page: &PageRequest,
     ) -> Result<RawPage, StateError> {
-        let limit = self.page_limit(group, page)?;
-        self.store
-            .list_items_raw(group, page.prefix.as_deref(), page.after.as_deref(), limit)
-            .await
+        let page = self.check_page(group, page)?;
+        self.store.list_items_raw(group, page).await
     }
 
-    /// Checks a listing's group and limit; the page size it may return.
-    fn page_limit(&self, group: &str, page: &PageRequest) -> Result<usize, StateError> {
+    /// Checks a listing's group and resolves its limit.
+    fn check_page<'a>(
+        &self,
+        group: &str,
+        page: &'a PageRequest,
+    ) -> Result<ResolvedPageRequest<'a>, StateError> {
         self.limits.check_group(group)?;
-        match page.limit {
-            None => Ok(self.limits.max_page_size),
-            Some(0) => Err(StateError::invalid("limit", "must be at least 1")),
-            Some(n) => Ok(n.min(self.limits.max_page_size)),
-        }
+        page.resolve(&self.limits)
     }
 
     /// Removes every item of a group at once; returns how many there were.
@@ -181,6 +178,12 @@ impl State {
 
     pub async fn list_groups(&self) -> Result<Vec<String>, StateError> {
         self.store.list_groups().await
+    }
+
+    /// How many items `group` holds (0 for an unknown group).
+    pub async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.limits.check_group(group)?;
+        self.store.group_size(group).await
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {

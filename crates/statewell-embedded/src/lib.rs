@@ -20,12 +20,16 @@
 //! assert_eq!(store.get("g", "k").await?.map(|v| v.value), Some(serde_json::json!(1)));
 //! # Ok(()) }
 //! ```
-#![deny(clippy::unwrap_used)]
 
+mod apply;
+mod checkpoint;
 mod codec;
+mod command;
+mod counters;
 mod dir;
 mod options;
 mod overlay;
+mod pace;
 mod publish;
 mod read;
 mod replay;

@@ -17,8 +17,10 @@ use std::sync::{Arc, OnceLock};
 use statewell_core::{ChangeEvent, StateError};
 use tokio::sync::broadcast;
 
+use crate::command::{Answer, Command};
+use crate::counters::Counters;
 use crate::read::{Snapshot, SnapshotCache};
-use crate::writer::{Command, Counters, Done, log_failed};
+use crate::wal::log_failed;
 
 /// Most handoffs taken per sync: bounds how long the first waiter of a
 /// group waits for the last one's turn.
@@ -34,7 +36,7 @@ pub(crate) enum Handoff {
         /// nothing, so the current one still holds.
         snapshot: Option<Arc<Snapshot>>,
         events: Vec<ChangeEvent>,
-        answers: Vec<(Command, Done)>,
+        answers: Vec<(Command, Answer)>,
         revision: u64,
         items: u64,
     },
@@ -158,8 +160,8 @@ impl Publisher {
                     // No receiver is not an error: nobody is listening.
                     let _ = self.events.send(Arc::new(event));
                 }
-                for (command, done) in answers {
-                    command.answer(done);
+                for (command, answer) in answers {
+                    command.answer(answer);
                 }
             }
         }
@@ -174,7 +176,7 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::writer::Written;
+    use crate::command::{WriteAnswer, WriteResult};
 
     /// A publisher over a real data directory, syncing through `log` (the
     /// directory's own log when `None`).
@@ -201,9 +203,9 @@ mod tests {
         (publisher, tx, counters, broken)
     }
 
-    type Answer = oneshot::Receiver<Result<Written, StateError>>;
+    type Reply = oneshot::Receiver<Result<WriteAnswer, StateError>>;
 
-    fn committed(sync: bool, revision: u64) -> (Handoff, Answer) {
+    fn committed(sync: bool, revision: u64) -> (Handoff, Reply) {
         let (reply, answer) = oneshot::channel();
         let mutation = Mutation::Delete {
             group: "g".into(),
@@ -222,10 +224,10 @@ mod tests {
             answers: vec![(
                 Command::Write {
                     mutation,
-                    texts: false,
+                    as_text: false,
                     reply,
                 },
-                Done::Write(Ok(Written {
+                Answer::Write(WriteResult::Accepted(WriteAnswer {
                     outcome,
                     replaced: None,
                     texts: None,

@@ -18,7 +18,9 @@ use std::sync::{Arc, RwLock};
 
 use redb::{AccessGuard, Database, ReadOnlyTable, ReadableDatabase, ReadableTable};
 use serde_json::Value;
-use statewell_core::{Item, Page, RawItem, RawJson, RawPage, RawVersioned, StateError, Versioned};
+use statewell_core::{
+    Item, Page, RawItem, RawJson, RawPage, RawVersioned, ResolvedPageRequest, StateError, Versioned,
+};
 
 use crate::codec::{
     decode_known, decode_raw, decode_value, group_prefix, item_key, key_of, prefix_end,
@@ -253,18 +255,9 @@ impl Reader {
     pub(crate) fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError> {
-        let (rows, next) = list_items(
-            &*self.snapshot()?,
-            group,
-            prefix,
-            after,
-            limit,
-            decode_value,
-        )?;
+        let (rows, next) = list_items(&*self.snapshot()?, group, page, decode_value)?;
         let items = rows
             .into_iter()
             .map(|(key, version, value)| Item {
@@ -279,11 +272,9 @@ impl Reader {
     pub(crate) fn list_items_raw(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<RawPage, StateError> {
-        let (rows, next) = list_items(&*self.snapshot()?, group, prefix, after, limit, decode_raw)?;
+        let (rows, next) = list_items(&*self.snapshot()?, group, page, decode_raw)?;
         let items = rows
             .into_iter()
             .map(|(key, version, value)| RawItem {
@@ -297,6 +288,10 @@ impl Reader {
 
     pub(crate) fn list_groups(&self) -> Result<Vec<String>, StateError> {
         self.snapshot()?.groups()
+    }
+
+    pub(crate) fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.snapshot()?.group_count(group)
     }
 }
 
@@ -343,11 +338,14 @@ type Rows<V> = (Vec<(String, u64, V)>, Option<String>);
 fn list_items<V>(
     snapshot: &Snapshot,
     group: &str,
-    prefix: Option<&str>,
-    after: Option<&str>,
-    limit: usize,
+    page: ResolvedPageRequest<'_>,
     decode: Decode<V>,
 ) -> Result<Rows<V>, StateError> {
+    let ResolvedPageRequest {
+        prefix,
+        after,
+        limit,
+    } = page;
     let group_len = group_prefix(group).len();
     let prefix = prefix.unwrap_or("");
     let wanted = item_key(group, prefix);

@@ -13,14 +13,18 @@ use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, StateError, Store, StoreStats, UpdateOp, Versioned,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, Store, StoreStats, UpdateOp,
+    Versioned,
 };
 use tokio::sync::{broadcast, oneshot};
 
+use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_json, encode_value, json_len};
+use crate::command::{Command, WriteAnswer};
+use crate::counters::Counters;
 use crate::publish::{Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
-use crate::writer::{Command, Counters, Writer, Written};
+use crate::writer::Writer;
 use crate::{Durability, EmbeddedOptions, dir, read};
 
 /// Batches committed but not yet answered, at most: with a sync slower than
@@ -103,7 +107,6 @@ impl EmbeddedStore {
         let writer = Writer {
             handoffs: Some(handoffs),
             publisher: Some(publisher),
-            db: db.clone(),
             current,
             rx,
             events: events.clone(),
@@ -114,10 +117,7 @@ impl EmbeddedStore {
             items: opened.items,
             unsynced_since: None,
             wal: opened.wal,
-            checkpoint_at: options.checkpoint_bytes,
-            checkpoint_bytes: options.checkpoint_bytes,
-            checkpoint: None,
-            frozen_at: None,
+            checkpoints: Checkpoints::new(db.clone(), options.checkpoint_bytes, counters.clone()),
             broken,
         };
         let writer = std::thread::Builder::new()
@@ -178,7 +178,7 @@ impl EmbeddedStore {
         group: String,
         key: String,
         encoded: Vec<u8>,
-    ) -> Result<Written, StateError> {
+    ) -> Result<WriteAnswer, StateError> {
         self.limits.check_value_len(json_len(&encoded))?;
         let (reply, answer) = oneshot::channel();
         self.send(Command::Put {
@@ -191,12 +191,12 @@ impl EmbeddedStore {
     }
 
     /// Has the commit thread apply `mutation` (answered as values, or as
-    /// JSON text with `texts`: see `Written::texts`) and waits for it.
-    async fn apply(&self, mutation: Mutation, texts: bool) -> Result<Written, StateError> {
+    /// JSON text with `as_text`: see `WriteAnswer::texts`) and waits for it.
+    async fn apply(&self, mutation: Mutation, as_text: bool) -> Result<WriteAnswer, StateError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Write {
             mutation,
-            texts,
+            as_text,
             reply,
         })?;
         answer.await.map_err(|_| closed())?
@@ -276,7 +276,7 @@ impl Store for EmbeddedStore {
             key: key.to_owned(),
             ops,
         };
-        let Written { outcome, texts, .. } = self.apply(update, true).await?;
+        let WriteAnswer { outcome, texts, .. } = self.apply(update, true).await?;
         let texts = texts.ok_or_else(|| {
             StateError::Storage("internal: an update asked for texts got values".into())
         })?;
@@ -304,11 +304,9 @@ impl Store for EmbeddedStore {
     async fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError> {
-        self.reader.list_items(group, prefix, after, limit)
+        self.reader.list_items(group, page)
     }
 
     // The stored text is the compact JSON of the value: handed over as is.
@@ -323,15 +321,17 @@ impl Store for EmbeddedStore {
     async fn list_items_raw(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<RawPage, StateError> {
-        self.reader.list_items_raw(group, prefix, after, limit)
+        self.reader.list_items_raw(group, page)
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {
         self.reader.list_groups()
+    }
+
+    async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        self.reader.group_size(group)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {

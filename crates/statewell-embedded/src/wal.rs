@@ -36,6 +36,8 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use statewell_core::StateError;
+
 pub(crate) const WAL_FILE: &str = "wal.log";
 /// The log file the commit loop writes while `wal.log` is checkpointed.
 pub(crate) const WAL_SPARE_FILE: &str = "wal.1.log";
@@ -375,6 +377,14 @@ fn take_bytes<'a>(input: &mut &'a [u8]) -> Option<&'a [u8]> {
     let bytes = input.get(8..end)?;
     *input = &input[end..];
     Some(bytes)
+}
+
+/// The error of every write after the log failed (see `Writer::broken`).
+pub(crate) fn log_failed(err: &std::io::Error) -> StateError {
+    StateError::Storage(format!(
+        "the write-ahead log could not be written or synced ({err}); writes are refused until \
+         the engine restarts"
+    ))
 }
 
 #[cfg(test)]

@@ -9,19 +9,26 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use statewell_core::{Mutation, Path as OpPath, Store, UpdateOp};
+use statewell_core::{Mutation, Path as OpPath, ResolvedPageRequest, Store, UpdateOp};
 
 use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
 
 use common::{child, heard, open, say, set};
 
 const WRITERS: usize = 16;
+/// One page holding every item of a group.
+const EVERY_ITEM: ResolvedPageRequest<'static> = ResolvedPageRequest {
+    prefix: None,
+    after: None,
+    limit: usize::MAX,
+};
 
 /// Child: 16 concurrent writers, each setting its own keys `w{w}/{i}` to
 /// `{"w", "i"}` and incrementing a shared counter; prints `ack` lines for
 /// what was acknowledged, and `checkpointed` once the store has checkpointed
 /// its log. Runs until killed.
 #[test]
+#[ignore = "a child process of another test, which runs it with --ignored"]
 fn crash_child() {
     let Ok(dir) = std::env::var("STATEWELL_CRASH_DIR") else {
         return;
@@ -118,10 +125,7 @@ fn run_and_kill(dir: &Path, sets: usize, checkpoint_bytes: Option<u64>) -> Acks 
 
 async fn check(dir: &Path, acks: &Acks, earlier: &mut BTreeMap<String, Value>) {
     let store = open(dir);
-    let page = store
-        .list_items("items", None, None, usize::MAX)
-        .await
-        .expect("list");
+    let page = store.list_items("items", EVERY_ITEM).await.expect("list");
     let stored: BTreeMap<String, Value> =
         page.items.into_iter().map(|i| (i.key, i.value)).collect();
     for key in &acks.keys {
@@ -164,7 +168,7 @@ async fn check(dir: &Path, acks: &Acks, earlier: &mut BTreeMap<String, Value>) {
     };
     assert_eq!(groups, expected);
     let max_version = store
-        .list_items("items", None, None, usize::MAX)
+        .list_items("items", EVERY_ITEM)
         .await
         .expect("list")
         .items

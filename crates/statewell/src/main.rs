@@ -1,7 +1,6 @@
 //! The `statewell` binary: `serve` runs the engine; the other verbs talk to a
-//! running engine; `bench` measures one.
+//! running engine. (The load generator is a crate of its own, `statewell-bench`.)
 
-mod bench;
 mod cli;
 mod serve;
 mod signals;
@@ -29,8 +28,6 @@ struct Args {
 enum Command {
     /// Run the engine.
     Serve(serve::ServeArgs),
-    /// Drive a running engine (or one it starts) with load and print figures.
-    Bench(bench::BenchArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -39,7 +36,6 @@ fn main() -> std::process::ExitCode {
     let args = Args::parse();
     match args.command {
         Command::Serve(args) => serve::run(args),
-        Command::Bench(args) => bench::run(args),
         Command::Client(command) => cli::run(command),
     }
 }

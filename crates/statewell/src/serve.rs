@@ -67,6 +67,17 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_TOKEN", hide_env_values = true, value_parser = parse_token)]
     token: Option<String>,
 
+    /// Also accept the token as `?access_token=TOKEN` in the URL of a
+    /// WebSocket upgrade (`/`, `/otel`), for clients that cannot send a
+    /// header, such as the iii engine's state `bridge`. Off by default:
+    /// URLs end up in logs (docs/WITH-III.md).
+    #[arg(
+        long,
+        env = "STATEWELL_TOKEN_IN_QUERY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    token_in_query: bool,
+
     /// Log filter (e.g. `info`, `debug`, `statewell_server=debug`); defaults
     /// to RUST_LOG, else `info`.
     #[arg(long, env = "STATEWELL_LOG")]
@@ -226,7 +237,9 @@ fn parse_worker_threads(text: &str) -> Result<usize, String> {
 /// One reactor thread per core but one: measured on 2 cores, 1 reactor
 /// thread served 20% more gets in shape (a) (345k -> 415k/s, 3.5 -> 2.4 us
 /// of CPU each) and as many durable sets as 2, because the commit and sync
-/// threads no longer fight the reactors for the cores (docs/PERFORMANCE.md).
+/// threads no longer fight the reactors for the cores (run 4 in
+/// docs/performance-history.md; two worker threads were checked again before
+/// runs 8 and 14).
 fn default_worker_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get().saturating_sub(1))
@@ -355,6 +368,13 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
 /// Runs the engine until a signal; returns the embedded store (if that is the
 /// one in use) for the caller to close once every task is gone.
 async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
+    // Not clap's `requires`: that would also refuse STATEWELL_TOKEN_IN_QUERY=false.
+    if args.token_in_query && args.token.is_none() {
+        bail!(
+            "--token-in-query (STATEWELL_TOKEN_IN_QUERY) needs --token (STATEWELL_TOKEN): \
+             without a token there is nothing to accept in the URL"
+        );
+    }
     let limits = Limits {
         max_value_bytes: args.max_value_bytes,
         ..Limits::default()
@@ -363,6 +383,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     let state = State::new(store, limits);
     let config = ServerConfig {
         token: args.token.clone(),
+        token_in_query: args.token_in_query,
         max_frame_bytes: ServerConfig::default()
             .max_frame_bytes
             .max(args.max_value_bytes + FRAME_ENVELOPE_BYTES),
@@ -387,13 +408,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     if !addr.ip().is_loopback() && args.token.is_none() {
         tracing::warn!(%addr, "listening beyond loopback without --token: anyone who reaches this port can read and write all state");
     }
+    // Every setting as the engine took it (the worker threads as the
+    // runtime counts them), so that a log shows what a run was serving with.
     tracing::info!(
         %addr,
         store = %args.store,
+        data = %args.data.display(),
         durability = ?args.durability,
+        sync_interval = ?args.sync_interval,
+        checkpoint_bytes = args.checkpoint_bytes,
+        max_value_bytes = args.max_value_bytes,
+        worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         auth = args.token.is_some(),
+        token_in_query = args.token_in_query,
         invocation_timeout = ?args.engine.invocation_timeout,
         trigger_retries = args.engine.trigger_retries,
+        trigger_retry_backoff = ?args.engine.trigger_retry_backoff,
+        reconnect_grace = ?args.engine.reconnect_grace,
         "engine started"
     );
 

@@ -166,6 +166,74 @@ async fn the_token_can_come_from_the_environment() {
         .expect("the token from the environment is the one required");
 }
 
+/// `--token-in-query`: what the iii engine's state `bridge` needs, since it
+/// connects from a URL alone (docs/WITH-III.md).
+#[tokio::test]
+async fn a_token_in_the_url_is_accepted_only_with_token_in_query() {
+    let url = |engine: &Engine, token: &str| format!("ws://{}/?access_token={token}", engine.addr);
+
+    // Without the flag the URL's token is refused, even the right one.
+    let strict = Engine::start(&["--token", "s3cret"]);
+    let refused = Client::connect(&url(&strict, "s3cret"), None).await.err();
+    assert!(
+        matches!(refused, Some(ClientError::Unauthorized)),
+        "{refused:?}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Engine::start_with_env(
+        &dir.path().join("data"),
+        &["--token", "s3cret"],
+        &[("STATEWELL_TOKEN_IN_QUERY", "true")],
+    );
+    let client = Client::connect(&url(&engine, "s3cret"), None)
+        .await
+        .expect("the right token in the URL is accepted");
+    client.set("g", "k", json!(1)).await.expect("set");
+    // statewell's own client puts the root path before the query.
+    let bare = format!("ws://{}?access_token=s3cret", engine.addr);
+    let client = Client::connect(&bare, None).await.expect("bare URL");
+    assert_eq!(client.get("g", "k").await.expect("get"), Some(json!(1)));
+
+    for wrong in ["guess", "", "s3cret2"] {
+        let refused = Client::connect(&url(&engine, wrong), None).await.err();
+        assert!(
+            matches!(refused, Some(ClientError::Unauthorized)),
+            "{wrong:?}: {refused:?}"
+        );
+    }
+    assert!(Client::connect(&engine.ws_url(), None).await.is_err());
+    // The header still works.
+    let client = Client::connect(&engine.ws_url(), Some("s3cret"))
+        .await
+        .expect("the header is accepted");
+    assert_eq!(client.get("g", "k").await.expect("get"), Some(json!(1)));
+
+    // HTTP routes take the header only, flag or not.
+    let http = reqwest::Client::new();
+    let status = http
+        .get(format!(
+            "http://{}/v1/groups?access_token=s3cret",
+            engine.addr
+        ))
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert_eq!(status.as_u16(), 401);
+}
+
+#[test]
+fn token_in_query_needs_a_token() {
+    let done = refused(&["--listen", "127.0.0.1:0", "--token-in-query"], &[]);
+    assert!(done.stderr.contains("needs --token"), "{}", done.stderr);
+    let done = refused(
+        &["--listen", "127.0.0.1:0", "--token", "t"],
+        &[("STATEWELL_TOKEN_IN_QUERY", "maybe")],
+    );
+    assert!(done.stderr.contains("--token-in-query"), "{}", done.stderr);
+}
+
 #[tokio::test]
 async fn sigterm_and_sigint_exit_zero() {
     for signal in ["TERM", "INT"] {

@@ -1,7 +1,8 @@
 //! `statewell serve`'s settings of functions and triggers between workers:
 //! `--invocation-timeout`, `--trigger-retries`, `--trigger-retry-backoff`,
 //! `--reconnect-grace` (and their environment variables), through the real
-//! binary.
+//! binary. That each takes effect, with every other setting, is in
+//! `serve_settings.rs`.
 
 mod common;
 
@@ -146,27 +147,6 @@ async fn the_invocation_timeout_can_come_from_the_environment() {
         }
         other => panic!("expected invocation_timeout, got {other:?}"),
     }
-}
-
-#[tokio::test]
-async fn good_values_of_every_setting_start_the_engine() {
-    let engine = Engine::start(&[
-        "--store",
-        "memory",
-        "--invocation-timeout",
-        "250ms",
-        "--trigger-retries",
-        "0",
-        "--trigger-retry-backoff",
-        "5ms",
-        "--reconnect-grace",
-        "0s",
-    ]);
-    let client = engine.client().await;
-    client
-        .set("g", "k", json!(1))
-        .await
-        .expect("the engine answers");
 }
 
 #[test]

@@ -48,8 +48,9 @@ class Engine:
         if self.token:
             args += ["--token", self.token]
         args += self.extra
-        # stderr (the engine's logs) goes to a file next to the data, for post-mortems.
-        self._log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "a")
+        # stderr (the engine's logs) goes to a file next to the data, for
+        # post-mortems. It stays open as long as the engine runs: stop() closes it.
+        self._log = open(self.data_dir.parent / f"{self.data_dir.name}.log", "a")  # noqa: SIM115
         # The engine reads STATEWELL_* variables too (STATEWELL_TOKEN...):
         # only the flags above may configure it.
         env = {k: v for k, v in os.environ.items() if not k.startswith("STATEWELL_")}

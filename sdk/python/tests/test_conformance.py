@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pathlib import Path
 
 import statewell
+
 from engine import REPO, Engine
 
 VECTORS = sorted((REPO / "conformance").glob("*.json"))
@@ -95,7 +95,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
     return type(a) is type(b) and a == b
@@ -106,7 +106,8 @@ def op_errors(errors: Any, where: str) -> list[dict[str, Any]]:
     assert isinstance(errors, list), f"{where}: errors is {errors!r}"
     kept = []
     for error in errors:
-        assert isinstance(error.get("message"), str) and error["message"], f"{where}: {error!r}"
+        assert isinstance(error.get("message"), str), f"{where}: {error!r}"
+        assert error["message"], f"{where}: {error!r}"
         kept.append({"op_index": error["op_index"], "code": error["code"]})
     return kept
 

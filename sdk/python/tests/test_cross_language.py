@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import statewell
+
 from engine import REPO, Engine
 
 TS_SDK = REPO / "sdk" / "typescript" / "dist" / "index.js"
@@ -33,7 +34,8 @@ def test_python_and_typescript_increment_one_key_concurrently(engine: Engine, gr
         text=True,
         env={**os.environ, "STATEWELL_TS_SDK": str(TS_SDK)},
     )
-    assert ts.stdin is not None and ts.stdout is not None
+    assert ts.stdin is not None
+    assert ts.stdout is not None
     try:
         assert ts.stdout.readline().strip() == "ready"
 
@@ -41,9 +43,8 @@ def test_python_and_typescript_increment_one_key_concurrently(engine: Engine, gr
             async with statewell.AsyncClient(engine.ws_url, timeout=30) as sw:
                 ts.stdin.write("go\n")  # type: ignore[union-attr]
                 ts.stdin.flush()  # type: ignore[union-attr]
-                results = await asyncio.gather(
-                    *(sw.update(group, "counter", [{"type": "increment", "path": "n", "by": 1}]) for _ in range(PER_CLIENT))
-                )
+                increment = [{"type": "increment", "path": "n", "by": 1}]
+                results = await asyncio.gather(*(sw.update(group, "counter", increment) for _ in range(PER_CLIENT)))
                 assert all(r["errors"] == [] for r in results)
                 # Each increment saw a distinct value: none was lost or merged.
                 seen = {r["new_value"]["n"] for r in results}

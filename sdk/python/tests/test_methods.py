@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import statewell
+
 from engine import Engine
 
 
@@ -257,7 +258,7 @@ def test_closed_client_refuses_calls(engine: Engine, group: str) -> None:
     async def run() -> None:
         client = await statewell.connect_async(engine.ws_url)
         await client.close()
-        with pytest.raises(statewell.ClientClosedError):
+        with pytest.raises(statewell.ConnectionError):
             await client.get(group, "k")
 
     asyncio.run(run())

@@ -31,7 +31,7 @@ def test_unanswered_call_times_out_with_a_clear_error() -> None:
         port = server.sockets[0].getsockname()[1]
         try:
             async with statewell.AsyncClient(f"ws://127.0.0.1:{port}", timeout=0.3) as sw:
-                with pytest.raises(statewell.RequestTimeoutError) as err:
+                with pytest.raises(statewell.TimeoutError) as err:
                     await sw.get("g", "k")
                 assert err.value.code == "timeout"
                 assert "state::get" in err.value.message
@@ -61,9 +61,8 @@ def test_sync_client_times_out_too() -> None:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        with statewell.connect(f"ws://127.0.0.1:{port}", timeout=0.3) as sw:
-            with pytest.raises(statewell.RequestTimeoutError):
-                sw.set("g", "k", 1)
+        with statewell.connect(f"ws://127.0.0.1:{port}", timeout=0.3) as sw, pytest.raises(statewell.TimeoutError):
+            sw.set("g", "k", 1)
     finally:
 
         async def shutdown() -> None:

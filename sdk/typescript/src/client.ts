@@ -1,7 +1,8 @@
 import { Connection } from "./connection.js";
-import { StatewellError } from "./errors.js";
+import { StateError } from "./errors.js";
 import { FunctionRegistry } from "./functions.js";
 import { StateClient } from "./state.js";
+import { engineUrl } from "./url.js";
 import type {
   ConnectOptions,
   FunctionHandler,
@@ -10,39 +11,37 @@ import type {
   StateChangeOptions,
 } from "./types.js";
 
-export const DEFAULT_URL = "ws://127.0.0.1:49134";
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+/** A number option: positive, or with `orZero` also 0. */
+function numberOption(name: string, value: number | undefined, fallback: number, orZero = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new StatewellError("invalid_argument", `connect: ${name} must be a positive number, got ${String(value)}`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (value === 0 && !orZero)) {
+    const wanted = orZero ? "a number >= 0" : "a positive number";
+    throw new StateError("invalid_argument", `connect: ${name} must be ${wanted}, got ${String(value)}`);
   }
   return value;
 }
 
 /** A connected statewell client. Make one with {@link connect}. */
 export class Statewell {
-  /** The seed's state API: set, get, list, listItems, delete, clear, listGroups, update. */
+  /** Motia's state API: set, get, list, listItems, delete, clear, listGroups, update. */
   readonly state: StateClient;
   private readonly connection: Connection;
   private readonly functions: FunctionRegistry;
-  private readonly errorListeners = new Set<(error: StatewellError) => void>();
+  private readonly errorListeners = new Set<(error: StateError) => void>();
 
   /** @internal use {@link connect}. */
   constructor(options: ConnectOptions = {}) {
-    const url = options.url ?? process.env.STATEWELL_URL ?? DEFAULT_URL;
-    if (!/^wss?:\/\//.test(url)) {
-      throw new StatewellError("invalid_argument", `connect: url must start with ws:// or wss://, got ${url}`);
-    }
     this.connection = new Connection(
       {
-        url,
+        url: engineUrl(options.url, process.env.STATEWELL_URL),
         token: options.token ?? process.env.STATEWELL_TOKEN,
-        timeoutMs: positive("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS),
+        timeoutMs: numberOption("timeoutMs", options.timeoutMs, DEFAULT_TIMEOUT_MS),
+        connectRetryMs: numberOption("connectRetryMs", options.connectRetryMs, 0, true),
         name: options.name ?? `statewell-node-${process.pid}`,
-        maxBackoffMs: positive("maxBackoffMs", options.maxBackoffMs, 5_000),
-        pingIntervalMs: positive("pingIntervalMs", options.pingIntervalMs, 20_000),
+        maxBackoffMs: numberOption("maxBackoffMs", options.maxBackoffMs, 5_000),
+        pingIntervalMs: numberOption("pingIntervalMs", options.pingIntervalMs, 20_000),
         bigint: options.bigint === true,
       },
       {
@@ -84,6 +83,9 @@ export class Statewell {
    * handler may be async; what it throws goes back to the caller as an error
    * (with the thrown error's `code` when it has one). Returns an unregister.
    */
+  // `any` by default: a handler without a type for its payload (`(p) => p.id`)
+  // still compiles; annotate the payload to have it checked.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   registerFunction<I = any, O = unknown>(id: string, handler: FunctionHandler<I, O>): () => void {
     return this.functions.register(id, handler as FunctionHandler);
   }
@@ -112,7 +114,7 @@ export class Statewell {
   }
 
   /** Errors no call waits for (a trigger the engine refused, a garbled frame). */
-  onError(listener: (error: StatewellError) => void): () => void {
+  onError(listener: (error: StateError) => void): () => void {
     this.errorListeners.add(listener);
     return () => this.errorListeners.delete(listener);
   }
@@ -125,8 +127,10 @@ export class Statewell {
 
 /**
  * Connects to a statewell engine and resolves once the engine has accepted
- * this worker. Retries (with backoff) until `timeoutMs`; a refused token
- * fails at once with code `unauthorized`.
+ * this worker. When no engine answers, fails at once with a
+ * `ConnectionError` (code `connect_failed`), or, with `connectRetryMs`, after
+ * retrying (with backoff) for that long; a refused token fails at once with
+ * an `AuthenticationError` (code `unauthorized`).
  */
 export async function connect(options: ConnectOptions = {}): Promise<Statewell> {
   const client = new Statewell(options);

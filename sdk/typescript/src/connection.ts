@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
-import { ConnectionError, StateError, StatewellError, TimeoutError } from "./errors.js";
-import { parseLossless, stringifyLossless } from "./json.js";
+import { AuthenticationError, ConnectionError, errorForCode, StateError, TimeoutError } from "./errors.js";
+import { jsonProblem, parseLossless, stringifyLossless } from "./json.js";
 
 /** A call waiting for its `invocationresult`. */
 interface Pending {
@@ -29,10 +29,35 @@ export interface IncomingInvocation {
   action?: { type?: string };
 }
 
+/**
+ * A frame from the engine as `onMessage` reads it: the fields it looks at,
+ * each of unknown type (the engine's frames are checked where they are used,
+ * not copied into a typed object first).
+ */
+interface IncomingFrame {
+  type?: unknown;
+  invocation_id?: unknown;
+  result?: unknown;
+  error?: unknown;
+  worker_id?: unknown;
+  reattach_token?: unknown;
+  id?: unknown;
+  trigger_type?: unknown;
+  function_id?: unknown;
+}
+
+/** The fields of an error the engine sends, each of unknown type. */
+interface ErrorFields {
+  code?: unknown;
+  message?: unknown;
+}
+
 export interface ConnectionOptions {
   url: string;
   token: string | undefined;
   timeoutMs: number;
+  /** How long the first connection is retried (with backoff) before `connect_failed`; 0: one attempt. */
+  connectRetryMs: number;
   name: string;
   maxBackoffMs: number;
   pingIntervalMs: number;
@@ -44,7 +69,7 @@ export interface ConnectionHooks {
   /** The engine calls one of our functions. */
   onInvoke: (message: IncomingInvocation) => void;
   /** Something went wrong that no call is waiting for (e.g. a trigger refused). */
-  onError: (error: StatewellError) => void;
+  onError: (error: StateError) => void;
 }
 
 const REGISTER_WORKER = "engine::workers::register";
@@ -62,18 +87,22 @@ function invokePrefix(functionId: string): string {
   return prefix;
 }
 
+/** The payload as JSON text; a value JSON cannot hold is refused (see `jsonProblem`). */
 function encodePayload(functionId: string, payload: unknown, bigint: boolean): string {
-  let json: string | undefined;
-  try {
-    json = bigint ? stringifyLossless(payload) : JSON.stringify(payload);
-  } catch (error) {
-    throw new StatewellError(
-      "invalid_argument",
-      `${functionId}: the payload is not JSON-serialisable: ${(error as Error).message}`,
-    );
+  const problem = jsonProblem(payload, bigint, "");
+  if (problem !== null) {
+    throw new StateError("invalid_argument", `${functionId}: ${problem}`, { functionId });
   }
-  // JSON.stringify(undefined) is undefined: send null, the engine names the problem.
-  return json ?? "null";
+  try {
+    // Never undefined: jsonProblem refused every value it would be for.
+    return (bigint ? stringifyLossless(payload) : JSON.stringify(payload)) as string;
+  } catch (error) {
+    // A toJSON that throws, say.
+    throw new StateError("invalid_argument", `${functionId}: the payload is not JSON-serialisable: ${(error as Error).message}`, {
+      functionId,
+      cause: error,
+    });
+  }
 }
 
 /**
@@ -104,8 +133,9 @@ export class Connection {
   private attempt = 0;
   private lastSeen = performance.now();
   private lastPing = performance.now();
-  private lastError: string = "not connected yet";
-  private firstConnect: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  private lastError = "not connected yet";
+  /** Set while `start` waits: the first connection, and when to stop retrying it. */
+  private firstConnect: { resolve: () => void; reject: (e: Error) => void; giveUpAt: number } | null = null;
   private closeWaiters: Array<() => void> = [];
   private corked = false;
 
@@ -118,25 +148,38 @@ export class Connection {
     this.sweeper.unref();
   }
 
-  /** Opens the first socket; resolves once the engine has registered us. */
+  /**
+   * Opens the first socket; resolves once the engine has registered us. A
+   * failed attempt fails at once with `connect_failed`, unless
+   * `connectRetryMs` leaves time for another (then it retries with backoff).
+   */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.firstConnect = { resolve, reject };
+      const giveUpAt = performance.now() + this.options.connectRetryMs;
+      this.firstConnect = { resolve, reject, giveUpAt };
       this.dial();
-      const timer = setTimeout(() => {
-        if (this.firstConnect !== null) {
-          this.firstConnect = null;
-          void this.close();
-          reject(
-            new ConnectionError(
-              "connect_failed",
-              `could not connect to ${this.options.url} within ${this.options.timeoutMs} ms: ${this.lastError}`,
-            ),
-          );
-        }
-      }, this.options.timeoutMs);
+      // Each attempt's handshake is bounded by timeoutMs; this also bounds a
+      // peer that accepts the socket but never registers us.
+      const timer = setTimeout(
+        () => this.failFirstConnect(new ConnectionError("connect_failed", this.connectFailure("no answer in time"))),
+        this.options.connectRetryMs + this.options.timeoutMs,
+      );
       timer.unref();
     });
+  }
+
+  private connectFailure(reason: string): string {
+    const retried = this.options.connectRetryMs > 0 ? ` (retried for ${this.options.connectRetryMs} ms)` : "";
+    return `could not connect to ${this.options.url}${retried}: ${reason}`;
+  }
+
+  /** Ends a pending `start` with `error`, for good: no reconnect follows. */
+  private failFirstConnect(error: Error): void {
+    const first = this.firstConnect;
+    if (first === null) return;
+    this.firstConnect = null;
+    void this.close();
+    first.reject(error);
   }
 
   get isOpen(): boolean {
@@ -146,13 +189,13 @@ export class Connection {
   /** Invokes a function and waits for its result (`undefined` when the engine omitted it). */
   call(functionId: string, payload: unknown): Promise<unknown> {
     if (this.closed) {
-      return Promise.reject(new ConnectionError("closed", `${functionId}: the client is closed`));
+      return Promise.reject(new ConnectionError("closed", `${functionId}: the client is closed`, { functionId }));
     }
     let data: string;
     try {
       data = encodePayload(functionId, payload, this.options.bigint);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const id = randomUUID();
     const frame = `{"type":"invokefunction","invocation_id":"${id}${invokePrefix(functionId)}${data}}`;
@@ -177,7 +220,7 @@ export class Connection {
   /** Invokes a function without waiting for (or getting) any answer. */
   callVoid(functionId: string, payload: unknown): void {
     if (this.closed) {
-      throw new ConnectionError("closed", `${functionId}: the client is closed`);
+      throw new ConnectionError("closed", `${functionId}: the client is closed`, { functionId });
     }
     const data = encodePayload(functionId, payload, this.options.bigint);
     const frame = `{"type":"invokefunction","function_id":${JSON.stringify(functionId)},"data":${data},"action":{"type":"void"}}`;
@@ -213,7 +256,10 @@ export class Connection {
     this.closed = true;
     clearInterval(this.sweeper);
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
-    this.failAll((p) => new ConnectionError("closed", `${p.functionId}: the client was closed`), true);
+    this.failAll(
+      (p) => new ConnectionError("closed", `${p.functionId}: the client was closed`, { functionId: p.functionId }),
+      true,
+    );
     this.queue = [];
     const ws = this.ws;
     if (ws === null) return Promise.resolve();
@@ -258,6 +304,9 @@ export class Connection {
     if (this.options.token !== undefined && this.options.token !== "") {
       headers.authorization = `Bearer ${this.options.token}`;
     }
+    // Set when the engine answered the upgrade with an HTTP error: the
+    // socket error that follows must not hide that reason.
+    let refusal: string | null = null;
     const ws = new WebSocket(this.options.url, {
       headers,
       perMessageDeflate: false,
@@ -276,24 +325,19 @@ export class Connection {
     });
     ws.on("unexpected-response", (_req, res) => {
       const status = res.statusCode ?? 0;
-      const code = status === 401 || status === 403 ? "unauthorized" : "connect_failed";
-      const detail =
-        code === "unauthorized"
-          ? `the engine refused the token (HTTP ${status})`
-          : `unexpected HTTP ${status} on the WebSocket upgrade`;
-      this.lastError = detail;
-      if (this.firstConnect !== null) {
-        const first = this.firstConnect;
-        this.firstConnect = null;
-        first.reject(new ConnectionError(code, `could not connect to ${this.options.url}: ${detail}`));
-        this.closed = true;
-        clearInterval(this.sweeper);
+      if (status === 401 || status === 403) {
+        refusal = `the engine refused the token (HTTP ${status}): wrong or missing token`;
+        // Retrying cannot fix a token: the first connect fails at once.
+        this.failFirstConnect(new AuthenticationError(`could not connect to ${this.options.url}: ${refusal}`));
+      } else {
+        refusal = `unexpected HTTP ${status} on the WebSocket upgrade (is this a statewell engine?)`;
       }
+      this.lastError = refusal;
       res.resume();
       ws.terminate();
     });
     ws.on("error", (error: Error) => {
-      this.lastError = error.message;
+      this.lastError = refusal ?? error.message;
     });
     ws.on("close", () => this.onClose(ws));
   }
@@ -344,24 +388,27 @@ export class Connection {
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.lastSeen = performance.now();
     if (isBinary) return;
-    let message: any;
+    let parsed: unknown;
     try {
       const text = data.toString("utf8");
-      message = this.options.bigint ? parseLossless(text) : JSON.parse(text);
+      parsed = this.options.bigint ? parseLossless(text) : JSON.parse(text);
     } catch {
-      this.hooks.onError(new StatewellError("protocol_error", "the engine sent a frame that is not JSON"));
+      this.hooks.onError(new StateError("protocol_error", "the engine sent a frame that is not JSON"));
       return;
     }
-    if (message === null || typeof message !== "object") return;
+    if (parsed === null || typeof parsed !== "object") return;
+    const message = parsed as IncomingFrame;
     switch (message.type) {
       case "invocationresult": {
-        const entry = this.pending.get(message.invocation_id);
+        // Not a string: no call has that id, so the lookup finds nothing.
+        const id = message.invocation_id as string;
+        const entry = this.pending.get(id);
         if (entry === undefined) return; // timed out already
-        this.pending.delete(message.invocation_id);
-        const error = message.error;
+        this.pending.delete(id);
+        const error = message.error as ErrorFields | null | undefined;
         if (error !== undefined && error !== null) {
           entry.reject(
-            new StateError(
+            errorForCode(
               typeof error.code === "string" ? error.code : "unknown",
               typeof error.message === "string" ? error.message : JSON.stringify(error),
               entry.functionId,
@@ -387,14 +434,14 @@ export class Connection {
         return;
       case "triggerregistrationresult":
         if (message.error !== undefined && message.error !== null) {
-          const e = message.error;
+          const e = message.error as ErrorFields;
           this.hooks.onError(
-            new StateError(
+            errorForCode(
               typeof e.code === "string" ? e.code : "trigger_refused",
-              `trigger ${message.id} (${message.trigger_type}) refused: ${
+              `trigger ${String(message.id)} (${String(message.trigger_type)}) refused: ${
                 typeof e.message === "string" ? e.message : JSON.stringify(e)
               }`,
-              String(message.function_id ?? ""),
+              typeof message.function_id === "string" ? message.function_id : "",
             ),
           );
         }
@@ -414,6 +461,7 @@ export class Connection {
         new ConnectionError(
           "connection_lost",
           `${p.functionId}: the connection to ${this.options.url} was lost before the answer arrived (the call may or may not have been applied)`,
+          { functionId: p.functionId },
         ),
       false,
     );
@@ -427,6 +475,11 @@ export class Connection {
     this.attempt = Math.min(this.attempt + 1, 30);
     // Jitter so that many workers don't come back in lockstep.
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    if (this.firstConnect !== null && performance.now() + delay > this.firstConnect.giveUpAt) {
+      // Still the first connect, and no budget left for another attempt.
+      this.failFirstConnect(new ConnectionError("connect_failed", this.connectFailure(this.lastError)));
+      return;
+    }
     this.reconnectTimer = setTimeout(() => this.dial(), delay);
   }
 
@@ -449,10 +502,13 @@ export class Connection {
       this.pending.delete(id);
       entry.reject(
         entry.sent
-          ? new TimeoutError(`${entry.functionId}: no answer within ${this.options.timeoutMs} ms`)
+          ? new TimeoutError(`${entry.functionId}: no answer within ${this.options.timeoutMs} ms`, {
+              functionId: entry.functionId,
+            })
           : new ConnectionError(
               "unavailable",
               `${entry.functionId}: not connected to ${this.options.url} within ${this.options.timeoutMs} ms (${this.lastError})`,
+              { functionId: entry.functionId },
             ),
       );
     }

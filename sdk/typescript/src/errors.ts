@@ -1,44 +1,66 @@
 /**
- * Every error the client throws is a {@link StatewellError}: `instanceof` tells
- * the kind, `code` is a stable machine-readable string.
+ * Every error the client throws is a {@link StateError}: `code` is a stable
+ * machine-readable string, and the subclass follows the code, exactly as in
+ * the Python SDK (the table is `sdk/README.md`).
  */
-export class StatewellError extends Error {
+export class StateError extends Error {
   /** Stable machine code, e.g. `value_too_large`, `timeout`, `connection_lost`. */
   readonly code: string;
+  /** The function whose call failed (e.g. `state::set`), when a call failed. */
+  readonly functionId: string | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: string, message: string, options: { functionId?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.functionId = options.functionId;
     this.name = new.target.name;
   }
 }
 
-/**
- * The engine refused the call. `code` is the engine's own code
- * (`invalid_argument`, `value_too_large`, `deserialization_error`,
- * `function_not_found`, `storage_error`, ...).
- */
-export class StateError extends StatewellError {
-  /** The function that failed, e.g. `state::set`. */
-  readonly functionId: string;
-
-  constructor(code: string, message: string, functionId: string) {
-    super(code, message);
-    this.functionId = functionId;
+/** The item changed under an operation that expected it not to. Code `conflict`. */
+export class ConflictError extends StateError {
+  constructor(message: string, options: { functionId?: string } = {}) {
+    super("conflict", message, options);
   }
 }
 
-/** No answer arrived within `timeoutMs`. Code `timeout`. */
-export class TimeoutError extends StatewellError {
-  constructor(message: string) {
-    super("timeout", message);
+/** The engine refused the token (HTTP 401/403 on the upgrade). Code `unauthorized`. */
+export class AuthenticationError extends StateError {
+  constructor(message: string, options: { functionId?: string } = {}) {
+    super("unauthorized", message, options);
   }
 }
 
 /**
  * The connection could not be made or was lost.
- * Codes: `connect_failed`, `unauthorized` (the engine refused the token),
- * `connection_lost` (dropped while the call was in flight: it may or may not
- * have been applied), `closed` (the client was closed).
+ * Codes: `connect_failed` (no engine at the address, within the connect
+ * retry budget), `connection_lost` (dropped while the call was in flight: it
+ * may or may not have been applied), `unavailable` (not reconnected within
+ * the call's timeout: the call was never sent), `closed` (the client was closed).
  */
-export class ConnectionError extends StatewellError {}
+export class ConnectionError extends StateError {}
+
+/** No answer arrived within `timeoutMs`. Code `timeout`. */
+export class TimeoutError extends StateError {
+  constructor(message: string, options: { functionId?: string } = {}) {
+    super("timeout", message, options);
+  }
+}
+
+/**
+ * The error for a code the engine (or the worker serving a function) answered
+ * with: the class follows the code, so `instanceof` works the same for codes
+ * the client makes itself and codes that come over the wire.
+ */
+export function errorForCode(code: string, message: string, functionId: string): StateError {
+  switch (code) {
+    case "conflict":
+      return new ConflictError(message, { functionId });
+    case "unauthorized":
+      return new AuthenticationError(message, { functionId });
+    case "timeout":
+      return new TimeoutError(message, { functionId });
+    default:
+      return new StateError(code, message, { functionId });
+  }
+}

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Connection, IncomingInvocation } from "./connection.js";
+import { jsonProblem } from "./json.js";
 import type {
   FunctionHandler,
   StateChangeEvent,
@@ -109,17 +110,24 @@ export class FunctionRegistry {
   }
 
   private reply(invocationId: string, functionId: string, outcome: { result?: unknown; error?: unknown }): void {
-    try {
-      this.connection.sendRaw({ type: "invocationresult", invocation_id: invocationId, function_id: functionId, ...outcome });
-    } catch (error) {
-      // A result that cannot be sent as JSON (a cycle, a BigInt without the
-      // bigint option) still gets an answer, so the caller never waits in vain.
-      this.connection.sendRaw({
-        type: "invocationresult",
-        invocation_id: invocationId,
-        function_id: functionId,
-        error: { code: "invocation_failed", message: `the result is not JSON-serialisable: ${(error as Error).message}` },
-      });
+    // A result JSON cannot hold (a function, a cycle, a BigInt without the
+    // bigint option...) still gets an answer, so the caller never waits in
+    // vain; `undefined` alone is "no result".
+    let problem =
+      outcome.result === undefined ? null : jsonProblem(outcome.result, this.connection.options.bigint, "result");
+    if (problem === null) {
+      try {
+        this.connection.sendRaw({ type: "invocationresult", invocation_id: invocationId, function_id: functionId, ...outcome });
+        return;
+      } catch (error) {
+        problem = `the result is not JSON-serialisable: ${(error as Error).message}`;
+      }
     }
+    this.connection.sendRaw({
+      type: "invocationresult",
+      invocation_id: invocationId,
+      function_id: functionId,
+      error: { code: "invocation_failed", message: problem },
+    });
   }
 }

@@ -1,6 +1,7 @@
-export { connect, Statewell, DEFAULT_URL } from "./client.js";
+export { connect, Statewell } from "./client.js";
+export { DEFAULT_URL } from "./url.js";
 export { StateClient } from "./state.js";
-export { StatewellError, StateError, TimeoutError, ConnectionError } from "./errors.js";
+export { StateError, ConflictError, AuthenticationError, ConnectionError, TimeoutError } from "./errors.js";
 export type {
   ConnectOptions,
   FunctionHandler,

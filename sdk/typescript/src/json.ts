@@ -143,3 +143,90 @@ export function stringifyLossless(value: unknown): string | undefined {
   const json = JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? `${MARK}${v.toString()}` : v));
   return json === undefined ? undefined : json.replace(MARKED, "$1");
 }
+
+/**
+ * Why `value` cannot be sent as JSON, or null when it can. JSON.stringify
+ * would not refuse these, it would change them silently: a function or
+ * `undefined` in an array becomes `null`, NaN and ±Infinity become `null`, a
+ * Map or a Set becomes `{}`, a function property disappears. The one change
+ * let through is an object property that is `undefined`: it is left out, as
+ * JSON.stringify does, which is what an optional property means in
+ * TypeScript. Cycles and BigInt (without the `bigint` option) are refused
+ * here too, with a path, instead of JSON.stringify's TypeError.
+ *
+ * The message names the offending part by its path from `root`
+ * (`result.items[2] is a function, ...`); with `root` "" the path starts at
+ * `value`'s own properties, as for a call's payload (`value.items[2]` in a
+ * `set`).
+ */
+export function jsonProblem(value: unknown, bigint: boolean, root: string): string | null {
+  const problem = problemIn(value, bigint, []);
+  if (problem === null) return null;
+  const where = root !== "" ? `${root}${problem.at}` : problem.at.replace(/^\./, "") || "the payload";
+  return `${where} ${problem.reason}`;
+}
+
+/** What is wrong, and where (`at` is a path suffix such as `.items[2]`, built only on failure). */
+interface Problem {
+  at: string;
+  reason: string;
+}
+
+function problemIn(value: unknown, bigint: boolean, ancestors: object[]): Problem | null {
+  // Strings and numbers are most values: answered without any allocation.
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return null;
+    case "number":
+      return Number.isFinite(value) ? null : { at: "", reason: `is ${String(value)}, which JSON cannot hold` };
+    case "bigint":
+      return bigint
+        ? null
+        : { at: "", reason: "is a BigInt: connect with { bigint: true } to send it as an exact integer" };
+    case "object":
+      return value === null ? null : objectProblem(value, bigint, ancestors);
+    case "undefined":
+      return { at: "", reason: "is undefined, which JSON cannot hold (use null)" };
+    default:
+      // function, symbol
+      return { at: "", reason: `is a ${typeof value}, which JSON cannot hold` };
+  }
+}
+
+function objectProblem(value: object, bigint: boolean, ancestors: object[]): Problem | null {
+  if (ancestors.includes(value)) {
+    return { at: "", reason: "refers back to a value that contains it (a cycle), which JSON cannot hold" };
+  }
+  // toJSON decides what is sent (a Date becomes its ISO string).
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return null;
+  if (value instanceof Map || value instanceof Set || value instanceof WeakMap || value instanceof WeakSet) {
+    return {
+      at: "",
+      reason: `is a ${value.constructor.name}, which JSON would write as {}: convert it first (Object.fromEntries, Array.from)`,
+    };
+  }
+  ancestors.push(value);
+  let problem: Problem | null = null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      problem = problemIn(value[i], bigint, ancestors);
+      if (problem !== null) {
+        problem.at = `[${i}]${problem.at}`;
+        break;
+      }
+    }
+  } else {
+    for (const key of Object.keys(value)) {
+      const member = (value as Record<string, unknown>)[key];
+      if (member === undefined) continue; // left out, as JSON.stringify does
+      problem = problemIn(member, bigint, ancestors);
+      if (problem !== null) {
+        problem.at = `.${key}${problem.at}`;
+        break;
+      }
+    }
+  }
+  ancestors.pop();
+  return problem;
+}

@@ -1,4 +1,5 @@
 import type { Connection } from "./connection.js";
+import { StateError } from "./errors.js";
 import type {
   ListItemsOptions,
   ListItemsPage,
@@ -7,18 +8,26 @@ import type {
   UpdateResult,
 } from "./types.js";
 
-/** `undefined` (the engine omitted `result`) becomes `null`, as the seed promises. */
+/** `undefined` (the engine omitted `result`) becomes `null`, as Motia's state API promises. */
 function orNull<T>(value: unknown): T | null {
   return value === undefined ? null : (value as T);
 }
 
+/**
+ * A reply as these methods read it: fields of unknown type, any of which may
+ * be missing. Only a type: a reply is never copied or checked field by field
+ * (a reply that is not an object reads as one with no fields).
+ */
+type Reply = Partial<Record<string, unknown>> | null | undefined;
+
 // Module-level continuations: the hot path allocates no closure per call.
-function toSetResult(result: any): StreamSetResult<unknown> {
+function toSetResult(reply: unknown): StreamSetResult<unknown> {
+  const result = reply as Reply;
   return { new_value: result?.new_value, old_value: orNull(result?.old_value) };
 }
 
 /**
- * `sw.state`: the seed's state API. Groups (`groupId`) hold items by `key`;
+ * `sw.state`: Motia's state API. Groups (`groupId`) hold items by `key`;
  * values are any JSON. Each method is one call of the engine's `state::*`
  * function; argument checking is the engine's, so every language gets the
  * same errors.
@@ -26,8 +35,20 @@ function toSetResult(result: any): StreamSetResult<unknown> {
 export class StateClient {
   constructor(private readonly connection: Connection) {}
 
-  /** Stores `value`; returns the new and the previous value (`null` when new). */
+  /**
+   * Stores `value`; returns the new and the previous value (`null` when new).
+   * A value JSON cannot hold (undefined, a function, a cycle...) is refused
+   * with `invalid_argument` before anything is sent.
+   */
   set<T = unknown>(groupId: string, key: string, value: T): Promise<StreamSetResult<T>> {
+    if (value === undefined) {
+      // As a property of the payload it would just be left out.
+      return Promise.reject(
+        new StateError("invalid_argument", "state::set: the value is undefined, which JSON cannot hold (use null)", {
+          functionId: "state::set",
+        }),
+      );
+    }
     return this.connection.call("state::set", { scope: groupId, key, value }).then(toSetResult) as Promise<
       StreamSetResult<T>
     >;
@@ -49,8 +70,11 @@ export class StateClient {
     if (options.prefix !== undefined) payload.prefix = options.prefix;
     if (options.after !== undefined) payload.after = options.after;
     if (options.limit !== undefined) payload.limit = options.limit;
-    const result = (await this.connection.call("state::list_items", payload)) as any;
-    return { items: result?.items ?? [], next: result?.next ?? null };
+    const result = (await this.connection.call("state::list_items", payload)) as Reply;
+    return {
+      items: (result?.items ?? []) as ListItemsPage<T>["items"],
+      next: (result?.next ?? null) as string | null,
+    };
   }
 
   /** Every item of the group, page after page. */
@@ -74,27 +98,33 @@ export class StateClient {
 
   /** Removes every item of the group; returns how many were removed. */
   async clear(groupId: string): Promise<number> {
-    const result = (await this.connection.call("state::clear", { scope: groupId })) as any;
+    const result = (await this.connection.call("state::clear", { scope: groupId })) as Reply;
     return typeof result?.deleted === "number" ? result.deleted : 0;
   }
 
   /** The names of every group that holds at least one item, sorted. */
   async listGroups(): Promise<string[]> {
-    const result = (await this.connection.call("state::list_groups", {})) as any;
-    return result?.groups ?? [];
+    const result = (await this.connection.call("state::list_groups", {})) as Reply;
+    return (result?.groups ?? []) as string[];
   }
 
   /**
-   * Applies `ops` in order, atomically with respect to every other call on
-   * this item (a missing item starts from `{}`). An op that fails is skipped
-   * and reported in `errors`; the others still apply.
+   * Applies `ops` (one op, or a list of them) in order, atomically with
+   * respect to every other call on this item (a missing item starts from
+   * `{}`). An op that fails is skipped and reported in `errors`; the others
+   * still apply.
    */
-  async update<T = unknown>(groupId: string, key: string, ops: UpdateOp[]): Promise<UpdateResult<T>> {
-    const result = (await this.connection.call("state::update", { scope: groupId, key, ops })) as any;
+  async update<T = unknown>(
+    groupId: string,
+    key: string,
+    ops: UpdateOp | readonly UpdateOp[],
+  ): Promise<UpdateResult<T>> {
+    const list = Array.isArray(ops) ? ops : [ops];
+    const result = (await this.connection.call("state::update", { scope: groupId, key, ops: list })) as Reply;
     return {
       new_value: result?.new_value as T,
       old_value: orNull<T>(result?.old_value),
-      errors: result?.errors ?? [],
+      errors: (result?.errors ?? []) as UpdateResult<T>["errors"],
     };
   }
 }

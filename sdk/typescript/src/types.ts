@@ -7,7 +7,7 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
-/** What `state.set` returns (the seed's `StreamSetResult`). */
+/** What `state.set` returns (Motia's `StreamSetResult`). */
 export interface StreamSetResult<T> {
   new_value: T;
   old_value: T | null;
@@ -65,12 +65,22 @@ export interface ListItemsPage<T> {
 }
 
 export interface ConnectOptions {
-  /** Engine address. Default: `STATEWELL_URL`, else `ws://127.0.0.1:49134`. */
+  /**
+   * Engine address: `ws://`, `wss://`, or `http://`/`https://` (taken as
+   * `ws://`/`wss://`). Default: `STATEWELL_URL` when set, else `ws://127.0.0.1:49134`.
+   */
   url?: string;
   /** Sent as `Authorization: Bearer <token>`. Default: `STATEWELL_TOKEN`. */
   token?: string;
-  /** How long a call waits for its answer, and `connect` for the engine. Default 30 000 ms. */
+  /** How long a call waits for its answer (and one connect attempt for its handshake). Default 30 000 ms. */
   timeoutMs?: number;
+  /**
+   * How long `connect` keeps retrying (with backoff) while no engine answers,
+   * before failing with `connect_failed`. Default 0: one attempt, failing at
+   * once, so a wrong address is reported right away. Give it a budget when
+   * the engine may still be starting (e.g. `connectRetryMs: 10_000`).
+   */
+  connectRetryMs?: number;
   /** Name this worker reports to the engine. */
   name?: string;
   /** Longest wait between reconnect attempts. Default 5 000 ms. */
@@ -108,4 +118,6 @@ export interface StateChangeOptions<T = unknown> {
 }
 
 /** A function this worker serves to the others. */
+// `any` by default: see `Statewell.registerFunction`.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type FunctionHandler<I = any, O = unknown> = (payload: I) => O | Promise<O>;

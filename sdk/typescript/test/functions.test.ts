@@ -76,9 +76,10 @@ describe("functions", () => {
       }),
     );
     cleanup.push(
-      a.registerFunction("fail::coded", async () => {
-        throw Object.assign(new Error("no such order"), { code: "order_not_found" });
-      }),
+      // A handler whose promise rejects (what an async function that throws returns).
+      a.registerFunction("fail::coded", () =>
+        Promise.reject(Object.assign(new Error("no such order"), { code: "order_not_found" })),
+      ),
     );
     const plain = await invokeWhenReady(b, "fail::plain", {}).catch((e: unknown) => e);
     expect(plain).toBeInstanceOf(StateError);

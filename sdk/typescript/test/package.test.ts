@@ -1,7 +1,7 @@
 // `npm pack` makes a tarball that installs and works from plain JavaScript,
 // with `require` and with `import`, and whose types resolve for both.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,12 +33,52 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-it("the tarball holds only the built package", () => {
-  const files = readdirSync(join(work, "node_modules/statewell/dist")).sort();
-  expect(files).toEqual(expect.arrayContaining(["index.cjs", "index.js", "index.d.ts", "index.d.cts"]));
+it("the tarball holds only the built package, the README and the licences", () => {
+  // dist/ was built by the real `npm pack` above; the dry run lists what a publish would send.
+  const [listing] = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], sdkDir)) as Array<{
+    files: Array<{ path: string }>;
+  }>;
+  const packed = listing!.files.map((f) => f.path).sort();
+  expect(packed).toEqual(
+    expect.arrayContaining([
+      "dist/index.js", // ESM
+      "dist/index.cjs", // CommonJS
+      "dist/index.d.ts", // types for import
+      "dist/index.d.cts", // types for require
+      "README.md",
+      "LICENSE-MIT",
+      "LICENSE-APACHE",
+      "package.json",
+    ]),
+  );
+  expect(packed.filter((f) => f.startsWith("src/") || f.startsWith("test/") || f.startsWith("node_modules/"))).toEqual([]);
   const top = readdirSync(join(work, "node_modules/statewell")).sort();
   expect(top).not.toContain("src");
   expect(top).not.toContain("test");
+});
+
+/** The fields of the installed package.json this test reads. */
+interface PackageMeta {
+  license?: unknown;
+  engines?: unknown;
+  description?: unknown;
+  repository?: { url?: unknown };
+  homepage?: unknown;
+  bugs?: { url?: unknown };
+  author?: unknown;
+  keywords?: unknown;
+}
+
+it("carries the metadata a registry shows", () => {
+  const meta = JSON.parse(readFileSync(join(work, "node_modules/statewell/package.json"), "utf8")) as PackageMeta;
+  expect(meta.license).toBe("MIT OR Apache-2.0");
+  expect(meta.engines).toEqual({ node: ">=20" });
+  expect(meta.description).toMatch(/statewell/);
+  expect(meta.repository?.url).toMatch(/^git\+https:\/\//);
+  expect(meta.homepage).toMatch(/^https:\/\//);
+  expect(meta.bugs?.url).toMatch(/^https:\/\//);
+  expect(meta.author).toBeTruthy();
+  expect(meta.keywords).toEqual(expect.arrayContaining(["state", "key-value"]));
 });
 
 it("works with require from CommonJS", () => {
@@ -56,7 +96,7 @@ it("works with require from CommonJS", () => {
 })();
 `,
   );
-  const out = JSON.parse(run("node", ["main.cjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.cjs"], work));
   expect(out).toEqual({ value: { from: "require" }, missing: null, typed: true, code: "invalid_argument" });
 });
 
@@ -72,11 +112,12 @@ await sw.close();
 console.log(JSON.stringify({ value: r.new_value, errors: r.errors, typed: err instanceof StateError }));
 `,
   );
-  const out = JSON.parse(run("node", ["main.mjs"], work));
+  const out: unknown = JSON.parse(run("node", ["main.mjs"], work));
   expect(out).toEqual({ value: { from: "import", n: 2 }, errors: [], typed: true });
 });
 
-it("ships types that resolve for both import and require", () => {
+// Two compiler runs: they can take longer than the default test timeout on a busy machine.
+it("ships types that resolve for both import and require", { timeout: 120_000 }, () => {
   const tsc = join(sdkDir, "node_modules/typescript/bin/tsc");
   const usage = `
 const sw = await connect({ url: "ws://127.0.0.1:1", timeoutMs: 10 });
@@ -91,9 +132,26 @@ export { set, got, op, groups };
     join(work, "cjs.cts"),
     `import sw_ = require("statewell");\ntype StreamSetResult<T> = sw_.StreamSetResult<T>;\ntype UpdateOp = sw_.UpdateOp;\nasync function main() {\nconst connect = sw_.connect;\n${usage.replace("export { set, got, op, groups };", "return [set, got, op, groups];")}}\nexport = main;\n`,
   );
-  // A wrong use must fail to compile, so the check above is not vacuous.
-  writeFileSync(join(work, "bad.mts"), `import type { UpdateOp } from "statewell";\nconst op: UpdateOp = { type: "increment", path: "n" };\nexport { op };\n`);
+  // Wrong uses must fail to compile, so the check above is not vacuous.
+  const wrong = {
+    "an op without its by": `import type { UpdateOp } from "statewell";\nconst op: UpdateOp = { type: "increment", path: "n" };\nexport { op };\n`,
+    "a typed get read as the wrong type": `import { connect } from "statewell";\nconst sw = await connect();\nconst got: { n: string } | null = await sw.state.get<{ n: number }>("g", "k");\nexport { got };\n`,
+    "a typed get used as if never missing": `import { connect } from "statewell";\nconst sw = await connect();\nconst n: number = (await sw.state.get<{ n: number }>("g", "k")).n;\nexport { n };\n`,
+  };
   const args = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "--types", "node", "--typeRoots", join(sdkDir, "node_modules/@types")];
   run("node", [tsc, ...args, "esm.mts", "cjs.cts"], work);
-  expect(() => run("node", [tsc, ...args, "bad.mts"], work)).toThrow();
+  // One compiler run for every wrong use: each file must have its own error.
+  const bad = Object.values(wrong).map((source, i) => {
+    writeFileSync(join(work, `bad${i}.mts`), source);
+    return `bad${i}.mts`;
+  });
+  let output = "";
+  try {
+    run("node", [tsc, ...args, ...bad], work);
+  } catch (error) {
+    output = String((error as { stdout?: unknown }).stdout);
+  }
+  for (const [i, what] of Object.keys(wrong).entries()) {
+    expect(output, what).toMatch(new RegExp(`^bad${i}\\.mts\\(\\d+,\\d+\\): error`, "m"));
+  }
 });

@@ -10,8 +10,8 @@ use tokio::sync::broadcast;
 
 use super::{EVENT_CHANNEL_CAPACITY, Store, StoreStats};
 use crate::{
-    ChangeEvent, Item, Limits, Mutation, MutationOutcome, Page, StateError, Versioned,
-    apply_mutation, change_event,
+    ChangeEvent, Item, Limits, Mutation, MutationOutcome, Page, ResolvedPageRequest, StateError,
+    Versioned, apply_mutation, change_event,
 };
 
 pub struct MemoryStore {
@@ -161,11 +161,14 @@ impl Store for MemoryStore {
     async fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError> {
         use std::ops::Bound;
+        let ResolvedPageRequest {
+            prefix,
+            after,
+            limit,
+        } = page;
         let inner = self.lock();
         let Some(items) = inner.groups.get(group) else {
             return Ok(Page {
@@ -199,6 +202,11 @@ impl Store for MemoryStore {
 
     async fn list_groups(&self) -> Result<Vec<String>, StateError> {
         Ok(self.lock().groups.keys().cloned().collect())
+    }
+
+    async fn group_size(&self, group: &str) -> Result<u64, StateError> {
+        let size = self.lock().groups.get(group).map_or(0, BTreeMap::len);
+        Ok(u64::try_from(size).unwrap_or(u64::MAX))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {

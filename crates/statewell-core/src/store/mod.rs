@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::{
     ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, StateError, UpdateOp, Versioned, raw_json,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, UpdateOp, Versioned, raw_json,
 };
 
 pub use memory::MemoryStore;
@@ -55,14 +55,16 @@ pub trait Store: Send + Sync + 'static {
     /// Values of `group` in key order.
     async fn list(&self, group: &str) -> Result<Vec<Value>, StateError>;
 
-    /// Items of `group` in key order: keys starting with `prefix`, strictly
-    /// after `after`, at most `limit`. `next` is set when more may follow.
+    /// Items of `group` in key order: keys starting with `page.prefix`,
+    /// strictly after `page.after` (a cursor before the prefix starts at the
+    /// prefix), at most `page.limit`. `next` is set when more may follow.
+    /// [`crate::State`] resolved the limit (see
+    /// [`crate::PageRequest::resolve`]): a store takes it as given, whatever
+    /// its value.
     async fn list_items(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<Page, StateError>;
 
     /// [`Store::get`] with the value as compact JSON text. The default
@@ -142,15 +144,17 @@ pub trait Store: Send + Sync + 'static {
     async fn list_items_raw(
         &self,
         group: &str,
-        prefix: Option<&str>,
-        after: Option<&str>,
-        limit: usize,
+        page: ResolvedPageRequest<'_>,
     ) -> Result<RawPage, StateError> {
-        RawPage::from_page(self.list_items(group, prefix, after, limit).await?)
+        RawPage::from_page(self.list_items(group, page).await?)
     }
 
     /// Sorted names of the groups holding at least one item.
     async fn list_groups(&self) -> Result<Vec<String>, StateError>;
+
+    /// How many items `group` holds (0 for an unknown group), without
+    /// reading them: both stores keep each group's count.
+    async fn group_size(&self, group: &str) -> Result<u64, StateError>;
 
     /// Change events from now on, in commit order. A receiver that falls
     /// behind gets `RecvError::Lagged` instead of slowing writers down.

@@ -44,12 +44,20 @@ pub async fn value(store: &dyn Store, group: &str, key: &str) -> Option<Value> {
 }
 
 /// A command that re-runs this test binary as a child process, running only
-/// the test `name` (a helper that does nothing unless `env` is set).
+/// the entry `name`: a helper that does nothing unless `env` is set. Those
+/// entries are `#[ignore]`d, so that a plain run of the suite neither runs
+/// them nor counts them as tests; `--ignored` runs `name` here all the same.
 pub fn child(name: &str, env: &[(&str, String)]) -> std::process::Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = std::process::Command::new(exe);
     command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            name,
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit());

@@ -2,6 +2,7 @@
 //! write to its socket.
 
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
@@ -31,6 +32,8 @@ pub struct WorkerLink {
     kill: Notify,
     /// What the worker said about itself in `engine::workers::register`.
     metadata: Mutex<Option<Value>>,
+    /// When the connection was accepted (shown by `GET /v1/workers`).
+    pub connected_at: SystemTime,
 }
 
 impl WorkerLink {
@@ -40,6 +43,7 @@ impl WorkerLink {
             tx,
             kill: Notify::new(),
             metadata: Mutex::new(None),
+            connected_at: SystemTime::now(),
         }
     }
 

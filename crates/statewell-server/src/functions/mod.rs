@@ -63,6 +63,9 @@ pub struct Forwarded {
 }
 
 pub struct Functions {
+    /// Every open worker connection, registered functions or not, so the
+    /// engine can list them (`GET /v1/workers`). Never held with another lock.
+    connected: Mutex<HashMap<Uuid, Arc<WorkerLink>>>,
     registry: Mutex<HashMap<String, Vec<Registration>>>,
     /// Lock order: `registry` before `pending` when both are held.
     pending: Mutex<HashMap<Uuid, Pending>>,
@@ -83,6 +86,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Functions {
     pub fn new(timeout: Duration) -> Self {
         Functions {
+            connected: Mutex::new(HashMap::new()),
             registry: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             settled: Notify::new(),
@@ -143,9 +147,39 @@ impl Functions {
         self.is_registered(function_id)
     }
 
+    /// A worker connection opened; it is listed until [`Functions::worker_gone`].
+    pub fn worker_connected(&self, link: &Arc<WorkerLink>) {
+        lock(&self.connected).insert(link.id, Arc::clone(link));
+    }
+
+    /// The open worker connections, oldest first, each with the ids of the
+    /// functions it registered (sorted).
+    pub fn workers(&self) -> Vec<(Arc<WorkerLink>, Vec<String>)> {
+        let mut links: Vec<Arc<WorkerLink>> = lock(&self.connected).values().cloned().collect();
+        links.sort_by_key(|link| (link.connected_at, link.id));
+        let mut owned: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (function_id, owners) in lock(&self.registry).iter() {
+            for registration in owners {
+                owned
+                    .entry(registration.link.id)
+                    .or_default()
+                    .push(function_id.clone());
+            }
+        }
+        links
+            .into_iter()
+            .map(|link| {
+                let mut functions = owned.remove(&link.id).unwrap_or_default();
+                functions.sort();
+                (link, functions)
+            })
+            .collect()
+    }
+
     /// Forgets everything a closed connection owned, and fails the calls
     /// still waiting for it.
     pub fn worker_gone(&self, worker: Uuid) {
+        lock(&self.connected).remove(&worker);
         lock(&self.registry).retain(|_, owners| {
             owners.retain(|r| r.link.id != worker);
             !owners.is_empty()
@@ -377,8 +411,6 @@ fn invoke_frame(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use super::*;
     use serde_json::json;
     use tokio::sync::mpsc;

@@ -1,7 +1,9 @@
-//! HTTP JSON under `/v1/`, plus `/healthz` and `/metrics`.
+//! HTTP JSON under `/v1/` (and the change feed as server-sent events),
+//! plus `/healthz` and `/metrics`.
 //!
-//! Every route is declared once, in [`routes::ROUTES`]; the router and the
-//! OpenAPI document are both built from that table. Errors always have the
+//! Every route is declared once, in [`routes::ROUTES`] or in the table of
+//! the module that serves it (see [`routes::all`]); the router and the
+//! OpenAPI document are both built from those tables. Errors always have the
 //! shape `{"error":{"code","message"}}` (see [`error::ApiError`]).
 
 pub(crate) mod error;
@@ -11,6 +13,8 @@ mod route;
 mod routes;
 mod state_routes;
 mod system_routes;
+mod watch_routes;
+mod workers_routes;
 
 use axum::Router;
 use axum::extract::Request;

@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document served at `/v1/openapi.json`, generated from
-//! the route table (`routes.rs`): each route contributes its operation; path
-//! parameters, security and the 401 response are added here, uniformly. The
-//! helpers a route's documentation is written with are here too.
+//! the route tables (`routes.rs` lists them): each route contributes its
+//! operation; path parameters, security and the 401 response are added
+//! here, uniformly. The helpers a route's documentation is written with are
+//! here too.
 
 use serde_json::{Map, Value, json};
 
@@ -40,7 +41,7 @@ fn path_param(name: &str) -> Value {
 }
 
 /// The document of `routes`.
-pub fn document(routes: &[Route]) -> Value {
+pub fn document<'r>(routes: impl IntoIterator<Item = &'r Route>) -> Value {
     let mut paths = Map::new();
     for route in routes {
         let mut op = match (route.doc)() {
@@ -111,6 +112,10 @@ fn components() -> Value {
             "Groups": {
                 "type": "object", "required": ["groups"],
                 "properties": {"groups": {"type": "array", "items": {"type": "string"}}},
+            },
+            "GroupSize": {
+                "type": "object", "required": ["group", "items"],
+                "properties": {"group": {"type": "string"}, "items": {"type": "integer", "minimum": 0}},
             },
             "Cleared": {
                 "type": "object", "required": ["deleted"],

@@ -1,6 +1,7 @@
-//! The one table of HTTP routes. The router is built from it and the OpenAPI
-//! document is generated from it, so the two cannot drift apart; the auth
-//! layer reads its `public` flags.
+//! The table of HTTP routes, and [`all`]: it with the tables of the modules
+//! that keep their own. The router is built from them and the OpenAPI
+//! document is generated from them, so the two cannot drift apart; the auth
+//! layer reads their `public` flags.
 
 use axum::routing::on;
 use axum::{Json, Router};
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::openapi::{self, error_response, json_body, json_response};
 use super::route::{Route, Verb};
-use super::{state_routes, system_routes};
+use super::{state_routes, system_routes, watch_routes, workers_routes};
 use crate::app::AppState;
 
 const GROUP_ITEMS: &str = "/v1/groups/{group}/items";
@@ -26,6 +27,24 @@ pub static ROUTES: &[Route] = &[
                 "summary": "List the groups that hold at least one item",
                 "responses": {
                     "200": json_response("Sorted group names", json!({"$ref": "#/components/schemas/Groups"})),
+                    "500": error_response("The store failed"),
+                }
+            })
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/v1/groups/{group}",
+        operation_id: "groupSize",
+        public: false,
+        handler: |m| on(m, state_routes::group_size),
+        doc: || {
+            json!({
+                "summary": "How many items a group holds",
+                "description": "`items` is 0 for a group that holds nothing.",
+                "responses": {
+                    "200": json_response("The count", json!({"$ref": "#/components/schemas/GroupSize"})),
+                    "400": error_response("Invalid group (`invalid_argument`)"),
                     "500": error_response("The store failed"),
                 }
             })
@@ -235,14 +254,23 @@ fn set_response(description: &str) -> Value {
 }
 
 /// `GET /v1/openapi.json` → the OpenAPI 3.1 document, generated from the
-/// table the router is built from.
+/// tables the router is built from.
 async fn openapi_json() -> Json<Value> {
-    Json(openapi::document(ROUTES))
+    Json(openapi::document(all()))
 }
 
-/// Every route of the table on one router.
+/// Every route: this table, then the tables of the modules that keep their
+/// own (the change feed, the workers).
+pub fn all() -> impl Iterator<Item = &'static Route> {
+    ROUTES
+        .iter()
+        .chain(watch_routes::ROUTES)
+        .chain(workers_routes::ROUTES)
+}
+
+/// Every route on one router.
 pub fn router() -> Router<AppState> {
-    ROUTES.iter().fold(Router::new(), |router, route| {
+    all().fold(Router::new(), |router, route| {
         // Routes sharing a path are merged by axum into one method router.
         router.route(route.path, (route.handler)(route.verb.filter()))
     })
@@ -254,8 +282,7 @@ pub fn router() -> Router<AppState> {
 /// `invalid_argument` like the worker protocol does for an empty scope.
 pub fn empty_param(method: &str, path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.split('/').collect();
-    ROUTES
-        .iter()
+    all()
         .filter(|route| route.verb.as_openapi().eq_ignore_ascii_case(method))
         .find_map(|route| {
             let pattern: Vec<&'static str> = route.path.split('/').collect();
@@ -277,7 +304,7 @@ pub fn empty_param(method: &str, path: &str) -> Option<&'static str> {
 
 /// Whether `path` is a public route (served without a token).
 pub fn is_public(path: &str) -> bool {
-    ROUTES.iter().any(|r| r.public && r.path == path)
+    all().any(|r| r.public && r.path == path)
 }
 
 #[cfg(test)]
@@ -287,7 +314,7 @@ mod tests {
     #[test]
     fn public_routes_are_literal_paths() {
         // `is_public` compares paths literally; a parameter would never match.
-        for route in ROUTES.iter().filter(|r| r.public) {
+        for route in all().filter(|r| r.public) {
             assert!(!route.path.contains('{'), "{}", route.path);
         }
         assert!(is_public("/healthz"));
@@ -309,7 +336,7 @@ mod tests {
     #[test]
     fn method_and_path_pairs_are_unique() {
         let mut seen = std::collections::HashSet::new();
-        for route in ROUTES {
+        for route in all() {
             assert!(
                 seen.insert((route.verb, route.path)),
                 "{:?} {}",
@@ -321,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_route_is_documented_once_and_nothing_else() {
-        let doc = openapi::document(ROUTES);
+        let doc = openapi::document(all());
         let paths = doc["paths"].as_object().expect("paths is an object");
         let mut documented = Vec::new();
         for (path, item) in paths {
@@ -329,8 +356,7 @@ mod tests {
                 documented.push(format!("{method} {path}"));
             }
         }
-        let mut routed: Vec<String> = ROUTES
-            .iter()
+        let mut routed: Vec<String> = all()
             .map(|r| format!("{} {}", r.verb.as_openapi(), r.path))
             .collect();
         documented.sort();
@@ -340,7 +366,7 @@ mod tests {
 
     #[test]
     fn path_parameters_are_declared_and_public_routes_need_no_token() {
-        let doc = openapi::document(ROUTES);
+        let doc = openapi::document(all());
         let get_item = &doc["paths"]["/v1/groups/{group}/items/{key}"]["get"];
         let names: Vec<&str> = get_item["parameters"]
             .as_array()
@@ -357,7 +383,7 @@ mod tests {
 
     #[test]
     fn every_schema_reference_resolves() {
-        let doc = openapi::document(ROUTES);
+        let doc = openapi::document(all());
         let text = doc.to_string();
         for reference in text.split("\"$ref\":\"").skip(1) {
             let target = reference.split('"').next().unwrap_or_default();

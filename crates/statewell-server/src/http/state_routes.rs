@@ -21,7 +21,7 @@ use crate::state_fn::StateFn;
 
 #[derive(Deserialize)]
 pub struct GroupParams {
-    group: String,
+    pub group: String,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +83,16 @@ fn etag(version: u64) -> [(header::HeaderName, HeaderValue); 1] {
 pub async fn list_groups(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let groups = timed(&app, StateFn::ListGroups, app.state.list_groups()).await?;
     Ok(Json(json!({ "groups": groups })))
+}
+
+/// `GET /v1/groups/{group}` → `{"group","items":N}` (0 for a group that
+/// holds nothing).
+pub async fn group_size(
+    State(app): State<AppState>,
+    PathParams(p): PathParams<GroupParams>,
+) -> Result<Json<Value>, ApiError> {
+    let items = timed(&app, StateFn::ListGroups, app.state.group_size(&p.group)).await?;
+    Ok(Json(json!({ "group": p.group, "items": items })))
 }
 
 /// `DELETE /v1/groups/{group}` → `{"deleted":N}`.

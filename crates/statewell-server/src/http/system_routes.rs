@@ -1,5 +1,5 @@
 //! `/healthz` and `/metrics`: routes about the engine rather than its state
-//! (`/v1/openapi.json` is served by `routes.rs`, from the route table).
+//! (`/v1/openapi.json` is served by `routes.rs`, from the route tables).
 
 use std::time::Duration;
 

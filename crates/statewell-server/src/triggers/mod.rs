@@ -165,6 +165,26 @@ impl Triggers {
         self.len() == 0
     }
 
+    /// Every registered trigger: its id, its spec, and the worker it is
+    /// attached to (`None` while it waits for its worker to reconnect).
+    /// Sorted by id.
+    pub fn list(&self) -> Vec<(String, TriggerSpec, Option<Uuid>)> {
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        let mut triggers: Vec<_> = map
+            .iter()
+            .filter_map(|(id, trigger)| {
+                let worker = match trigger.state() {
+                    Attach::Attached(worker) => Some(worker),
+                    Attach::Detached(_) => None,
+                    Attach::Removed => return None,
+                };
+                Some((id.clone(), trigger.spec(), worker))
+            })
+            .collect();
+        triggers.sort_by(|a, b| a.0.cmp(&b.0));
+        triggers
+    }
+
     /// Binds trigger `id` to `worker`. Registering an id again replaces its
     /// config; registering the id (or the same function and config) of a
     /// trigger whose worker disconnected within the grace period takes it

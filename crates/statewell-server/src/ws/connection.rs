@@ -86,6 +86,7 @@ pub async fn run(socket: WebSocket, app: AppState) {
         None,
     );
     app.metrics.worker_connected();
+    app.functions.worker_connected(&link);
     tracing::debug!(worker = %worker_id, "worker connected");
 
     let max_in_flight = app.config.max_in_flight_per_connection.max(1);

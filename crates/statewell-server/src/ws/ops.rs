@@ -10,6 +10,10 @@
 //! (spaces, escapes in names, anything unusual) goes to the derived reading,
 //! whose result (or error message) is the answer.
 
+// Every byte of the frame's text is read with `get`: text that ends early
+// or is malformed is "not sure" (`None`), never an out-of-bounds panic.
+#![deny(clippy::indexing_slicing)]
+
 use serde_json::{Number, Value};
 use statewell_core::{Path, UpdateOp, printed_object_end, printed_value_end};
 

@@ -15,6 +15,10 @@
 //! escapes, a key with an escape, `data` that is not an object — goes to
 //! serde_json, which gives every refusal its message.
 
+// A frame is outside input: it is read with `get`, never by indexing, and
+// without arithmetic that could overflow, so no frame can make it panic.
+#![deny(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -205,14 +209,14 @@ pub fn invocation_id(raw: Option<RawText<'_>>) -> Option<Value> {
 /// malformed frame can still be answered. Handles plain strings only (no
 /// escapes), which is what every client sends.
 pub fn scan_invocation_id(text: &str) -> Option<Value> {
-    let start = text.find("\"invocation_id\"")? + "\"invocation_id\"".len();
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
+    let (_, after) = text.split_once("\"invocation_id\"")?;
+    let rest = after.trim_start().strip_prefix(':')?.trim_start();
     let rest = rest.strip_prefix('"')?;
-    let end = rest.find(['"', '\\'])?;
-    if rest[end..].starts_with('\\') {
+    let (id, tail) = rest.split_at_checked(rest.find(['"', '\\'])?)?;
+    if tail.starts_with('\\') {
         return None;
     }
-    Some(Value::String(rest[..end].to_owned()))
+    Some(Value::String(id.to_owned()))
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {

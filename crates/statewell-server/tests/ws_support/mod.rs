@@ -2,7 +2,7 @@
 //! The test clients ([`Raw`], [`Worker`], ...) are shared with the engine's
 //! end-to-end tests and live in `statewell-conformance` (feature `ws`);
 //! they are re-exported here so these files keep `use ws_support::...`.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::Arc;
 

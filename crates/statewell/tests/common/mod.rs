@@ -35,14 +35,22 @@ impl Engine {
 
     /// An engine on `data` with extra flags and environment variables.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Engine {
-        let mut child = statewell()
+        let mut command = statewell();
+        command
             .envs(env.iter().copied())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .stderr(Stdio::inherit());
+        Engine::from_command(command, data)
+    }
+
+    /// An engine started by `command`, a `serve` whose every flag (and
+    /// where its stderr goes) the caller chose; `data` is its data directory.
+    pub fn from_command(mut command: Command, data: &Path) -> Engine {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn statewell");
         let stdout = child.stdout.take().expect("stdout");
@@ -111,6 +119,8 @@ pub fn statewell() -> Command {
         "STATEWELL_SYNC_INTERVAL",
         "STATEWELL_LOG",
         "STATEWELL_MAX_VALUE_BYTES",
+        "STATEWELL_WORKER_THREADS",
+        "STATEWELL_CHECKPOINT_BYTES",
     ] {
         command.env_remove(var);
     }

@@ -11,6 +11,7 @@ engine ties registrations to the connection that made them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -18,22 +19,16 @@ import platform
 import random
 import socket
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from . import errors
 from ._version import __version__
-from .errors import (
-    AuthenticationError,
-    ClientClosedError,
-    ConnectError,
-    ConnectionLostError,
-    RequestTimeoutError,
-    StateError,
-)
+from .errors import AuthenticationError, StateError, error_for_code
 
 log = logging.getLogger("statewell")
 
@@ -45,6 +40,12 @@ BACKOFF_MAX = 5.0
 
 #: Called for every ``invokefunction`` frame the engine sends us.
 InvokeHandler = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+#: A registration's key: ``("function", id)`` or ``("trigger", id)``.
+RegistrationKey = tuple[str, str]
+
+
+def _closed() -> errors.ConnectionError:
+    return errors.ConnectionError("closed", "the client is closed")
 
 
 class Connection:
@@ -54,11 +55,15 @@ class Connection:
         token: str | None,
         timeout: float,
         on_invoke: InvokeHandler | None = None,
+        connect_retry: float = 0.0,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be > 0 seconds")
+        if not timeout > 0:
+            raise StateError("invalid_argument", f"timeout must be > 0 seconds, got {timeout!r}")
+        if not connect_retry >= 0:
+            raise StateError("invalid_argument", f"connect_retry must be >= 0 seconds, got {connect_retry!r}")
         self.url = url
         self.timeout = timeout
+        self.connect_retry = connect_retry
         self._token = token
         self._on_invoke = on_invoke
         self._ws: ClientConnection | None = None
@@ -69,7 +74,7 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         # Insertion-ordered: functions are replayed before the triggers that
         # name them, as they were first sent.
-        self._registrations: dict[tuple[str, str], dict[str, Any]] = {}
+        self._registrations: dict[RegistrationKey, dict[str, Any]] = {}
         self._last_error: str | None = None
         self.worker_id: str | None = None
         #: Number of sockets opened so far (1 after the first connect); lets
@@ -79,12 +84,33 @@ class Connection:
     # --- lifecycle ---------------------------------------------------------
 
     async def open(self) -> None:
-        """Open the first socket; raises ``ConnectError``/``AuthenticationError``."""
-        ws = await self._dial()
-        try:
-            await self._on_open(ws)
-        except ConnectionClosed as exc:
-            raise ConnectError(f"{self.url} closed the connection right after it opened ({exc})") from None
+        """Open the first socket. A failed attempt raises ``ConnectionError``
+        (``connect_failed``) at once, unless ``connect_retry`` leaves time for
+        another: then it retries with backoff. A refused token raises
+        ``AuthenticationError`` at once, budget or not."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.connect_retry
+        delay = BACKOFF_INITIAL
+        while True:
+            try:
+                ws = await self._dial()
+                try:
+                    await self._on_open(ws)
+                except ConnectionClosed as exc:
+                    raise errors.ConnectionError(
+                        "connect_failed", f"{self.url} closed the connection right after it opened ({exc})"
+                    ) from None
+                break
+            except errors.ConnectionError as exc:
+                pause = delay * random.uniform(0.8, 1.2)
+                if loop.time() + pause > give_up_at:
+                    if self.connect_retry == 0:
+                        raise
+                    raise errors.ConnectionError(
+                        exc.code, f"{exc.message} (retried for {self.connect_retry:g}s)"
+                    ) from None
+                await asyncio.sleep(pause)
+                delay = min(delay * 2, BACKOFF_MAX)
         self._runner = asyncio.create_task(self._run(), name="statewell-connection")
 
     async def close(self) -> None:
@@ -100,13 +126,13 @@ class Connection:
                 log.debug("closing the socket raised %r", exc)
         if self._runner is not None:
             self._runner.cancel()
-            try:
+            # The runner ends cancelled, or with the error that broke it:
+            # either way the client is closing and nothing waits for it.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
-            except (asyncio.CancelledError, Exception):
-                pass
         for task in list(self._tasks):
             task.cancel()
-        self._fail_pending(ClientClosedError())
+        self._fail_pending(_closed())
 
     @property
     def closed(self) -> bool:
@@ -145,22 +171,20 @@ class Connection:
             try:
                 await ws.send(frame)
             except ConnectionClosed as exc:
-                raise ConnectionLostError(
-                    f"{function_id}: connection to {self.url} closed while sending ({exc})"
+                raise errors.ConnectionError(
+                    "connection_lost", f"{function_id}: connection to {self.url} closed while sending ({exc})"
                 ) from None
             remaining = max(0.0, deadline - loop.time())
             try:
                 reply = await asyncio.wait_for(future, remaining)
-            except TimeoutError:
-                raise RequestTimeoutError(
-                    f"{function_id}: no answer from {self.url} within {budget:g}s"
-                ) from None
+            except TimeoutError:  # the builtin, from wait_for
+                raise errors.TimeoutError(f"{function_id}: no answer from {self.url} within {budget:g}s") from None
         finally:
             self._pending.pop(invocation_id, None)
         error = reply.get("error")
         if error is not None:
             code, message = _error_fields(error)
-            raise StateError(code, message)
+            raise error_for_code(code, message)
         return reply
 
     async def send_void(self, function_id: str, data: Any, timeout: float | None = None) -> None:
@@ -179,7 +203,9 @@ class Connection:
         try:
             await ws.send(frame)
         except ConnectionClosed as exc:
-            raise ConnectionLostError(f"{function_id}: connection closed while sending ({exc})") from None
+            raise errors.ConnectionError(
+                "connection_lost", f"{function_id}: connection closed while sending ({exc})"
+            ) from None
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         """Send a frame now if connected; silently skip otherwise (used for
@@ -192,34 +218,46 @@ class Connection:
         except ConnectionClosed:
             log.debug("socket closed while sending %s; it will be replayed", frame.get("type"))
 
-    async def register(self, key: tuple[str, str], frame: dict[str, Any]) -> None:
+    async def register(self, key: RegistrationKey, frame: dict[str, Any]) -> None:
         """Remember a registration frame (replayed on reconnect) and send it."""
         self._registrations[key] = frame
         await self.send_frame(frame)
 
-    async def unregister(self, key: tuple[str, str], frame: dict[str, Any]) -> None:
-        if self._registrations.pop(key, None) is not None:
-            await self.send_frame(frame)
+    def unregister(self, undo: Iterable[tuple[RegistrationKey, dict[str, Any]]]) -> asyncio.Task[None]:
+        """Forget registrations now (they are not replayed from this call on)
+        and send their undo frames, in order, from a task of their own: the
+        work starts whether or not the caller awaits the returned task."""
+        frames = [frame for key, frame in undo if self._registrations.pop(key, None) is not None]
+
+        async def send_all() -> None:
+            for frame in frames:
+                await self.send_frame(frame)
+
+        task = asyncio.get_running_loop().create_task(send_all())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # --- internals ---------------------------------------------------------
 
     async def _wait_connected(self, deadline: float, what: str) -> ClientConnection:
         if self._closed:
-            raise ClientClosedError()
+            raise _closed()
         loop = asyncio.get_running_loop()
         if not self._connected.is_set():
             try:
                 await asyncio.wait_for(self._connected.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                raise ConnectionLostError(
-                    f"{what}: not connected to {self.url} (reconnecting; last error: "
-                    f"{self._last_error or 'none'})"
+            except TimeoutError:  # the builtin, from wait_for
+                raise errors.ConnectionError(
+                    "unavailable",
+                    f"{what}: not connected to {self.url} within the timeout, so not sent "
+                    f"(reconnecting; last error: {self._last_error or 'none'})",
                 ) from None
         ws = self._ws
         if self._closed:
-            raise ClientClosedError()
+            raise _closed()
         if ws is None:
-            raise ConnectionLostError(f"{what}: connection to {self.url} lost")
+            raise errors.ConnectionError("unavailable", f"{what}: connection to {self.url} lost, so not sent")
         return ws
 
     async def _dial(self) -> ClientConnection:
@@ -243,11 +281,16 @@ class Connection:
                 raise AuthenticationError(
                     f"{self.url} refused the connection (HTTP {status}): wrong or missing token"
                 ) from None
-            raise ConnectError(f"{self.url} refused the WebSocket upgrade (HTTP {status})") from None
+            raise errors.ConnectionError(
+                "connect_failed",
+                f"{self.url} refused the WebSocket upgrade (HTTP {status}): is this a statewell engine?",
+            ) from None
         except InvalidURI as exc:
-            raise ConnectError(f"invalid engine URL {self.url!r}: {exc}") from None
+            raise StateError("invalid_argument", f"invalid engine URL {self.url!r}: {exc}") from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            raise ConnectError(f"cannot connect to {self.url}: {exc or type(exc).__name__}") from None
+            raise errors.ConnectionError(
+                "connect_failed", f"cannot connect to {self.url}: {exc or type(exc).__name__}"
+            ) from None
 
     async def _on_open(self, ws: ClientConnection) -> None:
         """Make a fresh socket usable: announce the worker, replay registrations."""
@@ -289,7 +332,13 @@ class Connection:
                 return
             self._ws = None
             self._connected.clear()
-            self._fail_pending(ConnectionLostError(f"connection to {self.url} lost while the call was in flight"))
+            self._fail_pending(
+                errors.ConnectionError(
+                    "connection_lost",
+                    f"connection to {self.url} lost while the call was in flight "
+                    "(it may or may not have been applied)",
+                )
+            )
             await self._reconnect()
 
     async def _read(self, ws: ClientConnection) -> None:
@@ -350,9 +399,8 @@ class Connection:
         elif kind == "workerregistered":
             worker_id = frame.get("worker_id")
             self.worker_id = worker_id if isinstance(worker_id, str) else None
-        elif kind == "triggerregistrationresult":
-            if frame.get("error"):
-                log.error("statewell: trigger %s was refused: %s", frame.get("id"), frame.get("error"))
+        elif kind == "triggerregistrationresult" and frame.get("error"):
+            log.error("statewell: trigger %s was refused: %s", frame.get("id"), frame.get("error"))
         # Anything else (future engine frames) is ignored, as the protocol asks.
 
     def _fail_pending(self, error: StateError) -> None:

@@ -8,13 +8,15 @@ import inspect
 import logging
 import traceback
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Self
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Self, TypeVar, overload
 
 from ._config import DEFAULT_TIMEOUT, resolve_token, resolve_url
 from ._connection import Connection
 from .errors import StateError
 from .types import ItemsPage, SetResult, StateEvent, UpdateOp, UpdateResult
+
+T = TypeVar("T")
 
 log = logging.getLogger("statewell")
 
@@ -27,7 +29,10 @@ StateHandler = Callable[[StateEvent], Any]
 #: A trigger condition; the handler runs only when it returns a truthy value.
 Condition = Callable[[StateEvent], Any]
 #: Returned by ``register_function`` and ``on_state_change``: undoes them.
-AsyncUnsubscribe = Callable[[], Coroutine[Any, Any, None]]
+#: Calling it does the job (the handler stops at once, the engine is told
+#: from a task of its own); awaiting what it returns, optionally, waits until
+#: the engine has been sent the news. So a forgotten ``await`` loses nothing.
+AsyncUnsubscribe = Callable[[], Awaitable[None]]
 
 
 class AsyncClient:
@@ -37,6 +42,7 @@ class AsyncClient:
     ...     await sw.set("orders", "o-1", {"status": "new"})
 
     Every method may be called concurrently: one socket carries all calls.
+    Arguments are those of ``connect_async``.
     """
 
     def __init__(
@@ -44,23 +50,29 @@ class AsyncClient:
         url: str | None = None,
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        connect_retry: float = 0.0,
     ) -> None:
-        self._conn = Connection(resolve_url(url), resolve_token(token), timeout, self._on_invoke)
+        self._conn = Connection(
+            resolve_url(url), resolve_token(token), timeout, self._on_invoke, connect_retry=connect_retry
+        )
         self._functions: dict[str, Handler] = {}
         self._opened = False
 
     # --- lifecycle ---------------------------------------------------------
 
     async def connect(self) -> Self:
-        """Open the connection (idempotent). Raises ``ConnectError`` or
-        ``AuthenticationError`` when the engine cannot be reached or refuses the token."""
+        """Open the connection (idempotent). Raises ``ConnectionError`` (code
+        ``connect_failed``) when no engine answers (at once, or after the
+        ``connect_retry`` budget), ``AuthenticationError`` when the engine
+        refuses the token."""
         if not self._opened:
             await self._conn.open()
             self._opened = True
         return self
 
     async def close(self) -> None:
-        """Close the connection; calls still in flight fail with ``ClientClosedError``."""
+        """Close the connection; calls still in flight fail with ``ConnectionError`` (code ``closed``)."""
         await self._conn.close()
 
     async def __aenter__(self) -> Self:
@@ -71,7 +83,7 @@ class AsyncClient:
 
     @property
     def state(self) -> Self:
-        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        """The client itself, so code written for Motia's ``state`` reads ``sw.state.set(...)``."""
         return self
 
     @property
@@ -94,16 +106,29 @@ class AsyncClient:
         result = await self._result("state::set", {"scope": group_id, "key": key, "value": value})
         return _as_set_result(result)
 
-    async def get(self, group_id: str, key: str) -> Any:
-        """The stored value, or ``None`` when the key is missing."""
+    @overload
+    async def get(self, group_id: str, key: str) -> Any: ...
+    @overload
+    async def get(self, group_id: str, key: str, type: builtins.type[T]) -> T | None: ...
+    async def get(self, group_id: str, key: str, type: builtins.type[Any] | None = None) -> Any:
+        """The stored value, or ``None`` when the key is missing.
+
+        ``type`` (e.g. a ``TypedDict``) types the result for mypy/pyright as
+        ``type | None``, like ``get<T>`` in TypeScript; it is not checked at
+        run time (the value is the JSON the engine holds)."""
         return await self._result("state::get", {"scope": group_id, "key": key})
 
     async def delete(self, group_id: str, key: str) -> Any:
         """Remove one item; returns the value it had, or ``None`` when it was missing."""
         return await self._result("state::delete", {"scope": group_id, "key": key})
 
-    async def list(self, group_id: str) -> list[Any]:
-        """Every value of the group, in key order (``[]`` for an unknown group)."""
+    @overload
+    async def list(self, group_id: str) -> builtins.list[Any]: ...
+    @overload
+    async def list(self, group_id: str, type: builtins.type[T]) -> builtins.list[T]: ...
+    async def list(self, group_id: str, type: builtins.type[Any] | None = None) -> builtins.list[Any]:
+        """Every value of the group, in key order (``[]`` for an unknown group).
+        ``type`` types the values statically, as for ``get``."""
         result = await self._result("state::list", {"scope": group_id})
         return list(result) if isinstance(result, list) else []
 
@@ -145,12 +170,10 @@ class AsyncClient:
             raise StateError("unexpected_response", f"state::list_groups answered {result!r}")
         return [str(g) for g in groups]
 
-    async def update(self, group_id: str, key: str, ops: Sequence[UpdateOp]) -> UpdateResult:
-        """Apply ``ops`` atomically, in order. An op that fails is skipped and
-        reported in ``errors``; the others still apply."""
-        result = await self._result(
-            "state::update", {"scope": group_id, "key": key, "ops": list(ops)}
-        )
+    async def update(self, group_id: str, key: str, ops: UpdateOp | Sequence[UpdateOp]) -> UpdateResult:
+        """Apply ``ops`` (one op, or a list of them) atomically, in order. An
+        op that fails is skipped and reported in ``errors``; the others still apply."""
+        result = await self._result("state::update", {"scope": group_id, "key": key, "ops": op_list(ops)})
         return _as_update_result(result)
 
     # --- functions and triggers -------------------------------------------
@@ -177,7 +200,8 @@ class AsyncClient:
         ``async``. An exception it raises goes back to the caller as a
         function error (code ``invocation_failed``, or the ``code`` of a
         ``StateError``). Registrations are replayed after a reconnection.
-        Returns an async function that unregisters it.
+        Returns a function that unregisters it (see ``AsyncUnsubscribe``:
+        calling it is enough, awaiting it optional).
         """
         if not isinstance(function_id, str) or not function_id:
             raise StateError("invalid_argument", "function_id must be a non-empty string")
@@ -186,15 +210,25 @@ class AsyncClient:
             frame["description"] = description
         self._functions[function_id] = handler
         await self._conn.register(("function", function_id), frame)
+        return lambda: self.unregister_function(function_id)
 
-        async def unregister() -> None:
-            await self.unregister_function(function_id)
+    def unregister_function(self, function_id: str) -> Awaitable[None]:
+        """Stop serving ``function_id``: at once here, and the engine is told
+        from a task of its own; await the result to wait until it was sent."""
+        return self._unregister(None, [function_id])
 
-        return unregister
-
-    async def unregister_function(self, function_id: str) -> None:
-        self._functions.pop(function_id, None)
-        await self._conn.unregister(("function", function_id), {"type": "unregisterfunction", "id": function_id})
+    def _unregister(self, trigger_id: str | None, function_ids: builtins.list[str]) -> Awaitable[None]:
+        # Synchronous up to the returned task: a caller that does not await
+        # still unregisters (an ``async def`` would do nothing until awaited).
+        undo: builtins.list[tuple[tuple[str, str], dict[str, Any]]] = []
+        if trigger_id is not None:
+            undo.append(
+                (("trigger", trigger_id), {"type": "unregistertrigger", "id": trigger_id, "trigger_type": "state"})
+            )
+        for function_id in function_ids:
+            self._functions.pop(function_id, None)
+            undo.append((("function", function_id), {"type": "unregisterfunction", "id": function_id}))
+        return self._conn.unregister(undo)
 
     async def on_state_change(
         self,
@@ -208,7 +242,8 @@ class AsyncClient:
         (and ``key``, when given; every group when neither is given).
 
         ``condition(event)`` is asked first when given; the handler runs only
-        when it returns a truthy value. Returns an async unsubscribe function.
+        when it returns a truthy value. Returns an unsubscribe function
+        (see ``AsyncUnsubscribe``: calling it is enough, awaiting it optional).
         """
         tag = uuid.uuid4().hex
         handler_id = f"statewell::on_state_change::{tag}"
@@ -235,16 +270,8 @@ class AsyncClient:
             },
         )
 
-        async def unsubscribe() -> None:
-            await self._conn.unregister(
-                ("trigger", trigger_id),
-                {"type": "unregistertrigger", "id": trigger_id, "trigger_type": "state"},
-            )
-            await self.unregister_function(handler_id)
-            if condition_id is not None:
-                await self.unregister_function(condition_id)
-
-        return unsubscribe
+        functions = [handler_id] if condition_id is None else [handler_id, condition_id]
+        return lambda: self._unregister(trigger_id, functions)
 
     # --- internals ---------------------------------------------------------
 
@@ -292,7 +319,8 @@ class AsyncClient:
 
 
 async def _call_handler(handler: Handler, data: Any) -> Any:
-    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+    # An async def, or an object whose class defines an async __call__.
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(type(handler).__call__):
         return await handler(data)
     # A plain function may block (or call the synchronous Client): keep it
     # off the event loop that carries the connection.
@@ -333,11 +361,25 @@ def _as_items_page(result: Any) -> ItemsPage:
     return {"items": result["items"], "next": nxt if isinstance(nxt, str) else None}
 
 
+def op_list(ops: UpdateOp | Sequence[UpdateOp]) -> builtins.list[UpdateOp]:
+    """One op (a dict) as a list of one; a sequence of ops as a list."""
+    return [ops] if isinstance(ops, dict) else builtins.list(ops)
+
+
 async def connect_async(
     url: str | None = None,
     token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    *,
+    connect_retry: float = 0.0,
 ) -> AsyncClient:
-    """Connect an ``AsyncClient``. ``url`` defaults to ``$STATEWELL_URL`` or
-    ``ws://127.0.0.1:49134``; ``token`` to ``$STATEWELL_TOKEN``."""
-    return await AsyncClient(url, token, timeout).connect()
+    """Connect an ``AsyncClient``.
+
+    ``url``: ``ws://``, ``wss://``, ``http://`` or ``https://`` (the latter
+    two taken as ``ws://``/``wss://``); default ``$STATEWELL_URL`` when set,
+    else ``ws://127.0.0.1:49134``. ``token`` defaults to ``$STATEWELL_TOKEN``.
+    ``timeout`` (seconds) bounds every call. When no engine answers, fails at
+    once with ``ConnectionError`` (``connect_failed``), or keeps retrying with
+    backoff for ``connect_retry`` seconds first (for an engine still starting).
+    """
+    return await AsyncClient(url, token, timeout, connect_retry=connect_retry).connect()

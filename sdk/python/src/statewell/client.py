@@ -11,10 +11,11 @@ import asyncio
 import builtins
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, overload
 
 from ._config import DEFAULT_TIMEOUT
-from .aio import AsyncClient, Condition, Handler, StateHandler
+from .aio import AsyncClient, AsyncUnsubscribe, Condition, Handler, StateHandler
+from .errors import ConnectionError as StateConnectionError
 from .types import ItemsPage, SetResult, UpdateOp, UpdateResult
 
 T = TypeVar("T")
@@ -29,8 +30,9 @@ class Client:
     >>> with Client() as sw:                                   # doctest: +SKIP
     ...     sw.set("orders", "o-1", {"status": "new"})
 
-    Connects when constructed; raises ``ConnectError`` / ``AuthenticationError``
-    when the engine cannot be reached or refuses the token. Thread-safe.
+    Connects when constructed (arguments as for ``connect``); raises
+    ``ConnectionError`` / ``AuthenticationError`` when the engine cannot be
+    reached or refuses the token. Thread-safe.
     """
 
     def __init__(
@@ -38,12 +40,15 @@ class Client:
         url: str | None = None,
         token: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        connect_retry: float = 0.0,
     ) -> None:
+        # Checked before a thread exists, so a bad argument leaves nothing running.
+        self._async = AsyncClient(url, token, timeout, connect_retry=connect_retry)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="statewell-loop", daemon=True)
         self._thread.start()
         self._closed = False
-        self._async = AsyncClient(url, token, timeout)
         try:
             self._run(self._async.connect())
         except BaseException:
@@ -70,7 +75,7 @@ class Client:
 
     @property
     def state(self) -> Self:
-        """The client itself, so seed-style code reads ``sw.state.set(...)``."""
+        """The client itself, so code written for Motia's ``state`` reads ``sw.state.set(...)``."""
         return self
 
     @property
@@ -92,16 +97,26 @@ class Client:
         """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new)."""
         return self._run(self._async.set(group_id, key, value))
 
-    def get(self, group_id: str, key: str) -> Any:
-        """The stored value, or ``None`` when the key is missing."""
+    @overload
+    def get(self, group_id: str, key: str) -> Any: ...
+    @overload
+    def get(self, group_id: str, key: str, type: builtins.type[T]) -> T | None: ...
+    def get(self, group_id: str, key: str, type: builtins.type[Any] | None = None) -> Any:
+        """The stored value, or ``None`` when the key is missing. ``type``
+        types the result statically (see ``AsyncClient.get``)."""
         return self._run(self._async.get(group_id, key))
 
     def delete(self, group_id: str, key: str) -> Any:
         """Remove one item; returns the value it had, or ``None`` when it was missing."""
         return self._run(self._async.delete(group_id, key))
 
-    def list(self, group_id: str) -> list[Any]:
-        """Every value of the group, in key order (``[]`` for an unknown group)."""
+    @overload
+    def list(self, group_id: str) -> builtins.list[Any]: ...
+    @overload
+    def list(self, group_id: str, type: builtins.type[T]) -> builtins.list[T]: ...
+    def list(self, group_id: str, type: builtins.type[Any] | None = None) -> builtins.list[Any]:
+        """Every value of the group, in key order (``[]`` for an unknown group).
+        ``type`` types the values statically, as for ``get``."""
         return self._run(self._async.list(group_id))
 
     def list_items(
@@ -122,8 +137,9 @@ class Client:
         """The names of every group that holds at least one item, sorted."""
         return self._run(self._async.list_groups())
 
-    def update(self, group_id: str, key: str, ops: Sequence[UpdateOp]) -> UpdateResult:
-        """Apply ``ops`` atomically, in order; failed ops are skipped and reported in ``errors``."""
+    def update(self, group_id: str, key: str, ops: UpdateOp | Sequence[UpdateOp]) -> UpdateResult:
+        """Apply ``ops`` (one op, or a list) atomically, in order; failed ops
+        are skipped and reported in ``errors``."""
         return self._run(self._async.update(group_id, key, ops))
 
     # --- functions and triggers -------------------------------------------
@@ -143,10 +159,10 @@ class Client:
         client. Returns a function that unregisters it.
         """
         undo = self._run(self._async.register_function(function_id, handler, description))
-        return lambda: self._run(undo())
+        return lambda: self._run(_done(undo))
 
     def unregister_function(self, function_id: str) -> None:
-        self._run(self._async.unregister_function(function_id))
+        self._run(_done(lambda: self._async.unregister_function(function_id)))
 
     def on_state_change(
         self,
@@ -161,7 +177,7 @@ class Client:
         undo = self._run(
             self._async.on_state_change(handler, group_id=group_id, key=key, condition=condition)
         )
-        return lambda: self._run(undo())
+        return lambda: self._run(_done(undo))
 
     # --- internals ---------------------------------------------------------
 
@@ -174,9 +190,7 @@ class Client:
             )
         if self._closed and not self._loop.is_running():
             coro.close()
-            from .errors import ClientClosedError
-
-            raise ClientClosedError()
+            raise StateConnectionError("closed", "the client is closed")
         # Every call carries its own timeout inside, so this wait is bounded.
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
@@ -188,12 +202,26 @@ class Client:
             self._loop.close()
 
 
+async def _done(undo: AsyncUnsubscribe) -> None:
+    """Runs an unsubscribe on the client's loop and waits until it was sent."""
+    await undo()
+
+
 def connect(
     url: str | None = None,
     token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    *,
+    connect_retry: float = 0.0,
 ) -> Client:
-    """Connect a synchronous ``Client``. ``url`` defaults to ``$STATEWELL_URL``
-    or ``ws://127.0.0.1:49134``; ``token`` to ``$STATEWELL_TOKEN``; ``timeout``
-    (seconds) bounds every call, waiting for a reconnection included."""
-    return Client(url, token, timeout)
+    """Connect a synchronous ``Client``.
+
+    ``url``: ``ws://``, ``wss://``, ``http://`` or ``https://`` (the latter
+    two taken as ``ws://``/``wss://``); default ``$STATEWELL_URL`` when set,
+    else ``ws://127.0.0.1:49134``. ``token`` defaults to ``$STATEWELL_TOKEN``.
+    ``timeout`` (seconds) bounds every call, waiting for a reconnection
+    included. When no engine answers, fails at once with ``ConnectionError``
+    (``connect_failed``), or keeps retrying with backoff for
+    ``connect_retry`` seconds first (for an engine still starting).
+    """
+    return Client(url, token, timeout, connect_retry=connect_retry)

@@ -1,13 +1,24 @@
 """Errors raised by the client. Every one is a ``StateError`` with a stable ``code``.
 
-``except statewell.StateError`` catches everything the SDK raises; the
-subclasses let callers tell apart what the engine refused (``code`` is the
-engine's own, e.g. ``invalid_argument``, ``value_too_large``,
-``deserialization_error``) from transport trouble (``connection_lost``,
-``timeout``, ``unauthorized``, ``connect_failed``, ``closed``).
+``except statewell.StateError`` catches everything the SDK raises; the class
+follows the code, exactly as in the TypeScript SDK (the table is
+``sdk/README.md``):
+
+- ``ConflictError``: ``conflict``;
+- ``AuthenticationError``: ``unauthorized`` (the engine refused the token);
+- ``ConnectionError``: ``connect_failed``, ``connection_lost``,
+  ``unavailable``, ``closed`` (also a builtin ``ConnectionError``);
+- ``TimeoutError``: ``timeout`` (also a builtin ``TimeoutError``);
+- ``StateError`` itself: every other code, e.g. the engine's
+  ``invalid_argument``, ``value_too_large``, ``deserialization_error``.
+
+``ConnectionError`` and ``TimeoutError`` share the builtins' names on
+purpose (the TypeScript SDK's names): write ``statewell.ConnectionError``.
 """
 
 from __future__ import annotations
+
+import builtins
 
 
 class StateError(Exception):
@@ -19,38 +30,46 @@ class StateError(Exception):
         self.message = message
 
 
-class ConnectionLostError(StateError, ConnectionError):
-    """The connection dropped while the call was in flight (or could not be
-    re-established within the call's timeout). The call may or may not have
-    been applied by the engine."""
+class ConflictError(StateError):
+    """The item changed under an operation that expected it not to."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("connection_lost", message)
+        super().__init__("conflict", message)
 
 
-class RequestTimeoutError(StateError, TimeoutError):
+class AuthenticationError(StateError):
+    """The engine refused the token (HTTP 401/403 on the WebSocket upgrade).
+    Never retried: a connect retry budget does not apply to it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unauthorized", message)
+
+
+class ConnectionError(StateError, builtins.ConnectionError):
+    """The connection could not be made or was lost.
+
+    ``connect_failed``: no engine answered at the address (within the
+    connect retry budget). ``connection_lost``: the connection dropped with
+    the call in flight, which may or may not have been applied.
+    ``unavailable``: not reconnected within the call's timeout; the call was
+    never sent. ``closed``: the client was closed.
+    """
+
+
+class TimeoutError(StateError, builtins.TimeoutError):
     """No answer from the engine within the request timeout."""
 
     def __init__(self, message: str) -> None:
         super().__init__("timeout", message)
 
 
-class ConnectError(StateError, ConnectionError):
-    """The first connection could not be opened (engine down, wrong URL)."""
-
-    def __init__(self, message: str, code: str = "connect_failed") -> None:
-        super().__init__(code, message)
-
-
-class AuthenticationError(ConnectError):
-    """The engine refused the token (HTTP 401/403 on the WebSocket upgrade)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="unauthorized")
-
-
-class ClientClosedError(StateError):
-    """The client was closed; no more calls can be made on it."""
-
-    def __init__(self) -> None:
-        super().__init__("closed", "the client is closed")
+def error_for_code(code: str, message: str) -> StateError:
+    """The error for a code the engine (or the worker serving a function)
+    answered with: the class follows the code, as for the client's own."""
+    if code == "conflict":
+        return ConflictError(message)
+    if code == "unauthorized":
+        return AuthenticationError(message)
+    if code == "timeout":
+        return TimeoutError(message)
+    return StateError(code, message)

@@ -2,7 +2,7 @@
 
 Results are plain dicts typed as ``TypedDict``: they are exactly the JSON the
 engine sends (the same shapes the TypeScript SDK and the published iii clients
-see), so ``result["new_value"]`` reads as in the seed documentation and a
+see), so ``result["new_value"]`` reads as in Motia's state documentation and a
 result can be logged or re-serialised without conversion.
 """
 
@@ -100,7 +100,7 @@ UpdateOp: TypeAlias = SetOp | MergeOp | IncrementOp | DecrementOp | AppendOp | R
 
 
 class StateEvent(TypedDict):
-    """What a state-change handler receives (issue 5 / PROTOCOL.md)."""
+    """What a state-change handler receives (docs/PROTOCOL.md, state triggers)."""
 
     type: Literal["state"]
     event_type: Literal["state:created", "state:updated", "state:deleted"]

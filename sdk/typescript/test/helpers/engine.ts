@@ -2,6 +2,7 @@
 // port with a temporary data directory, exactly as a user would run it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -41,6 +42,12 @@ export class Engine {
     return Engine.launch(join(dir, "data"), "127.0.0.1:0", extra, dir);
   }
 
+  /** A new engine on a given port, e.g. one a client is already trying to reach. */
+  static async startOn(port: number, extra: string[] = []): Promise<Engine> {
+    const dir = mkdtempSync(join(tmpdir(), "statewell-ts-"));
+    return Engine.launch(join(dir, "data"), `127.0.0.1:${port}`, extra, dir);
+  }
+
   /** Starts again on the same data directory and port (for restart tests). */
   async restart(): Promise<Engine> {
     // The port was just freed by the stopped engine; retry briefly in case
@@ -63,11 +70,11 @@ export class Engine {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
     });
     let stderr = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
+    child.stderr.on("data", (chunk: Buffer) => {
       if (stderr.length < 20_000) stderr += chunk.toString();
     });
     return new Promise((resolvePromise, reject) => {
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       let settled = false;
       lines.once("line", (line) => {
         settled = true;
@@ -127,6 +134,16 @@ export class Engine {
     }
     if (this.ownsDir) rmSync(dirname(this.dataDir), { recursive: true, force: true });
   }
+}
+
+/** A loopback port nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
 }
 
 /** A namespace unique to one test, so tests can share one engine. */
