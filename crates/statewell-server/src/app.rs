@@ -9,6 +9,7 @@ use statewell_core::State;
 use tokio::net::TcpListener;
 
 use crate::functions::Functions;
+use crate::info::{About, Started};
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::triggers::Triggers;
@@ -43,6 +44,8 @@ pub struct ServerConfig {
     pub reconnect_grace: Duration,
     /// On shutdown, how long connections may take to finish in-flight work.
     pub shutdown_drain_timeout: Duration,
+    /// How the store was opened, for `engine::info` (see `info.rs`).
+    pub about: About,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             trigger_retry_backoff: Duration::from_millis(100),
             reconnect_grace: Duration::from_secs(10),
             shutdown_drain_timeout: Duration::from_secs(10),
+            about: About::default(),
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct AppState {
     pub triggers: Arc<Triggers>,
     /// Tells long-lived connections to finish and close; see `shutdown.rs`.
     pub shutdown: Shutdown,
+    /// When this engine started, for `engine::info`'s uptime.
+    pub started: Started,
 }
 
 impl AppState {
@@ -93,6 +99,7 @@ impl AppState {
             functions,
             triggers,
             shutdown: Shutdown::default(),
+            started: Started::now(),
         }
     }
 }

@@ -11,12 +11,14 @@ mod auth;
 mod console;
 mod functions;
 mod http;
+mod info;
 mod metrics;
 mod shutdown;
 mod triggers;
 mod ws;
 
 pub use app::{AppState, ServerConfig, router, serve};
+pub use info::About;
 pub use metrics::Metrics;
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

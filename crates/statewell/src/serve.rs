@@ -18,10 +18,11 @@ use anyhow::{Context, bail};
 use statewell_core::store::MemoryStore;
 use statewell_core::{Limits, State, Store};
 use statewell_embedded::{Durability, EmbeddedOptions, EmbeddedStore};
-use statewell_server::{AppState, ServerConfig};
+use statewell_server::{About, AppState, ServerConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::duration::parse_duration;
 use crate::signals::Signals;
 
 /// Largest `--max-value-bytes` accepted: beyond this a single value would
@@ -36,7 +37,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on (IP:PORT); port 0 picks a free port.
+    /// Address to listen on: IP:PORT or HOST:PORT (`localhost:49134`);
+    /// port 0 picks a free port.
     #[arg(long, env = "STATEWELL_LISTEN", default_value = "127.0.0.1:49134", value_parser = parse_listen)]
     listen: SocketAddr,
 
@@ -150,10 +152,33 @@ enum DurabilityMode {
     Batched,
 }
 
+/// An IP address as is, or a host name resolved now (so a name that does not
+/// resolve fails before anything starts). Of a name's addresses the first
+/// IPv4 one is taken: `localhost` then means 127.0.0.1, which clients that
+/// resolve `localhost` reach too.
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    text.parse().map_err(|_| {
-        format!("expected IP:PORT (e.g. 127.0.0.1:49134, or port 0 for a free port), got {text:?}")
-    })
+    let usage = || {
+        format!(
+            "expected IP:PORT or HOST:PORT (e.g. 127.0.0.1:49134, localhost:49134, or port 0 for a free port), got {text:?}"
+        )
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(usage)?;
+    let port: u16 = port.parse().map_err(|_| usage())?;
+    if host.is_empty() {
+        return Err(usage());
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address"))
 }
 
 fn parse_store(text: &str) -> Result<StoreKind, String> {
@@ -166,38 +191,6 @@ fn parse_store(text: &str) -> Result<StoreKind, String> {
         other => Err(format!(
             "expected embedded, memory or redis://HOST:PORT, got {other:?}"
         )),
-    }
-}
-
-/// Accepts a whole number followed by `ms` or `s`, within `min..=max`.
-fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let bad = || format!("expected a duration such as 100ms or 1s, got {text:?}");
-    let (digits, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|at| text.split_at(at))
-        .ok_or_else(bad)?;
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        _ => return Err(bad()),
-    };
-    if duration < min || duration > max {
-        return Err(format!(
-            "must be between {} and {}, got {text:?}",
-            show(min),
-            show(max)
-        ));
-    }
-    Ok(duration)
-}
-
-/// A bound as the user would write it: `1ms`, `60s`.
-fn show(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
 
@@ -391,6 +384,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         trigger_max_retries: args.engine.trigger_retries,
         trigger_retry_backoff: args.engine.trigger_retry_backoff,
         reconnect_grace: args.engine.reconnect_grace,
+        about: about(&args),
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -440,6 +434,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     // Dropping the last handle closes the store (and its files) before exit.
     drop(state);
     Ok(embedded)
+}
+
+/// How the store was opened, as `engine::info` reports it.
+fn about(args: &ServeArgs) -> About {
+    match args.store {
+        StoreKind::Embedded => About {
+            store: Some(args.store.to_string()),
+            // Absolute, so the answer means the same wherever it is read;
+            // the store has created the directory by now.
+            data_dir: Some(
+                std::fs::canonicalize(&args.data)
+                    .unwrap_or_else(|_| args.data.clone())
+                    .display()
+                    .to_string(),
+            ),
+            durability: Some(match args.durability {
+                DurabilityMode::Always => "always".to_owned(),
+                DurabilityMode::Batched => format!(
+                    "batched (synced every {})",
+                    humantime::format_duration(args.sync_interval)
+                ),
+            }),
+        },
+        StoreKind::Memory => About {
+            store: Some("memory".to_owned()),
+            data_dir: None,
+            durability: Some("none (lost on exit)".to_owned()),
+        },
+        // A URL may carry a password: only the kind is told.
+        StoreKind::Redis(_) => About {
+            store: Some("redis".to_owned()),
+            ..About::default()
+        },
+    }
 }
 
 /// The first stdout line, which scripts and tests wait for.
@@ -504,10 +532,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_take_ms_or_s_within_bounds() {
+    fn intervals_are_durations_within_bounds() {
         assert_eq!(parse_interval("100ms"), Ok(Duration::from_millis(100)));
         assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
-        for bad in ["", "ms", "100", "1.5s", "0ms", "61s", "10m"] {
+        assert_eq!(parse_interval("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["", "ms", "100", "0ms", "61s", "10m", "-1s", "soon"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
     }
@@ -519,7 +549,8 @@ mod tests {
             parse_invocation_timeout("10ms"),
             Ok(Duration::from_millis(10))
         );
-        for bad in ["0s", "9ms", "3601s", "1m", "-1s", ""] {
+        assert_eq!(parse_invocation_timeout("5m"), Ok(Duration::from_secs(300)));
+        for bad in ["0s", "9ms", "3601s", "2h", "-1s", ""] {
             assert!(parse_invocation_timeout(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_reconnect_grace("0s"), Ok(Duration::ZERO));
@@ -533,7 +564,7 @@ mod tests {
             assert!(parse_trigger_retries(bad).is_err(), "{bad}");
         }
         let message = parse_invocation_timeout("0s").err().unwrap_or_default();
-        assert!(message.contains("between 10ms and 3600s"), "{message}");
+        assert!(message.contains("between 10ms and 1h"), "{message}");
     }
 
     /// The flags' defaults are written as text for `--help`; they must be
@@ -556,6 +587,30 @@ mod tests {
         assert_eq!(engine.trigger_retries, defaults.trigger_max_retries);
         assert_eq!(engine.trigger_retry_backoff, defaults.trigger_retry_backoff);
         assert_eq!(engine.reconnect_grace, defaults.reconnect_grace);
+    }
+
+    #[test]
+    fn listen_takes_an_ip_or_a_host_name() {
+        assert_eq!(
+            parse_listen("127.0.0.1:0"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        );
+        assert_eq!(
+            parse_listen("[::1]:80"),
+            Ok(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 80)))
+        );
+        let localhost = parse_listen("localhost:49134").map(|a| (a.ip().is_loopback(), a.port()));
+        assert_eq!(localhost, Ok((true, 49134)));
+        for bad in [
+            "",
+            "localhost",
+            ":80",
+            "localhost:x",
+            "localhost:65536",
+            "1.2.3.4",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

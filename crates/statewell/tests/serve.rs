@@ -348,3 +348,50 @@ fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn listen_takes_a_host_name_and_binds_loopback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = statewell();
+    command
+        .args(["serve", "--store", "memory", "--listen", "localhost:0"])
+        .stderr(std::process::Stdio::inherit());
+    let engine = Engine::from_command(command, dir.path());
+    assert!(engine.addr.starts_with("127.0.0.1:"), "{}", engine.addr);
+    let port = engine.addr.rsplit_once(':').expect("IP:PORT").1;
+    let client = Client::connect(&format!("ws://localhost:{port}"), None)
+        .await
+        .expect("connect by name");
+    client.set("g", "k", json!(1)).await.expect("set");
+
+    // RFC 6761: `.invalid` never resolves.
+    let done = refused(&["--listen", "no-such-host.invalid:80"], &[]);
+    assert!(done.stderr.contains("--listen"), "{}", done.stderr);
+    assert!(done.stderr.contains("cannot resolve"), "{}", done.stderr);
+}
+
+#[test]
+fn durations_share_one_syntax() {
+    // Minutes, hours and fractions, as the bench takes them.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Engine::start_on(
+        &dir.path().join("data"),
+        &[
+            "--invocation-timeout",
+            "2m",
+            "--reconnect-grace",
+            "1h",
+            "--trigger-retry-backoff",
+            "0.5s",
+        ],
+    );
+    assert!(engine.addr.starts_with("127.0.0.1:"));
+    let done = refused(&["--invocation-timeout", "2h"], &[]);
+    assert!(
+        done.stderr.contains("between 10ms and 1h"),
+        "{}",
+        done.stderr
+    );
+    let done = refused(&["--sync-interval", "100"], &[]);
+    assert!(done.stderr.contains("250ms, 30s or 5m"), "{}", done.stderr);
+}

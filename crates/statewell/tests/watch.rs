@@ -275,7 +275,7 @@ fn an_unreachable_engine_is_a_one_line_error() {
     let mut command = statewell();
     command.args(["watch", "g", "--url", &format!("ws://127.0.0.1:{port}")]);
     let done = finish(command, PATIENCE);
-    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
     assert!(done.stdout.is_empty(), "{}", done.stdout);
     assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
     assert!(
@@ -289,7 +289,7 @@ fn an_unreachable_engine_is_a_one_line_error() {
 fn a_refused_trigger_is_a_one_line_error() {
     let engine = Engine::start(&["--store", "memory"]);
     let done = engine.cli(&["watch", ""]);
-    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
     assert!(
         done.stderr.starts_with("error: invalid_argument: "),
         "{}",
@@ -307,7 +307,7 @@ async fn the_watch_fails_when_the_engine_goes_away() {
         .expect("join");
     assert!(engine_status.success());
     let status = watch.wait();
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(status.code(), Some(3));
     let error = watch.stderr.recv_timeout(PATIENCE).expect("an error line");
-    assert!(error.starts_with("error: connection_closed: "), "{error}");
+    assert!(error.starts_with("error: connection_lost: "), "{error}");
 }

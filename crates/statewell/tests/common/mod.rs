@@ -121,6 +121,8 @@ pub fn statewell() -> Command {
         "STATEWELL_MAX_VALUE_BYTES",
         "STATEWELL_WORKER_THREADS",
         "STATEWELL_CHECKPOINT_BYTES",
+        "STATEWELL_CONNECT_RETRY",
+        "STATEWELL_TOKEN_IN_QUERY",
     ] {
         command.env_remove(var);
     }
@@ -137,13 +139,26 @@ pub struct Finished {
 /// Runs `command` to completion. A process still running after `limit` is a
 /// hang (e.g. `serve` accepted flags it should have refused): it is killed
 /// and the test fails, instead of the suite hanging.
-pub fn finish(mut command: Command, limit: std::time::Duration) -> Finished {
+pub fn finish(command: Command, limit: std::time::Duration) -> Finished {
+    finish_with_input(command, Vec::new(), limit)
+}
+
+/// [`finish`] with `input` on the process's stdin (written by a thread of
+/// its own, so a process that reads slowly cannot deadlock the test).
+pub fn finish_with_input(
+    mut command: Command,
+    input: Vec<u8>,
+    limit: std::time::Duration,
+) -> Finished {
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn statewell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A process that exits early closes its stdin: a failed write is fine.
+    std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
     let started = std::time::Instant::now();
     loop {
         if child.try_wait().expect("poll child").is_some() {
@@ -181,5 +196,12 @@ impl Engine {
         let mut command = statewell();
         command.args(args).args(["--url", &self.ws_url()]);
         finish(command, std::time::Duration::from_secs(60))
+    }
+
+    /// [`Engine::cli`] with `input` on stdin.
+    pub fn cli_with_input(&self, args: &[&str], input: impl Into<Vec<u8>>) -> Finished {
+        let mut command = statewell();
+        command.args(args).args(["--url", &self.ws_url()]);
+        finish_with_input(command, input.into(), std::time::Duration::from_secs(120))
     }
 }
