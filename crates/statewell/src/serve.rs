@@ -85,6 +85,11 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_LOG")]
     log: Option<String>,
 
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// JSON object per line) for log collectors.
+    #[arg(long, env = "STATEWELL_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+
     /// Threads serving sockets and requests (1 to 1024). Default: one less
     /// than the available cores (at least 1), leaving a core to the
     /// embedded store's commit and sync threads.
@@ -150,6 +155,12 @@ impl std::fmt::Display for StoreKind {
 enum DurabilityMode {
     Always,
     Batched,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// An IP address as is, or a host name resolved now (so a name that does not
@@ -293,10 +304,11 @@ fn parse_max_value_bytes(text: &str) -> Result<usize, String> {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    if let Err(e) = init_logging(args.log.as_deref()) {
+    if let Err(e) = init_logging(args.log.as_deref(), args.log_format) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
+    let format = args.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.worker_threads.unwrap_or_else(default_worker_threads))
         .enable_all()
@@ -305,8 +317,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return fatal(
+                format,
+                anyhow::Error::from(e).context("cannot start the runtime"),
+            );
         }
     };
     let outcome = runtime.block_on(serve(args));
@@ -316,11 +330,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
     runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome.and_then(close) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fatal(format, e),
     }
+}
+
+/// The error that stops the engine: one `error: ...` line for people, or
+/// with `--log-format json` an ERROR log line, so that every line a
+/// collector reads is JSON.
+fn fatal(format: LogFormat, error: anyhow::Error) -> ExitCode {
+    match format {
+        LogFormat::Text => eprintln!("error: {error:#}"),
+        LogFormat::Json => tracing::error!(error = format!("{error:#}"), "the engine stopped"),
+    }
+    ExitCode::FAILURE
 }
 
 /// Closes the embedded store: its commit loop commits what is queued, syncs,
@@ -340,7 +362,7 @@ fn close(store: Option<Arc<EmbeddedStore>>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
+fn init_logging(flag: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
     let filter = match flag {
         Some(directives) => EnvFilter::try_new(directives)
             .with_context(|| format!("invalid --log {directives:?}"))?,
@@ -350,12 +372,17 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
             _ => EnvFilter::new("info"),
         },
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One object per line: `{"timestamp","level","fields":{"message",...},"target"}`.
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
 /// Runs the engine until a signal; returns the embedded store (if that is the

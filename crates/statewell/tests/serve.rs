@@ -371,6 +371,74 @@ async fn listen_takes_a_host_name_and_binds_loopback() {
 }
 
 #[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = statewell()
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
+        .args(["--log-format", "json", "--data"])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("read");
+    assert!(first.starts_with("listening on "), "{first:?}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{:?}", output.status);
+
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    for line in &lines {
+        assert!(line["timestamp"].is_string(), "{line}");
+        assert!(line["level"].is_string(), "{line}");
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let started = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "engine started")
+        .unwrap_or_else(|| panic!("no start line in {logs}"));
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["fields"]["durability"], "Always");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "shutting down"),
+        "{logs}"
+    );
+
+    // A failure to start is a JSON line too.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let done = refused(&["--log-format", "json", "--listen", &addr], &[]);
+    let last = done.stderr.lines().last().unwrap_or_default();
+    let line: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    let error = line["fields"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("cannot listen on"), "{line}");
+    assert!(
+        done.stderr
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{}",
+        done.stderr
+    );
+
+    let done = refused(&["--log-format", "xml"], &[]);
+    assert!(done.stderr.contains("--log-format"), "{}", done.stderr);
+}
+
+#[test]
 fn durations_share_one_syntax() {
     // Minutes, hours and fractions, as the bench takes them.
     let dir = tempfile::tempdir().expect("temp dir");

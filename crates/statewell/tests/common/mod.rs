@@ -121,6 +121,7 @@ pub fn statewell() -> Command {
         "STATEWELL_MAX_VALUE_BYTES",
         "STATEWELL_WORKER_THREADS",
         "STATEWELL_CHECKPOINT_BYTES",
+        "STATEWELL_LOG_FORMAT",
         "STATEWELL_CONNECT_RETRY",
         "STATEWELL_TOKEN_IN_QUERY",
     ] {
