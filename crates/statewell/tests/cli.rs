@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Engine, finish, statewell};
+use common::{Engine, finish, free_port, statewell};
 use serde_json::{Value, json};
 
 fn json_out(stdout: &str) -> Value {
@@ -104,34 +104,19 @@ fn bad_json_is_a_usage_error_before_connecting() {
     let mut command = statewell();
     command.args(["set", "g", "k", "{not json", "--url", "ws://127.0.0.1:9"]);
     let done = finish(command, Duration::from_secs(30));
-    assert_eq!(done.status.code(), Some(2));
-    assert!(
-        done.stderr.starts_with("error: invalid_json: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(2, "error: invalid_json: ");
 
     let mut command = statewell();
     command.args(["update", "g", "k", r#"[{"type":"bogus"}]"#]);
     let done = finish(command, Duration::from_secs(30));
-    assert_eq!(done.status.code(), Some(2));
-    assert!(
-        done.stderr.starts_with("error: invalid_argument: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(2, "error: invalid_argument: ");
 }
 
 #[test]
 fn engine_errors_exit_4_and_skipped_ops_exit_1() {
     let engine = Engine::start(&["--store", "memory"]);
     let empty_key = engine.cli(&["set", "g", "", "1"]);
-    assert_eq!(empty_key.status.code(), Some(4));
-    assert!(
-        empty_key.stderr.starts_with("error: invalid_argument: "),
-        "{}",
-        empty_key.stderr
-    );
+    empty_key.assert_failed(4, "error: invalid_argument: ");
 
     engine.cli(&["set", "g", "k", r#"{"name":"x"}"#]);
     let skipped = engine.cli(&[
@@ -140,12 +125,7 @@ fn engine_errors_exit_4_and_skipped_ops_exit_1() {
         "k",
         r#"{"type":"increment","path":"name","by":1}"#,
     ]);
-    assert_eq!(skipped.status.code(), Some(1));
-    assert!(
-        skipped.stderr.starts_with("error: increment.not_number: "),
-        "{}",
-        skipped.stderr
-    );
+    skipped.assert_failed(1, "error: increment.not_number: ");
     // The result is still printed: the caller sees what happened.
     assert_eq!(json_out(&skipped.stdout)["new_value"], json!({"name": "x"}));
 }
@@ -156,12 +136,7 @@ fn no_engine_is_a_one_line_connect_error_exit_3() {
     let mut command = statewell();
     command.args(["groups", "--url", "http://127.0.0.1:9"]);
     let done = finish(command, Duration::from_secs(60));
-    assert_eq!(done.status.code(), Some(3));
-    assert!(
-        done.stderr.starts_with("error: connect_failed: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(3, "error: connect_failed: ");
     assert_eq!(done.stderr.trim_end().lines().count(), 1);
 }
 
@@ -192,12 +167,7 @@ fn url_and_token_come_from_the_environment() {
     assert!(done.status.success(), "{}", done.stderr);
 
     let refused = engine.cli(&["get", "g", "k"]);
-    assert_eq!(refused.status.code(), Some(3));
-    assert!(
-        refused.stderr.starts_with("error: unauthorized: "),
-        "{}",
-        refused.stderr
-    );
+    refused.assert_failed(3, "error: unauthorized: ");
 }
 
 #[test]
@@ -278,12 +248,7 @@ async fn call_invokes_a_worker_function_through_the_engine() {
     assert_eq!(json_out(&set.stdout)["new_value"], json!("v"));
 
     let missing = cli(vec!["call", "test::nobody"]).await.expect("join");
-    assert_eq!(missing.status.code(), Some(4), "{}", missing.stderr);
-    assert!(
-        missing.stderr.starts_with("error: function_not_found: "),
-        "{}",
-        missing.stderr
-    );
+    missing.assert_failed(4, "error: function_not_found: ");
     let bad = cli(vec!["call", "test::double", "{oops"])
         .await
         .expect("join");
@@ -336,10 +301,7 @@ fn the_bash_completion_loads_in_bash() {
 
 #[test]
 fn connect_retry_waits_for_an_engine_that_is_starting() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let url = format!("ws://127.0.0.1:{port}");
     // The verb starts first, with nothing listening yet.
     let mut command = statewell();
@@ -366,7 +328,7 @@ fn connect_retry_waits_for_an_engine_that_is_starting() {
         "300ms",
     ]);
     let done = finish(command, Duration::from_secs(60));
-    assert_eq!(done.status.code(), Some(3));
+    done.assert_failed(3, "error: connect_failed: ");
     assert!(
         done.stderr.contains("(retried for 300ms)"),
         "{}",

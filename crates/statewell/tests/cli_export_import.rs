@@ -84,12 +84,7 @@ fn import_stops_at_a_bad_line_and_names_it() {
     ]
     .join("\n");
     let done = engine.cli_with_input(&["import"], input);
-    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
-    assert!(
-        done.stderr.starts_with("error: invalid_line: line 5: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(2, "error: invalid_line: line 5: ");
     assert!(
         done.stderr.contains("missing field `value`"),
         "{}",
@@ -114,12 +109,7 @@ fn import_names_the_line_the_engine_refuses() {
         json!({"group": "g", "key": "big", "value": big})
     );
     let done = engine.cli_with_input(&["import"], input);
-    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
-    assert!(
-        done.stderr.starts_with("error: value_too_large: line 2: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(4, "error: value_too_large: line 2: ");
 }
 
 #[test]

@@ -301,18 +301,15 @@ async fn state_survives_a_restart_on_the_same_data_directory() {
     assert_eq!(value, Some(json!({"kept": true})));
 }
 
-#[test]
-fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
+/// A `serve --listen 127.0.0.1:0 --log info` with `extra` flags, stopped
+/// with SIGTERM once it has printed its address: its first stdout line, the
+/// rest of its stdout, and how it ended (with all of stderr).
+fn serve_until_sigterm(extra: &[&str]) -> (String, String, std::process::Output) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = statewell()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "info",
-            "--data",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
+        .args(extra)
+        .arg("--data")
         .arg(dir.path().join("data"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -332,6 +329,12 @@ fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
     assert!(output.status.success(), "{:?}", output.status);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    (first, rest, output)
+}
+
+#[test]
+fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
+    let (_, rest, output) = serve_until_sigterm(&[]);
     assert_eq!(rest, "", "stdout after the first line");
     let logs = String::from_utf8_lossy(&output.stderr);
     for event in ["engine started", "shutting down", "stopped accepting"] {
@@ -372,27 +375,7 @@ async fn listen_takes_a_host_name_and_binds_loopback() {
 
 #[test]
 fn log_format_json_writes_one_json_object_per_line() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut child = statewell()
-        .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
-        .args(["--log-format", "json", "--data"])
-        .arg(dir.path().join("data"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut first).expect("read");
-    assert!(first.starts_with("listening on "), "{first:?}");
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let output = child.wait_with_output().expect("wait");
-    assert!(output.status.success(), "{:?}", output.status);
-
+    let (_, _, output) = serve_until_sigterm(&["--log-format", "json"]);
     let logs = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<serde_json::Value> = logs
         .lines()

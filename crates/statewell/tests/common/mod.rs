@@ -130,11 +130,30 @@ pub fn statewell() -> Command {
     command
 }
 
+/// A loopback port nothing listens on (bound, then released): for a verb
+/// that must find no engine, or an engine started there later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// What a finished process printed.
 pub struct Finished {
     pub status: std::process::ExitStatus,
     pub stdout: String,
     pub stderr: String,
+}
+
+impl Finished {
+    /// A verb's failure: exit status `exit` and one stderr line starting
+    /// with `prefix` (`error: <code>: `).
+    pub fn assert_failed(&self, exit: i32, prefix: &str) {
+        assert_eq!(self.status.code(), Some(exit), "{}", self.stderr);
+        assert!(self.stderr.starts_with(prefix), "{}", self.stderr);
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "{}", self.stderr);
+    }
 }
 
 /// Runs `command` to completion. A process still running after `limit` is a
