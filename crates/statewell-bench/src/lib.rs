@@ -150,24 +150,16 @@ pub struct BenchArgs {
 /// one machine drives usefully, and small enough for every size derived from it.
 const MAX_CONCURRENCY: usize = 65_536;
 
-/// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+/// The duration syntax every flag of `statewell` shares (humantime's):
+/// `10s`, `500ms`, `2m`, `1.5s`, `1h 30m`; a bare `0` is zero.
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    match number.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * scale < 1e7 => {
-            Ok(Duration::from_secs_f64(v * scale))
-        }
-        _ => Err(format!("`{text}` is not a duration (e.g. 10s, 500ms, 2m)")),
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration, e.g. 10s, 500ms, 2m ({e})"))?;
+    // Far past any useful run, and small enough for every figure derived from it.
+    if duration > Duration::from_secs(10_000_000) {
+        return Err(format!("`{text}` is longer than 10000000s"));
     }
+    Ok(duration)
 }
 
 impl BenchArgs {
@@ -438,10 +430,13 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1e300s").is_err());
+        assert!(parse_duration("200d").is_err());
+        // A number needs its unit: `3` could mean seconds or milliseconds.
+        assert!(parse_duration("3").is_err());
     }
 }

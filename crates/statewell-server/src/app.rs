@@ -8,6 +8,7 @@ use statewell_core::State;
 use crate::config::ServerConfig;
 use crate::functions::Functions;
 use crate::listen::Connections;
+use crate::info::Started;
 use crate::metrics::Metrics;
 use crate::reply_budget::ReplyBudget;
 use crate::shutdown::Shutdown;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub replies: Arc<ReplyBudget>,
     /// Open connections within `max_connections` (see `listen.rs`).
     pub connections: Arc<Connections>,
+    /// When this engine started, for `engine::info`'s uptime.
+    pub started: Started,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             shutdown: Shutdown::default(),
             replies,
             connections,
+            started: Started::now(),
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::info::About;
+
 /// Settings of the protocol layer (the store's own settings live with the store).
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -47,6 +49,8 @@ pub struct ServerConfig {
     /// Bytes of frames built for WebSocket peers and not yet written, across
     /// all connections, at which the engine stops reading requests.
     pub max_reply_bytes_in_flight: usize,
+    /// How the store was opened, for `engine::info` (see `info.rs`).
+    pub about: About,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +73,7 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(30),
             max_reply_bytes_in_flight: 256 * 1024 * 1024,
+            about: About::default(),
         }
     }
 }

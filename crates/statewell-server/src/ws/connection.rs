@@ -650,6 +650,16 @@ impl Connection {
             }
             return;
         }
+        if function_id == crate::info::FUNCTION_ID {
+            if let Some(id) = reply_to {
+                let conn = Arc::clone(self);
+                tokio::spawn(async move {
+                    let outcome = crate::info::describe(&conn.app).await.map(Some);
+                    conn.reply(&id, Some(crate::info::FUNCTION_ID), outcome, permit);
+                });
+            }
+            return;
+        }
         if is_reserved(&function_id) {
             if let Some(id) = reply_to {
                 let error = ErrorBody::function_not_found(&function_id);
