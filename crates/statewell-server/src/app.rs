@@ -7,8 +7,8 @@ use statewell_core::State;
 
 use crate::config::ServerConfig;
 use crate::functions::Functions;
-use crate::listen::Connections;
 use crate::info::Started;
+use crate::listen::Connections;
 use crate::metrics::Metrics;
 use crate::reply_budget::ReplyBudget;
 use crate::shutdown::Shutdown;
