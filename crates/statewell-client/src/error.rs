@@ -25,6 +25,10 @@ pub enum ClientError {
     /// The engine answered with an error (`invalid_argument`, `function_not_found`, ...).
     #[error("{message}")]
     Engine { code: String, message: String },
+    /// An argument the engine would not take (an empty function id); nothing
+    /// was sent.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// The engine's reply did not have the shape the protocol promises.
     #[error("unexpected reply to {function_id}: {reason}")]
     Protocol { function_id: String, reason: String },
@@ -41,6 +45,7 @@ impl ClientError {
             ClientError::Closed(_) => "connection_closed",
             ClientError::Timeout { .. } => "timeout",
             ClientError::Engine { code, .. } => code,
+            ClientError::InvalidArgument(_) => "invalid_argument",
             ClientError::Protocol { .. } => "protocol_error",
         }
     }

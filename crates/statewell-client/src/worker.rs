@@ -102,8 +102,14 @@ impl Client {
     /// stream of its invocations. Registering the same id again replaces the
     /// earlier stream (which then ends). Answer each invocation that
     /// [`Invocation::expects_answer`] with [`Client::respond`], within the
-    /// engine's invocation timeout.
+    /// engine's invocation timeout. An empty id is refused
+    /// (`invalid_argument`): no call could name it.
     pub async fn register_function(&self, function_id: &str) -> Result<Invocations, ClientError> {
+        if function_id.is_empty() {
+            return Err(ClientError::InvalidArgument(
+                "function_id must not be empty".to_owned(),
+            ));
+        }
         let (sender, receiver) = mpsc::channel(INVOCATION_CAPACITY);
         lock(&self.shared.functions).insert(function_id.to_owned(), sender);
         if let Err(e) = self

@@ -23,7 +23,7 @@ use crate::codec::{
 };
 use crate::command::{Answer, Command, ValueTexts, WriteAnswer, WriteResult};
 use crate::read::{Snapshot, Stored, bounds};
-use crate::wal::Wal;
+use crate::wal::{Span, Wal};
 
 /// The state a batch builds up inside its transaction.
 pub(crate) struct BatchState {
@@ -34,6 +34,8 @@ pub(crate) struct BatchState {
     want_events: bool,
     /// Whether the batch wrote anything (a log record, a new snapshot).
     pub(crate) changed: bool,
+    /// Where the batch's log record went, when it wrote one.
+    pub(crate) record: Option<Span>,
 }
 
 impl BatchState {
@@ -46,6 +48,7 @@ impl BatchState {
             group_deltas: HashMap::new(),
             want_events,
             changed: false,
+            record: None,
         }
     }
 }

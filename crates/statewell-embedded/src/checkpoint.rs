@@ -10,20 +10,21 @@
 //! from then on. A clean close writes whatever is left on the commit
 //! thread itself ([`Checkpoints::write_all`]).
 
-use std::fs::File;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use redb::Database;
 use statewell_core::StateError;
 
 use crate::counters::Counters;
+use crate::logfile::LogFile;
 use crate::overlay::Overlay;
+use crate::publish::Broken;
 use crate::read::{Base, Snapshot};
 use crate::tables::{GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, storage};
-use crate::wal::Wal;
+use crate::wal::{LsnMark, Wal};
 
 /// The commit loop's checkpoints: when the next one is due, the one
 /// running, and the overlay it writes.
@@ -41,11 +42,21 @@ pub(crate) struct Checkpoints {
     /// records and must not be written again).
     frozen_at: Option<(u64, u64)>,
     counters: Arc<Counters>,
+    /// How far batches were answered, and whether the log failed (see
+    /// [`wait_answered`]).
+    answered: LsnMark,
+    broken: Broken,
 }
 
 impl Checkpoints {
-    /// Checkpoints of `db` every `checkpoint_bytes` of log.
-    pub(crate) fn new(db: Arc<Database>, checkpoint_bytes: u64, counters: Arc<Counters>) -> Self {
+    /// Checkpoints of `db` every `checkpoint_bytes` of log; `answered` and
+    /// `broken` are the publisher's.
+    pub(crate) fn new(
+        db: Arc<Database>,
+        checkpoint_bytes: u64,
+        counters: Arc<Counters>,
+        (answered, broken): (LsnMark, Broken),
+    ) -> Self {
         Checkpoints {
             db,
             every: checkpoint_bytes,
@@ -53,6 +64,8 @@ impl Checkpoints {
             running: None,
             frozen_at: None,
             counters,
+            answered,
+            broken,
         }
     }
 
@@ -60,17 +73,16 @@ impl Checkpoints {
     /// `checkpoint_bytes` and no checkpoint runs: the log goes on in its
     /// other file (handed to `switched`), the overlay of `current` (the
     /// commit loop's state, at `revision`) is frozen and written into redb
-    /// on a thread of its own. An error is the log's, switching files:
-    /// what is on disk is then unknown.
+    /// on a thread of its own.
     pub(crate) fn start_if_due(
         &mut self,
         current: &mut Snapshot,
         wal: &mut Wal,
         revision: u64,
-        switched: impl FnOnce(Arc<File>),
-    ) -> std::io::Result<()> {
+        switched: impl FnOnce(Arc<LogFile>),
+    ) {
         if self.running.is_some() || wal.len() < self.due_at {
-            return Ok(());
+            return;
         }
         let log_bytes = wal.len();
         let (revision, last_lsn) = if let Some(frozen_at) = self.frozen_at {
@@ -79,17 +91,19 @@ impl Checkpoints {
         } else {
             // Every record of the other file is in the data file (the
             // last checkpoint finished), so it can be written again.
-            switched(wal.switch()?);
+            switched(wal.switch());
             current.frozen = std::mem::take(&mut current.overlay);
             let frozen_at = (revision, wal.next_lsn().saturating_sub(1));
             self.frozen_at = Some(frozen_at);
             frozen_at
         };
         let (db, frozen) = (Arc::clone(&self.db), current.frozen.clone());
+        let (answered, broken) = (self.answered.clone(), Arc::clone(&self.broken));
         let started = Instant::now();
         let spawned = std::thread::Builder::new()
             .name("statewell-checkpoint".into())
             .spawn(move || {
+                wait_answered(&answered, &broken, last_lsn)?;
                 let base = write_checkpoint(&db, &[&frozen], revision, last_lsn)?;
                 tracing::debug!(
                     log_bytes,
@@ -106,7 +120,6 @@ impl Checkpoints {
                 self.due_at = wal.len().saturating_add(self.every);
             }
         }
-        Ok(())
     }
 
     /// Takes in the result of the running checkpoint, if it finished (or
@@ -167,6 +180,22 @@ impl Checkpoints {
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Waits until every batch up to `last_lsn` was answered as a success: a
+/// batch is applied to the overlay before its sync, and one refused when
+/// its sync fails must not reach the data file (see `publish`). Fails once
+/// the log has failed: then some may be refused. The publisher answers a
+/// batch within a sync of its handoff; this thread is on no waiter's path,
+/// so it polls.
+fn wait_answered(answered: &LsnMark, broken: &Broken, last_lsn: u64) -> Result<(), StateError> {
+    while answered.get() < last_lsn {
+        if let Some(err) = broken.get() {
+            return Err(err.clone());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
 }
 
 /// Writes `layers` (oldest first: a later one's change of a key wins) into

@@ -6,9 +6,10 @@
 //! `wal`). Opening
 //! refuses — with `data_directory` and a reason — a
 //! directory locked by another store, a file redb finds corrupt, a format
-//! newer than this build, a missing data file or log, and a directory holding
-//! files that are not ours (so that a mistyped `--data` never scribbles in
-//! someone's home directory).
+//! newer than this build, a missing data file or log, a missing marker in a
+//! directory that holds data, and a directory holding files that are not
+//! ours (so that a mistyped `--data` never scribbles in someone's home
+//! directory).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -20,14 +21,19 @@ use statewell_core::StateError;
 
 use crate::replay::replay;
 use crate::tables::{GROUPS, ITEMS, META, META_FORMAT, META_LOG_LSN, META_REVISION};
-use crate::wal::{self, WAL_FILE, WAL_SPARE_FILE, Wal};
+use crate::wal::{self, Damage, Layout, WAL_FILE, WAL_SPARE_FILE, Wal};
 
 /// The format this build writes. Bump it when the encoding changes.
 /// 2: acknowledged writes may live in `wal.log` only, so a build that does
 /// not replay the log (format 1) must refuse the directory.
 /// 3: they may live in `wal.1.log` too, which format 2 builds do not read.
-/// Formats 1 and 2 are upgraded in place at open.
-pub(crate) const FORMAT: u64 = 3;
+/// 4: each log record says how far the log was synced when it was written
+/// (what tells a damaged log from a torn tail), a header format 3 builds
+/// cannot read.
+/// Formats 1 to 3 are upgraded in place at open.
+pub(crate) const FORMAT: u64 = 4;
+/// The first format whose log records say how far the log was synced.
+const FIRST_FORMAT_WITH_SYNCED_LSN: u64 = 4;
 /// Format 1 (no log) is upgraded in place at open.
 const FIRST_FORMAT_WITH_LOG: u64 = 2;
 
@@ -50,7 +56,9 @@ pub(crate) struct OpenDir {
     pub replayed: usize,
 }
 
-pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
+/// Opens `dir`; with `accept_log_damage`, a damaged log (see `wal::read`)
+/// is cut at the damage instead of refused.
+pub(crate) fn open(dir: &Path, accept_log_damage: bool) -> Result<OpenDir, StateError> {
     let refuse = |reason: String| StateError::DataDirectory {
         path: dir.display().to_string(),
         reason,
@@ -74,8 +82,11 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
                 "{FORMAT_FILE} is present but {DATA_FILE} is missing; refusing to start empty"
             )));
         }
-    } else if !data_exists {
-        check_only_ours(dir).map_err(&refuse)?;
+    } else {
+        if !data_exists {
+            check_only_ours(dir).map_err(&refuse)?;
+        }
+        refuse_log_without_marker(dir).map_err(&refuse)?;
     }
 
     let fresh = marker.is_none() && !data_exists;
@@ -90,17 +101,28 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         init_tables(&db).map_err(|e| refuse(format!("cannot initialise {DATA_FILE}: {e}")))?;
     }
     let meta = read_meta(&db).map_err(&refuse)?;
+    if marker.is_none() && (meta.revision > 0 || meta.log_lsn > 0) {
+        return Err(refuse(lost_marker(&format!(
+            "{DATA_FILE} holds writes up to revision {}",
+            meta.revision
+        ))));
+    }
     if meta.format > FORMAT {
         return Err(refuse(format!(
             "{DATA_FILE} is in format {}, newer than this build's {FORMAT}",
             meta.format
         )));
     }
-    let records = match wal::read_after(dir, meta.log_lsn).map_err(&refuse)? {
-        Some(records) => records,
+    let layout = if meta.format >= FIRST_FORMAT_WITH_SYNCED_LSN {
+        Layout::V4
+    } else {
+        Layout::V3
+    };
+    let log = match wal::read_after(dir, meta.log_lsn, layout).map_err(&refuse)? {
+        Some(log) => log,
         None if meta.format < FIRST_FORMAT_WITH_LOG => {
             create_log()?;
-            Vec::new()
+            wal::LogRead::default()
         }
         None => {
             return Err(refuse(format!(
@@ -108,6 +130,20 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
             )));
         }
     };
+    if let Some(damage) = &log.damage {
+        if !accept_log_damage {
+            return Err(refuse(damage.refusal()));
+        }
+        accept_damage(dir, damage).map_err(&refuse)?;
+    }
+    if log.torn_tail > 0 {
+        tracing::warn!(
+            records = log.torn_tail,
+            "dropped log records a crash left beyond a torn one: they were written after the \
+             last sync, and are not replayed without it"
+        );
+    }
+    let records = log.records;
     replay(&db, &records).map_err(&refuse)?;
     let meta = if records.is_empty() {
         meta
@@ -136,6 +172,48 @@ pub(crate) fn open(dir: &Path) -> Result<OpenDir, StateError> {
         wal,
         replayed: records.len(),
     })
+}
+
+/// Opening a damaged log anyway, as asked: the records from the damage on
+/// are left out (the caller replays the ones before it); a copy of each
+/// log file is kept next to it, since opening starts the log over.
+fn accept_damage(dir: &Path, damage: &Damage) -> Result<(), String> {
+    let mut copies = Vec::new();
+    for name in [WAL_FILE, WAL_SPARE_FILE] {
+        let from = dir.join(name);
+        if !from.exists() {
+            continue;
+        }
+        let to = (1..=1000)
+            .map(|n| match n {
+                1 => dir.join(format!("{name}.damaged")),
+                n => dir.join(format!("{name}.damaged.{n}")),
+            })
+            .find(|path| !path.exists())
+            .ok_or_else(|| format!("no free name to keep a copy of {name}"))?;
+        fs::copy(&from, &to).map_err(|e| format!("cannot keep a copy of {name}: {e}"))?;
+        File::open(&to)
+            .and_then(|copy| copy.sync_all())
+            .map_err(|e| format!("cannot sync the copy of {name}: {e}"))?;
+        copies.push(to.display().to_string());
+    }
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("cannot sync the directory: {e}"))?;
+    tracing::error!(
+        file = damage.file,
+        offset = damage.offset,
+        missing = damage.missing,
+        dropped = damage.later,
+        first_dropped = damage.first_later,
+        last_dropped = damage.last_later,
+        copies = ?copies,
+        "opening a damaged write-ahead log, as asked (accept_log_damage), without the records \
+         from the damage on: {}; copies of the log kept: {}",
+        damage.describe(),
+        copies.join(", ")
+    );
+    Ok(())
 }
 
 fn lock(dir: &Path) -> Result<File, String> {
@@ -176,6 +254,35 @@ fn write_marker(dir: &Path, format: u64) -> std::io::Result<()> {
     file.sync_all()?;
     fs::rename(&tmp, dir.join(FORMAT_FILE))?;
     File::open(dir)?.sync_all()
+}
+
+/// Without a marker the directory is new, or its creation was cut short
+/// before the marker was written (the last step): then its log is empty
+/// and the spare log file, created after the marker, is absent. Anything
+/// else means the marker was lost from a directory holding data.
+fn refuse_log_without_marker(dir: &Path) -> Result<(), String> {
+    if dir.join(WAL_SPARE_FILE).exists() {
+        return Err(lost_marker(&format!("it holds {WAL_SPARE_FILE}")));
+    }
+    match fs::metadata(dir.join(WAL_FILE)) {
+        Ok(meta) if meta.len() > 0 => Err(lost_marker(&format!(
+            "its {WAL_FILE} holds {} bytes",
+            meta.len()
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot read {WAL_FILE}: {e}")),
+    }
+}
+
+/// The refusal of a directory that holds data but lost its marker: taking
+/// it for a new one would start over the log that may hold writes.
+fn lost_marker(evidence: &str) -> String {
+    format!(
+        "{FORMAT_FILE} is missing, but the directory is not new ({evidence}); refusing to take \
+         it for a new one. If it is a statewell data directory, restore {FORMAT_FILE} (this \
+         build writes the two lines `statewell-embedded data directory` and `format {FORMAT}`)"
+    )
 }
 
 fn check_only_ours(dir: &Path) -> Result<(), String> {

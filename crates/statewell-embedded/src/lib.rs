@@ -27,6 +27,11 @@ mod codec;
 mod command;
 mod counters;
 mod dir;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod faults;
+mod logfile;
 mod options;
 mod overlay;
 mod pace;

@@ -29,6 +29,13 @@ pub struct EmbeddedOptions {
     /// and the log starts over (a checkpoint). Larger: fewer, longer
     /// checkpoints and more to replay after a crash.
     pub checkpoint_bytes: u64,
+    /// Open a damaged write-ahead log anyway (`false`, the default, refuses
+    /// it with `data_directory`): a synced record is missing or unreadable
+    /// while later ones are there. The records from the damage on —
+    /// acknowledged writes — are dropped; a copy of each log file is kept
+    /// next to it (`wal.log.damaged`) and what was dropped is logged at
+    /// ERROR. A recovery step for an operator, not a setting to leave on.
+    pub accept_log_damage: bool,
 }
 
 /// 8 MiB: about 30,000 writes of 200-byte values — a fraction of a second
@@ -41,6 +48,7 @@ impl Default for EmbeddedOptions {
             durability: Durability::default(),
             limits: Limits::default(),
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
+            accept_log_damage: false,
         }
     }
 }

@@ -7,9 +7,18 @@
 //! order, installs the read snapshot, publishes the change events and
 //! answers the waiters. So the sync of one batch overlaps the apply of the
 //! next, and no waiter is answered, and no reader sees a write, before the
-//! log record holding it is on disk.
+//! log record holding it is on disk. This thread is the only one that syncs
+//! the log while the store is open, so that a sync's failure is seen by the
+//! thread that answers for it (Linux reports a failed writeback to one
+//! `fdatasync` only).
+//!
+//! A failed sync leaves unknown what reached the disk, and cannot be
+//! retried safely: every batch not yet answered, and every later one, is
+//! refused. Their records are *withdrawn* first — zeros written over each
+//! and synced — so that a restart does not replay what was refused: the
+//! answer says the write was not applied, or, when even the withdrawal
+//! fails, that its outcome is unknown.
 
-use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, OnceLock};
@@ -19,8 +28,9 @@ use tokio::sync::broadcast;
 
 use crate::command::{Answer, Command};
 use crate::counters::Counters;
+use crate::logfile::LogFile;
 use crate::read::{Snapshot, SnapshotCache};
-use crate::wal::log_failed;
+use crate::wal::{LsnMark, Span, not_synced, outcome_unknown};
 
 /// Most handoffs taken per sync: bounds how long the first waiter of a
 /// group waits for the last one's turn.
@@ -39,6 +49,8 @@ pub(crate) enum Handoff {
         answers: Vec<(Command, Answer)>,
         revision: u64,
         items: u64,
+        /// Where the batch's log record went, when it wrote one.
+        record: Option<Span>,
     },
     /// Nothing of the batch was committed: every waiter gets `err`.
     Failed {
@@ -47,23 +59,51 @@ pub(crate) enum Handoff {
     },
     /// Sync the log (`batched` mode's interval); nobody waits for it.
     Sync,
-    /// The commit loop synced the log file it wrote and goes on in this
-    /// one (see `Wal::switch`): later syncs are of this file.
-    Switch(Arc<File>),
+    /// The commit loop goes on in this log file (see `Wal::switch`): the
+    /// records handed over before are in the one it leaves, which is synced
+    /// before any later record is answered; later syncs are of this one.
+    Switch(Arc<LogFile>),
 }
 
 /// The first failure after which nothing on disk can be trusted to match
-/// what was acknowledged (see `Writer::broken`); shared by both threads.
+/// what was acknowledged (see `Writer::broken`); set by the publisher,
+/// read by both threads.
 pub(crate) type Broken = Arc<OnceLock<StateError>>;
 
 pub(crate) struct Publisher {
     pub rx: Receiver<Handoff>,
     /// The log file being written, for `fdatasync`.
-    pub log: Arc<File>,
+    pub log: Arc<LogFile>,
     pub events: broadcast::Sender<Arc<ChangeEvent>>,
     pub counters: Arc<Counters>,
     pub snapshots: Arc<SnapshotCache>,
     pub broken: Broken,
+    /// Raised after each sync to the last record handed over before it.
+    pub durable: LsnMark,
+    /// Raised to each record whose batch was answered as a success: a
+    /// checkpoint writes no batch before (see `checkpoint`).
+    pub answered: LsnMark,
+}
+
+/// What the publisher knows of the log beyond the handoffs at hand.
+#[derive(Default)]
+struct LogState {
+    /// The last record handed over in a segment taken in so far.
+    handed: u64,
+    /// Records were written to `log` since its last sync (answered without
+    /// one, in `batched` mode): a switch syncs them.
+    unsynced: bool,
+    /// Why a sync failed, once one did.
+    failed: Option<String>,
+}
+
+/// How the waiters of a segment are answered once a sync failed.
+struct Refusal {
+    /// For a batch with a log record: not applied if it was withdrawn,
+    /// else its outcome is unknown.
+    recorded: StateError,
+    /// For a batch that wrote nothing.
+    unrecorded: StateError,
 }
 
 impl Publisher {
@@ -71,6 +111,8 @@ impl Publisher {
     /// answered.
     pub(crate) fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
+        let mut segment = Vec::with_capacity(MAX_GROUP);
+        let mut state = LogState::default();
         while let Ok(first) = self.rx.recv() {
             group.push(first);
             while group.len() < MAX_GROUP {
@@ -79,53 +121,117 @@ impl Publisher {
                     Err(_) => break,
                 }
             }
-            // Records written before a switch are synced by it: the group
-            // needs a sync of the newest file only.
-            for handoff in &group {
-                if let Handoff::Switch(file) = handoff {
-                    self.log = Arc::clone(file);
+            // A switch splits the group: the records handed over before it
+            // are in the file it leaves, which one sync covers, and are
+            // answered before the records of the next file.
+            for handoff in group.drain(..) {
+                match handoff {
+                    Handoff::Switch(file) => {
+                        self.settle(&mut segment, &mut state);
+                        if state.unsynced && state.failed.is_none() {
+                            self.sync(&mut state);
+                        }
+                        self.log = file;
+                        state.unsynced = false;
+                    }
+                    other => segment.push(other),
                 }
             }
-            // One verdict for the group: a sync covers every record
-            // written before it, and after a failure nothing is answered
-            // as a success (a failed fsync cannot be retried safely).
-            let failed = self.sync_if_asked(&group);
-            for handoff in group.drain(..) {
-                self.publish(handoff, failed.as_ref());
-            }
+            self.settle(&mut segment, &mut state);
         }
     }
 
-    /// Syncs the log when a handoff of `group` asks for it; returns the
-    /// error that fails the whole group, if any.
-    fn sync_if_asked(&self, group: &[Handoff]) -> Option<StateError> {
-        if let Some(err) = self.broken.get() {
-            return Some(err.clone());
+    /// Syncs the log if a handoff of `segment` (records of one file) asks
+    /// for it, then answers its handoffs in order; after a failed sync,
+    /// withdraws their records and refuses them.
+    fn settle(&self, segment: &mut Vec<Handoff>, state: &mut LogState) {
+        if segment.is_empty() {
+            return;
         }
-        let asked = group.iter().any(|h| match h {
-            Handoff::Committed { sync, .. } => *sync,
-            Handoff::Sync => true,
-            Handoff::Failed { .. } | Handoff::Switch(_) => false,
-        });
-        if !asked {
-            return None;
+        let mut asked = false;
+        for handoff in segment.iter() {
+            match handoff {
+                Handoff::Committed { sync, record, .. } => {
+                    asked |= *sync;
+                    if let Some(span) = record {
+                        state.handed = state.handed.max(span.lsn);
+                        state.unsynced = true;
+                    }
+                }
+                Handoff::Sync => asked = true,
+                Handoff::Failed { .. } | Handoff::Switch(_) => {}
+            }
         }
+        // One verdict for the segment: a sync covers every record written
+        // before it, and after a failure nothing is answered as a success
+        // (a failed fsync cannot be retried safely).
+        if asked && state.failed.is_none() {
+            self.sync(state);
+        }
+        let refusal = state
+            .failed
+            .as_deref()
+            .map(|failed| self.withdraw(segment, failed));
+        for handoff in segment.drain(..) {
+            self.publish(handoff, refusal.as_ref());
+        }
+    }
+
+    /// Syncs the log file: on success every record handed over so far is
+    /// durable; on failure the store is broken from now on.
+    fn sync(&self, state: &mut LogState) {
         match self.log.sync_data() {
             Ok(()) => {
                 self.counters.syncs.fetch_add(1, Ordering::Relaxed);
-                None
+                self.durable.raise(state.handed);
+                state.unsynced = false;
             }
             Err(e) => {
-                let err = log_failed(&e);
+                let failed = e.to_string();
+                let err = not_synced(&failed);
                 tracing::error!(%err, "the commit loop stops accepting writes");
-                // The writer may have failed first: either error is the cause.
                 let _ = self.broken.set(err);
-                self.broken.get().cloned()
+                state.failed = Some(failed);
             }
         }
     }
 
-    fn publish(&self, handoff: Handoff, failed: Option<&StateError>) {
+    /// Writes zeros over the records of `segment`'s batches, which are to
+    /// be refused, and syncs them, so that a restart does not replay them;
+    /// returns how to answer their waiters.
+    fn withdraw(&self, segment: &[Handoff], failed: &str) -> Refusal {
+        let unrecorded = not_synced(failed);
+        let spans = segment.iter().filter_map(|handoff| match handoff {
+            Handoff::Committed { record, .. } => *record,
+            _ => None,
+        });
+        let mut any = false;
+        let mut withdrawn = Ok(());
+        for span in spans {
+            any = true;
+            withdrawn = self.log.write_zeros(span.at, span.len);
+            if withdrawn.is_err() {
+                break;
+            }
+        }
+        if any && withdrawn.is_ok() {
+            withdrawn = self.log.sync_data();
+        }
+        let recorded = match withdrawn {
+            Ok(()) => unrecorded.clone(),
+            Err(e) => {
+                let err = outcome_unknown(failed, &e);
+                tracing::error!(%err, "a refused write may be replayed after a restart");
+                err
+            }
+        };
+        Refusal {
+            recorded,
+            unrecorded,
+        }
+    }
+
+    fn publish(&self, handoff: Handoff, refusal: Option<&Refusal>) {
         match handoff {
             Handoff::Sync | Handoff::Switch(_) => {}
             Handoff::Failed { batch, err } => {
@@ -139,10 +245,15 @@ impl Publisher {
                 answers,
                 revision,
                 items,
+                record,
                 ..
             } => {
-                if let Some(err) = failed {
+                if let Some(refusal) = refusal {
                     // Its sync (or an earlier one) failed: not acknowledged.
+                    let err = match record {
+                        Some(_) => &refusal.recorded,
+                        None => &refusal.unrecorded,
+                    };
                     for (command, _) in answers {
                         command.fail(err.clone());
                     }
@@ -163,6 +274,9 @@ impl Publisher {
                 for (command, answer) in answers {
                     command.answer(answer);
                 }
+                if let Some(span) = record {
+                    self.answered.raise(span.lsn);
+                }
             }
         }
     }
@@ -182,11 +296,11 @@ mod tests {
     /// directory's own log when `None`).
     fn publisher(
         dir: &std::path::Path,
-        log: Option<File>,
+        log: Option<std::fs::File>,
     ) -> (Publisher, mpsc::SyncSender<Handoff>, Arc<Counters>, Broken) {
-        let opened = crate::dir::open(dir).expect("open the directory");
+        let opened = crate::dir::open(dir, false).expect("open the directory");
         let log = log
-            .map(Arc::new)
+            .map(|file| Arc::new(LogFile::from(file)))
             .unwrap_or_else(|| opened.wal.sync_handle());
         let (tx, rx) = mpsc::sync_channel(8);
         let counters = Arc::new(Counters::default());
@@ -199,6 +313,8 @@ mod tests {
             counters: counters.clone(),
             snapshots: Arc::new(SnapshotCache::new(snapshot)),
             broken: broken.clone(),
+            durable: opened.wal.durable(),
+            answered: LsnMark::default(),
         };
         (publisher, tx, counters, broken)
     }
@@ -235,6 +351,7 @@ mod tests {
             )],
             revision,
             items: 0,
+            record: None,
         };
         (handoff, answer)
     }
@@ -265,7 +382,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         // fdatasync on a pipe fails (EINVAL): a disk that refuses a sync.
         let (_reader, writer) = std::io::pipe().expect("pipe");
-        let log = File::from(std::os::fd::OwnedFd::from(writer));
+        let log = std::fs::File::from(std::os::fd::OwnedFd::from(writer));
         let (publisher, tx, counters, broken) = publisher(dir.path(), Some(log));
         let (first, first_answer) = committed(true, 7);
         tx.send(first).expect("send");

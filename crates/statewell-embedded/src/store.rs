@@ -22,8 +22,9 @@ use crate::checkpoint::Checkpoints;
 use crate::codec::{encode_json, encode_value, json_len};
 use crate::command::{Command, WriteAnswer};
 use crate::counters::Counters;
-use crate::publish::{Handoff, Publisher};
+use crate::publish::{Broken, Handoff, Publisher};
 use crate::read::{Snapshot, SnapshotCache};
+use crate::wal::LsnMark;
 use crate::writer::Writer;
 use crate::{Durability, EmbeddedOptions, dir, read};
 
@@ -73,9 +74,11 @@ impl EmbeddedStore {
     ///
     /// Refused with [`StateError::DataDirectory`] when the directory is
     /// already open (in this or another process), corrupt, from a newer
-    /// format, or holds files that are not a statewell data directory.
+    /// format, has a damaged write-ahead log (unless
+    /// [`EmbeddedOptions::accept_log_damage`]), or holds files that are not
+    /// a statewell data directory.
     pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, StateError> {
-        let opened = dir::open(dir)?;
+        let opened = dir::open(dir, options.accept_log_damage)?;
         if opened.replayed > 0 {
             tracing::info!(
                 records = opened.replayed,
@@ -90,7 +93,8 @@ impl EmbeddedStore {
         let (commands, rx) = mpsc::channel();
         let current = Snapshot::open(&db)?;
         let snapshots = Arc::new(SnapshotCache::new(current.clone()));
-        let broken = Arc::default();
+        let broken: Broken = Arc::default();
+        let answered = LsnMark::default();
         let (handoffs, handoffs_rx) = mpsc::sync_channel::<Handoff>(HANDOFF_QUEUE);
         let publisher = Publisher {
             rx: handoffs_rx,
@@ -99,6 +103,8 @@ impl EmbeddedStore {
             counters: counters.clone(),
             snapshots: snapshots.clone(),
             broken: Arc::clone(&broken),
+            durable: opened.wal.durable(),
+            answered: answered.clone(),
         };
         let publisher = std::thread::Builder::new()
             .name("statewell-sync".into())
@@ -117,7 +123,12 @@ impl EmbeddedStore {
             items: opened.items,
             unsynced_since: None,
             wal: opened.wal,
-            checkpoints: Checkpoints::new(db.clone(), options.checkpoint_bytes, counters.clone()),
+            checkpoints: Checkpoints::new(
+                db.clone(),
+                options.checkpoint_bytes,
+                counters.clone(),
+                (answered, Arc::clone(&broken)),
+            ),
             broken,
         };
         let writer = std::thread::Builder::new()

@@ -35,7 +35,7 @@ use crate::counters::Counters;
 use crate::pace::{MAX_BATCH, Pace};
 use crate::publish::{Broken, Handoff};
 use crate::read::Snapshot;
-use crate::wal::{Wal, log_failed};
+use crate::wal::{Wal, not_written};
 
 /// The commit loop's state, owned by its thread (see the module docs).
 pub(crate) struct Writer {
@@ -59,9 +59,10 @@ pub(crate) struct Writer {
     pub wal: Wal,
     /// When the overlay goes into the data file (see `checkpoint`).
     pub checkpoints: Checkpoints,
-    /// Set when the log or redb failed after a batch was logged: what is on
-    /// disk is no longer known, so every later write is refused with it
-    /// (a failed fsync cannot be retried safely). A restart replays the log.
+    /// Set by the publisher when a sync of the log failed: what is on disk
+    /// is no longer known, so every later write is refused with it (a
+    /// failed fsync cannot be retried safely), and not written. A restart
+    /// replays the log.
     pub broken: Broken,
 }
 
@@ -100,7 +101,11 @@ impl Writer {
             return Err(err.clone());
         }
         // A clean close leaves nothing to replay at the next open.
-        self.wal.sync().map_err(|e| log_failed(&e))?;
+        self.wal.sync().map_err(|e| {
+            StateError::Storage(format!(
+                "the write-ahead log could not be synced at close: {e}"
+            ))
+        })?;
         self.checkpoints
             .write_all(&mut self.current, &self.wal, self.revision)
     }
@@ -196,23 +201,10 @@ impl Writer {
             return;
         }
         let handoffs = &self.handoffs;
-        let started = self.checkpoints.start_if_due(
-            &mut self.current,
-            &mut self.wal,
-            self.revision,
-            |file| hand_off(handoffs, Handoff::Switch(file)),
-        );
-        if let Err(e) = started {
-            self.refuse_later_writes(log_failed(&e));
-        }
-    }
-
-    /// Marks the store broken: every later write is refused with `err` (see
-    /// `broken`). Returns `err`.
-    fn refuse_later_writes(&mut self, err: StateError) -> StateError {
-        tracing::error!(%err, "the commit loop stops accepting writes");
-        let _ = self.broken.set(err.clone());
-        err
+        self.checkpoints
+            .start_if_due(&mut self.current, &mut self.wal, self.revision, |file| {
+                hand_off(handoffs, Handoff::Switch(file))
+            });
     }
 
     /// Commits `batch`, grown as `pace` asks while it applies, then has its
@@ -285,6 +277,7 @@ impl Writer {
                 answers: batch.into_iter().zip(answers).collect(),
                 revision: self.revision,
                 items: self.items,
+                record: batch_state.record,
             },
         );
         self.checkpoint_if_due();
@@ -294,10 +287,10 @@ impl Writer {
     /// Applies the batch to the overlay, taking in more commands as they
     /// arrive (see `top_up`) — so the batch's work overlaps its writers'
     /// arrival instead of starting once the last one is in —, then logs
-    /// what it changed (the publisher syncs it). On an error before the log
-    /// is written the overlay is put back as it was: nothing is
-    /// half-applied. An error writing the log leaves the store broken (see
-    /// `broken`).
+    /// what it changed (the publisher syncs it). On an error — the log's
+    /// record could not be written included (see `Wal::write`) — the
+    /// overlay is put back as it was: nothing is half-applied, and the
+    /// batch is not applied after a restart either.
     fn apply(
         &mut self,
         batch: &mut Vec<Command>,
@@ -318,9 +311,12 @@ impl Writer {
             return Err(err);
         }
         state.changed = self.wal.has_ops();
-        if let Err(e) = self.wal.write(state.revision) {
-            self.current.overlay = before;
-            return Err(self.refuse_later_writes(log_failed(&e)));
+        match self.wal.write(state.revision) {
+            Ok(record) => state.record = record,
+            Err(e) => {
+                self.current.overlay = before;
+                return Err(not_written(&e));
+            }
         }
         Ok((answers, state, waited))
     }

@@ -91,7 +91,9 @@ struct Acks {
 }
 
 /// Runs a child until it has acknowledged `sets` sets, then SIGKILLs it.
-/// `checkpoint_bytes` overrides the child's checkpoint size.
+/// `checkpoint_bytes` overrides the child's checkpoint size; with it, the
+/// child also runs until it has checkpointed at least once, however long
+/// the checkpoint thread takes on a loaded machine.
 fn run_and_kill(dir: &Path, sets: usize, checkpoint_bytes: Option<u64>) -> Acks {
     let mut env = vec![("STATEWELL_CRASH_DIR", dir.display().to_string())];
     if let Some(bytes) = checkpoint_bytes {
@@ -107,7 +109,7 @@ fn run_and_kill(dir: &Path, sets: usize, checkpoint_bytes: Option<u64>) -> Acks 
     for line in heard(stdout) {
         if let Some(key) = line.strip_prefix("ack set ") {
             acks.keys.push(key.to_owned());
-            if acks.keys.len() >= sets {
+            if acks.keys.len() >= sets && (acks.checkpointed || checkpoint_bytes.is_none()) {
                 break;
             }
         } else if let Some(n) = line.strip_prefix("ack count ") {
@@ -119,7 +121,7 @@ fn run_and_kill(dir: &Path, sets: usize, checkpoint_bytes: Option<u64>) -> Acks 
     // Killed while its writers are still writing: mid-stream.
     process.kill().expect("SIGKILL");
     process.wait().expect("reap");
-    assert_eq!(acks.keys.len(), sets, "the child stopped early");
+    assert!(acks.keys.len() >= sets, "the child stopped early");
     acks
 }
 

@@ -240,10 +240,12 @@ fn edit_meta(dir: &Path, name: &str, value: u64) {
 /// Makes the directory look as an older build left it — in `format`,
 /// without the log file `lacked` — then checks that opening keeps its data,
 /// recreates the file and marks the directory with the current format.
-async fn upgrades_in_place(format: u64, lacked: &str) {
+async fn upgrades_in_place(format: u64, lacked: Option<&str>) {
     let dir = tempfile::tempdir().expect("tempdir");
     store_with_data(dir.path()).await;
-    std::fs::remove_file(dir.path().join(lacked)).expect("remove the log file");
+    if let Some(lacked) = lacked {
+        std::fs::remove_file(dir.path().join(lacked)).expect("remove the log file");
+    }
     edit_meta(dir.path(), "format", format);
     std::fs::write(
         dir.path().join("FORMAT"),
@@ -255,9 +257,12 @@ async fn upgrades_in_place(format: u64, lacked: &str) {
     assert_eq!(store.list("g").await.expect("list").len(), 50);
     store.write(set("g", "after", json!(1))).await.expect("set");
     store.close().expect("close");
-    assert!(dir.path().join(lacked).exists());
+    for log in ["wal.log", "wal.1.log"] {
+        assert!(dir.path().join(log).exists(), "{log}");
+    }
     let marker = std::fs::read_to_string(dir.path().join("FORMAT")).expect("marker");
-    assert!(marker.contains("format 3"), "{marker}");
+    assert!(marker.contains("format 4"), "{marker}");
+    assert_eq!(read_meta(dir.path(), "format"), 4);
     let store = open(dir.path());
     assert_eq!(value(&store, "g", "after").await, Some(json!(1)));
     assert_eq!(store.list("g").await.expect("list").len(), 51);
@@ -266,13 +271,20 @@ async fn upgrades_in_place(format: u64, lacked: &str) {
 #[tokio::test]
 async fn a_format_1_directory_without_a_log_is_upgraded_and_keeps_its_data() {
     // A build from before the write-ahead log: no wal.log.
-    upgrades_in_place(1, "wal.log").await;
+    upgrades_in_place(1, Some("wal.log")).await;
 }
 
 #[tokio::test]
 async fn a_format_2_directory_with_one_log_file_is_upgraded_and_keeps_its_data() {
     // A build with a single log file: no wal.1.log.
-    upgrades_in_place(2, "wal.1.log").await;
+    upgrades_in_place(2, Some("wal.1.log")).await;
+}
+
+#[tokio::test]
+async fn a_format_3_directory_is_upgraded_and_keeps_its_data() {
+    // Log records without the synced lsn (the log is empty after a clean
+    // close, so the layout does not matter to the data).
+    upgrades_in_place(3, None).await;
 }
 
 #[tokio::test]
@@ -292,9 +304,28 @@ async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
     let checkpointed = read_meta(dir.path(), "log_lsn");
     assert!(checkpointed > 0, "a clean close records the log position");
     // A child leaves later records in the log (killed, so no checkpoint).
+    leave_writes_in_the_log(dir.path());
+    // Wind the data file back one record: the log now resumes after a hole,
+    // which only damage or an edit produces. Replaying past it would lose
+    // the record in the hole silently.
+    edit_meta(dir.path(), "log_lsn", checkpointed - 1);
+    let reason = refusal(dir.path());
+    assert!(
+        reason.contains(&format!("record {checkpointed} is missing")),
+        "{reason}"
+    );
+    // Put back, the same directory opens with every write.
+    edit_meta(dir.path(), "log_lsn", checkpointed);
+    let store = open(dir.path());
+    assert_eq!(store.list("g").await.expect("list").len(), 53);
+}
+
+/// Has a child write three sets (`late0` to `late2`) into `dir` and
+/// SIGKILLs it: they are acknowledged, in the log only (not checkpointed).
+fn leave_writes_in_the_log(dir: &Path) {
     let mut process = child(
         "log_writer_child",
-        &[("STATEWELL_LOG_DIR", dir.path().display().to_string())],
+        &[("STATEWELL_LOG_DIR", dir.display().to_string())],
     )
     .spawn()
     .expect("spawn");
@@ -304,16 +335,6 @@ async fn a_log_that_skips_records_the_data_file_lacks_is_refused() {
     process.kill().expect("SIGKILL");
     process.wait().expect("reap");
     assert!(said.is_empty(), "{said:?}");
-    // Wind the data file back one record: the log now resumes after a hole,
-    // which only damage or an edit produces. Replaying past it would lose
-    // the record in the hole silently.
-    edit_meta(dir.path(), "log_lsn", checkpointed - 1);
-    let reason = refusal(dir.path());
-    assert!(reason.contains("missing records"), "{reason}");
-    // Put back, the same directory opens with every write.
-    edit_meta(dir.path(), "log_lsn", checkpointed);
-    let store = open(dir.path());
-    assert_eq!(store.list("g").await.expect("list").len(), 53);
 }
 
 /// Child: writes three sets (each its own log record), says so, waits.
@@ -335,4 +356,101 @@ fn log_writer_child() {
         say("written");
         std::thread::sleep(std::time::Duration::from_secs(600));
     });
+}
+
+#[tokio::test]
+async fn a_lost_marker_is_refused_not_taken_for_a_new_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert!(!dir.path().join("FORMAT").exists(), "nothing was rewritten");
+    // Without the data file either, the log is still not started over.
+    std::fs::remove_file(dir.path().join("data.redb")).expect("remove");
+    let log_len = std::fs::metadata(dir.path().join("wal.log"))
+        .expect("log")
+        .len();
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert_eq!(
+        std::fs::metadata(dir.path().join("wal.log"))
+            .expect("log")
+            .len(),
+        log_len
+    );
+}
+
+#[tokio::test]
+async fn a_lost_marker_with_writes_only_in_the_log_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Writes a child left in the log (killed: nothing checkpointed).
+    leave_writes_in_the_log(dir.path());
+    assert_eq!(read_meta(dir.path(), "revision"), 0, "nothing checkpointed");
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
+    let reason = refusal(dir.path());
+    assert!(reason.contains("FORMAT is missing"), "{reason}");
+    assert!(reason.contains("wal.log holds"), "{reason}");
+}
+
+#[test]
+fn a_creation_cut_short_before_the_marker_opens_as_new() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    open(dir.path()).close().expect("close");
+    // What a crash between creating the data file and writing the marker
+    // leaves: an empty log, a data file that holds nothing, no marker.
+    std::fs::remove_file(dir.path().join("FORMAT")).expect("remove the marker");
+    std::fs::remove_file(dir.path().join("wal.1.log")).expect("remove the spare log");
+    let store = open(dir.path());
+    assert_eq!(store.stats().items, 0);
+    store.close().expect("close");
+    assert!(dir.path().join("FORMAT").exists());
+}
+
+/// The first byte of the first record's payload in `wal.log` (after its
+/// 36-byte header): flipping it fails the record's checksum.
+const FIRST_PAYLOAD_BYTE: usize = 36;
+
+#[tokio::test]
+async fn a_damaged_log_is_refused_and_opens_with_accept_log_damage_without_what_follows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    store_with_data(dir.path()).await;
+    // Three acknowledged writes left in the log (killed: not checkpointed).
+    leave_writes_in_the_log(dir.path());
+    let log = dir.path().join("wal.log");
+    let mut bytes = std::fs::read(&log).expect("read the log");
+    bytes[FIRST_PAYLOAD_BYTE] ^= 0x01;
+    std::fs::write(&log, &bytes).expect("damage the log");
+
+    let reason = refusal(dir.path());
+    assert!(reason.contains("wal.log is damaged at byte 0"), "{reason}");
+    assert!(reason.contains("2 later records"), "{reason}");
+    assert!(reason.contains("--accept-log-damage"), "{reason}");
+    // Refusing changed nothing.
+    assert_eq!(std::fs::read(&log).expect("read the log"), bytes);
+
+    let options = EmbeddedOptions {
+        accept_log_damage: true,
+        ..Default::default()
+    };
+    let store = EmbeddedStore::open(dir.path(), options).expect("opens, as asked");
+    assert_eq!(
+        store.list("g").await.expect("list").len(),
+        50,
+        "what precedes"
+    );
+    for i in 0..3 {
+        assert_eq!(value(&store, "g", &format!("late{i}")).await, None);
+    }
+    store.write(set("g", "after", json!(1))).await.expect("set");
+    store.close().expect("close");
+    assert_eq!(
+        std::fs::read(dir.path().join("wal.log.damaged")).expect("the copy"),
+        bytes,
+        "the damaged log is kept as it was"
+    );
+    // From then on the directory opens as usual.
+    let store = open(dir.path());
+    assert_eq!(store.list("g").await.expect("list").len(), 51);
 }

@@ -1,15 +1,15 @@
 //! The shared application state and the router that puts the layers on one port.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use statewell_core::State;
-use tokio::net::TcpListener;
 
 use crate::functions::Functions;
+use crate::listen::Connections;
 use crate::metrics::Metrics;
+use crate::reply_budget::ReplyBudget;
 use crate::shutdown::Shutdown;
 use crate::triggers::Triggers;
 
@@ -41,8 +41,23 @@ pub struct ServerConfig {
     /// How long a disconnected worker's triggers keep collecting events,
     /// waiting for it to reconnect and register them again.
     pub reconnect_grace: Duration,
-    /// On shutdown, how long connections may take to finish in-flight work.
+    /// On shutdown, how long connections (HTTP and WebSocket) may take to
+    /// finish in-flight work before the engine stops anyway.
     pub shutdown_drain_timeout: Duration,
+    /// Open connections, HTTP and WebSocket together; beyond this, new
+    /// connections wait to be accepted until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head (also how long
+    /// an idle keep-alive connection stays open).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's whole body.
+    pub body_read_timeout: Duration,
+    /// How long a write to a client may stay blocked (it reads nothing)
+    /// before its connection is closed.
+    pub write_timeout: Duration,
+    /// Bytes of frames built for WebSocket peers and not yet written, across
+    /// all connections, at which the engine stops reading requests.
+    pub max_reply_bytes_in_flight: usize,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +74,12 @@ impl Default for ServerConfig {
             trigger_retry_backoff: Duration::from_millis(100),
             reconnect_grace: Duration::from_secs(10),
             shutdown_drain_timeout: Duration::from_secs(10),
+            // Below the common default of 1024 open files per process.
+            max_connections: 1000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
+            max_reply_bytes_in_flight: 256 * 1024 * 1024,
         }
     }
 }
@@ -74,6 +95,10 @@ pub struct AppState {
     pub triggers: Arc<Triggers>,
     /// Tells long-lived connections to finish and close; see `shutdown.rs`.
     pub shutdown: Shutdown,
+    /// Reply bytes in flight across all WebSocket connections.
+    pub replies: Arc<ReplyBudget>,
+    /// Open connections within `max_connections` (see `listen.rs`).
+    pub connections: Arc<Connections>,
 }
 
 impl AppState {
@@ -86,6 +111,8 @@ impl AppState {
             Arc::clone(&functions),
             Arc::clone(&config),
         ));
+        let replies = Arc::new(ReplyBudget::new(config.max_reply_bytes_in_flight));
+        let connections = Arc::new(Connections::new(config.max_connections));
         AppState {
             state,
             config,
@@ -93,6 +120,8 @@ impl AppState {
             functions,
             triggers,
             shutdown: Shutdown::default(),
+            replies,
+            connections,
         }
     }
 }
@@ -123,47 +152,4 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::console::routes())
         .layer(axum::middleware::from_fn(crate::console::redirect_browsers))
         .with_state(app)
-}
-
-/// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-/// requests finish, and returns.
-///
-/// WebSocket connections are not tracked by axum's graceful shutdown once
-/// upgraded, so this also signals [`AppState::shutdown`] and waits (at most
-/// `shutdown_drain_timeout`) for every worker connection to finish its
-/// in-flight requests and close.
-pub async fn serve(
-    listener: TcpListener,
-    app: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-
-    let signal = app.shutdown.clone();
-    let graceful = async move {
-        shutdown.await;
-        signal.begin();
-    };
-    // Replies are small frames written as they complete: don't let Nagle's
-    // algorithm hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, router(app.clone()))
-        .with_graceful_shutdown(graceful)
-        .await;
-    app.shutdown.begin();
-    let drain = app.config.shutdown_drain_timeout;
-    if tokio::time::timeout(drain, app.shutdown.connections_closed())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            connections = app.shutdown.active_connections(),
-            "worker connections still open after the drain timeout; closing anyway"
-        );
-    }
-    served
 }

@@ -11,12 +11,16 @@ mod auth;
 mod console;
 mod functions;
 mod http;
+mod listen;
 mod metrics;
+mod reply_budget;
 mod shutdown;
+mod timed_io;
 mod triggers;
 mod ws;
 
-pub use app::{AppState, ServerConfig, router, serve};
+pub use app::{AppState, ServerConfig, router};
+pub use listen::serve;
 pub use metrics::Metrics;
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

@@ -1,9 +1,9 @@
 //! Graceful shutdown of long-lived connections.
 //!
-//! `axum::serve(..).with_graceful_shutdown(..)` waits for HTTP requests, but
-//! an upgraded WebSocket is detached from hyper and would keep running (or be
-//! cut mid-request when the process exits). So every worker connection holds a
-//! [`ConnectionGuard`] and watches [`Shutdown::wait`]: when shutdown begins it
+//! Every connection holds a [`ConnectionGuard`] until it closes: the accept
+//! loop (`listen.rs`) takes one for each HTTP connection (kept by the
+//! WebSocket it is upgraded to), and each worker connection takes its own.
+//! A worker connection watches [`Shutdown::wait`]: when shutdown begins it
 //! stops taking new requests, finishes the ones in flight, keeps reading until
 //! every invocation forwarded to its worker is answered (another connection's
 //! request may be waiting on it), sends a close frame and drops its guard.

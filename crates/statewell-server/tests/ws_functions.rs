@@ -255,3 +255,46 @@ async fn a_worker_that_stops_reading_is_disconnected_not_buffered_forever() {
     .await;
     drop(sleeper);
 }
+
+#[tokio::test]
+async fn an_empty_function_id_cannot_be_registered() {
+    let server = TestServer::start().await;
+    let mut owner = Raw::ready(&server.url()).await;
+    owner
+        .send(&json!({"type":"registerfunction","id":""}))
+        .await;
+    // Read in order: once this is answered, the registration was handled.
+    owner.call("state::list_groups", json!({})).await;
+
+    let mut caller = Raw::ready(&server.url()).await;
+    let reply = caller.call("", json!({})).await;
+    assert_eq!(reply["error"]["code"], "function_not_found", "{reply}");
+}
+
+#[tokio::test]
+async fn a_result_too_large_to_relay_fails_its_call_at_once() {
+    let config = ServerConfig {
+        max_frame_bytes: 64 * 1024,
+        // The caller must not be left waiting for the timeout.
+        invocation_timeout: Duration::from_secs(3600),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(config).await;
+    let owner = Worker::connect(&server.url()).await;
+    // Above the frame limit, below twice it (beyond that the owner's socket
+    // is closed and the call fails `worker_disconnected`).
+    owner.register("big::result", |_| async {
+        Ok(json!("r".repeat(100 * 1024)))
+    });
+    owner.register("small::result", |_| async { Ok(json!("ok")) });
+    owner.sync().await;
+
+    let mut caller = Raw::ready(&server.url()).await;
+    let reply = caller.call("big::result", json!({})).await;
+    assert_eq!(reply["error"]["code"], "result_too_large", "{reply}");
+    assert_eq!(reply["function_id"], "big::result", "{reply}");
+
+    // The owner stays connected and serves its other calls.
+    let reply = caller.call("small::result", json!({})).await;
+    assert_eq!(reply["result"], "ok", "{reply}");
+}

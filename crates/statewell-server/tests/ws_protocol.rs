@@ -571,3 +571,53 @@ async fn shutdown_finishes_in_flight_work_then_closes_sockets() {
 }
 
 use futures::StreamExt;
+
+#[tokio::test]
+async fn a_binary_frame_that_is_not_utf8_is_answered_when_its_id_is_readable() {
+    let server = TestServer::start().await;
+    let mut raw = Raw::ready(&server.url()).await;
+    let mut bytes = br#"{"type":"invokefunction","invocation_id":"binary-1","function_id":"state::get","data":{"scope":"g","key":""#.to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    bytes.extend_from_slice(br#""}}"#);
+    raw.socket.send(Message::binary(bytes)).await.expect("send");
+    let reply = raw.recv().await;
+    assert_eq!(reply["invocation_id"], "binary-1", "{reply}");
+    assert_eq!(reply["error"]["code"], "deserialization_error", "{reply}");
+
+    // Binary frames holding UTF-8 JSON are served, and the socket is usable.
+    let text =
+        json!({"type":"invokefunction","invocation_id":"binary-2","function_id":"state::set",
+        "data":{"scope":"g","key":"k","value":1}})
+        .to_string();
+    raw.socket
+        .send(Message::binary(text.into_bytes()))
+        .await
+        .expect("send");
+    let reply = raw.recv().await;
+    assert_eq!(reply["invocation_id"], "binary-2", "{reply}");
+    assert_eq!(reply["result"]["new_value"], 1, "{reply}");
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_the_socket_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let server = TestServer::start().await;
+    let mut raw = Raw::ready(&server.url()).await;
+    let mut bytes = br#"{"type":"invokefunction","invocation_id":"t","function_id":"state::get","data":{"scope":"g","key":""#.to_vec();
+    bytes.push(0xff);
+    bytes.extend_from_slice(br#""}}"#);
+    let frame = Frame::message(bytes, OpCode::Data(Data::Text), true);
+    raw.socket.send(Message::Frame(frame)).await.expect("send");
+    loop {
+        match raw.next_message().await {
+            Some(Message::Close(Some(frame))) => {
+                assert_eq!(u16::from(frame.code), 1007, "{frame:?}");
+                break;
+            }
+            Some(Message::Close(None)) | None => panic!("closed without a code"),
+            Some(_) => continue,
+        }
+    }
+}

@@ -9,8 +9,10 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,12 +97,61 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_CHECKPOINT_BYTES", default_value_t = statewell_embedded::DEFAULT_CHECKPOINT_BYTES, value_parser = parse_checkpoint_bytes)]
     checkpoint_bytes: u64,
 
+    /// Open a data directory whose write-ahead log is damaged (a synced
+    /// record is missing or unreadable while later ones are there), which
+    /// is otherwise refused: the records from the damage on are dropped, a
+    /// copy of the log is kept (`wal.log.damaged`) and what was dropped is
+    /// logged at ERROR. A recovery step, deliberately without an
+    /// environment variable, so that it is never left on by accident.
+    #[arg(long)]
+    accept_log_damage: bool,
+
     /// Largest value accepted, as compact JSON, in bytes.
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
 
     #[command(flatten)]
     engine: EngineArgs,
+
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// Limits on connections and on what clients may hold (`ServerConfig`).
+/// The defaults here must match `ServerConfig::default()` (a unit test checks).
+#[derive(clap::Args, Debug)]
+struct ConnectionArgs {
+    /// Open connections, HTTP and WebSocket together (1 to 1000000); beyond
+    /// this, new connections wait to be accepted until one closes. Keep it
+    /// below the open-files limit (`ulimit -n`).
+    #[arg(long, env = "STATEWELL_MAX_CONNECTIONS", default_value = "1000", value_parser = parse_max_connections)]
+    max_connections: usize,
+
+    /// How long a client may take to send an HTTP request's head; also how
+    /// long an idle keep-alive connection stays open (10ms to 3600s).
+    #[arg(long, env = "STATEWELL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_client_timeout)]
+    header_read_timeout: Duration,
+
+    /// How long a client may take to send an HTTP request's whole body
+    /// (10ms to 3600s); a late one gets 408 `request_timeout`.
+    #[arg(long, env = "STATEWELL_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_client_timeout)]
+    body_read_timeout: Duration,
+
+    /// How long a write to a client may stay blocked because it reads
+    /// nothing before its connection is closed (10ms to 3600s).
+    #[arg(long, env = "STATEWELL_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_client_timeout)]
+    write_timeout: Duration,
+
+    /// Bytes of WebSocket frames built and not yet written, across all
+    /// connections, at which the engine stops reading requests until
+    /// clients have read their replies (1 MiB to 64 GiB).
+    #[arg(long, env = "STATEWELL_MAX_REPLY_BYTES_IN_FLIGHT", default_value = "268435456", value_parser = parse_reply_bytes)]
+    max_reply_bytes_in_flight: usize,
+
+    /// On SIGTERM/SIGINT, how long connections may take to finish what they
+    /// are doing before the engine stops anyway (0s to 3600s).
+    #[arg(long, env = "STATEWELL_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_drain_timeout)]
+    drain_timeout: Duration,
 }
 
 /// Settings of functions and triggers between workers (`ServerConfig`).
@@ -221,17 +272,50 @@ fn parse_reconnect_grace(text: &str) -> Result<Duration, String> {
     parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
 }
 
+/// Below 10ms a client on a real network could not send a request in time.
+fn parse_client_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(10), Duration::from_secs(3600))
+}
+
+/// `0s` stops at once, cutting off whatever is in flight.
+fn parse_drain_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::ZERO, Duration::from_secs(3600))
+}
+
+/// A whole number of `what` within `range`.
+fn parse_number<T>(text: &str, range: RangeInclusive<T>, what: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display,
+{
+    let n: T = text
+        .parse()
+        .map_err(|_| format!("expected a number of {what}, got {text:?}"))?;
+    if !range.contains(&n) {
+        return Err(format!(
+            "must be between {} and {}, got {n}",
+            range.start(),
+            range.end()
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    parse_number(text, 1..=1_000_000, "connections")
+}
+
+/// Below 1 MiB one large value's reply would stop every connection; the
+/// ceiling only guards against typos.
+fn parse_reply_bytes(text: &str) -> Result<usize, String> {
+    let n: u64 = parse_number(text, (1 << 20)..=(64 << 30), "bytes")?;
+    usize::try_from(n).map_err(|_| format!("{n} bytes do not fit this machine's memory"))
+}
+
 /// Retries of one event delay every later event of its trigger: keep it small.
 const MAX_TRIGGER_RETRIES: u32 = 100;
 
 fn parse_worker_threads(text: &str) -> Result<usize, String> {
-    let n: usize = text
-        .parse()
-        .map_err(|_| format!("expected a number of threads, got {text:?}"))?;
-    if !(1..=1024).contains(&n) {
-        return Err(format!("must be between 1 and 1024, got {n}"));
-    }
-    Ok(n)
+    parse_number(text, 1..=1024, "threads")
 }
 
 /// One reactor thread per core but one: measured on 2 cores, 1 reactor
@@ -273,18 +357,7 @@ fn parse_token(text: &str) -> Result<String, String> {
 /// Below 64 KiB the store would checkpoint every few batches; above 1 GiB
 /// a crash would leave minutes of log to replay.
 fn parse_checkpoint_bytes(text: &str) -> Result<u64, String> {
-    const RANGE: std::ops::RangeInclusive<u64> = (64 << 10)..=(1 << 30);
-    let n: u64 = text
-        .parse()
-        .map_err(|_| format!("expected a number of bytes, got {text:?}"))?;
-    if !RANGE.contains(&n) {
-        return Err(format!(
-            "must be between {} and {}, got {n}",
-            RANGE.start(),
-            RANGE.end()
-        ));
-    }
-    Ok(n)
+    parse_number(text, (64 << 10)..=(1 << 30), "bytes")
 }
 
 fn parse_max_value_bytes(text: &str) -> Result<usize, String> {
@@ -391,6 +464,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         trigger_max_retries: args.engine.trigger_retries,
         trigger_retry_backoff: args.engine.trigger_retry_backoff,
         reconnect_grace: args.engine.reconnect_grace,
+        shutdown_drain_timeout: args.connections.drain_timeout,
+        max_connections: args.connections.max_connections,
+        header_read_timeout: args.connections.header_read_timeout,
+        body_read_timeout: args.connections.body_read_timeout,
+        write_timeout: args.connections.write_timeout,
+        max_reply_bytes_in_flight: args.connections.max_reply_bytes_in_flight,
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -417,6 +496,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         durability = ?args.durability,
         sync_interval = ?args.sync_interval,
         checkpoint_bytes = args.checkpoint_bytes,
+        accept_log_damage = args.accept_log_damage,
         max_value_bytes = args.max_value_bytes,
         worker_threads = tokio::runtime::Handle::current().metrics().num_workers(),
         auth = args.token.is_some(),
@@ -425,6 +505,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         trigger_retries = args.engine.trigger_retries,
         trigger_retry_backoff = ?args.engine.trigger_retry_backoff,
         reconnect_grace = ?args.engine.reconnect_grace,
+        max_connections = args.connections.max_connections,
+        header_read_timeout = ?args.connections.header_read_timeout,
+        body_read_timeout = ?args.connections.body_read_timeout,
+        write_timeout = ?args.connections.write_timeout,
+        max_reply_bytes_in_flight = args.connections.max_reply_bytes_in_flight,
+        drain_timeout = ?args.connections.drain_timeout,
         "engine started"
     );
 
@@ -473,6 +559,7 @@ async fn open_store(
                 durability,
                 limits,
                 checkpoint_bytes: args.checkpoint_bytes,
+                accept_log_damage: args.accept_log_damage,
                 ..EmbeddedOptions::default()
             };
             let dir = args.data.clone();
@@ -539,16 +626,21 @@ mod tests {
     /// The flags' defaults are written as text for `--help`; they must be
     /// the engine's own defaults.
     #[test]
-    fn engine_flag_defaults_are_the_server_defaults() {
+    fn flag_defaults_are_the_server_defaults() {
         use clap::Parser;
         #[derive(Parser)]
         struct Wrapper {
             #[command(flatten)]
             engine: EngineArgs,
+            #[command(flatten)]
+            connections: ConnectionArgs,
         }
         let parsed = Wrapper::try_parse_from(["serve"]).map_err(|e| e.to_string());
-        let engine = match parsed {
-            Ok(wrapper) => wrapper.engine,
+        let Wrapper {
+            engine,
+            connections,
+        } = match parsed {
+            Ok(wrapper) => wrapper,
             Err(e) => panic!("defaults do not parse: {e}"),
         };
         let defaults = ServerConfig::default();
@@ -556,6 +648,36 @@ mod tests {
         assert_eq!(engine.trigger_retries, defaults.trigger_max_retries);
         assert_eq!(engine.trigger_retry_backoff, defaults.trigger_retry_backoff);
         assert_eq!(engine.reconnect_grace, defaults.reconnect_grace);
+        assert_eq!(connections.max_connections, defaults.max_connections);
+        assert_eq!(
+            connections.header_read_timeout,
+            defaults.header_read_timeout
+        );
+        assert_eq!(connections.body_read_timeout, defaults.body_read_timeout);
+        assert_eq!(connections.write_timeout, defaults.write_timeout);
+        assert_eq!(
+            connections.max_reply_bytes_in_flight,
+            defaults.max_reply_bytes_in_flight
+        );
+        assert_eq!(connections.drain_timeout, defaults.shutdown_drain_timeout);
+    }
+
+    #[test]
+    fn connection_limits_are_bounded() {
+        assert_eq!(parse_max_connections("1"), Ok(1));
+        for bad in ["0", "-1", "x", "1000001", ""] {
+            assert!(parse_max_connections(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_reply_bytes("1048576"), Ok(1 << 20));
+        for bad in ["1048575", "0", "x", "68719476737"] {
+            assert!(parse_reply_bytes(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_client_timeout("10ms"), Ok(Duration::from_millis(10)));
+        for bad in ["9ms", "0s", "3601s"] {
+            assert!(parse_client_timeout(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_drain_timeout("0s"), Ok(Duration::ZERO));
+        assert!(parse_drain_timeout("3601s").is_err());
     }
 
     #[test]

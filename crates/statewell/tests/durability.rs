@@ -183,3 +183,62 @@ async fn sigkill_around_checkpoints_loses_nothing_acknowledged() {
     let status = stop_after(&dir.path().join("data"), &flags, "KILL", 3000).await;
     assert!(!status.success(), "SIGKILL cannot exit cleanly: {status:?}");
 }
+
+/// A disk that fills up under the engine: it runs with a limit on the size
+/// of the files it writes (`ulimit -f`, SIGXFSZ ignored, so a write past
+/// it fails with EFBIG as on a full disk), about 3 MiB: its write-ahead log
+/// cannot grow past that. Writes are refused with `storage_error` saying
+/// they were not applied — and after a restart without the limit, every
+/// acknowledged write is there and none of the refused ones is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_refused_on_a_full_disk_is_not_there_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    // 6144 blocks of 512 bytes (dash) or of 1024 (bash): the test only
+    // needs the log to stop growing somewhere below the checkpoint size.
+    let mut limited = common::statewell_command_via_shell(
+        "trap '' XFSZ; ulimit -f 6144; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_statewell"),
+    );
+    limited
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stderr(std::process::Stdio::inherit());
+    let engine = Engine::from_command(limited, &data);
+    let client = engine.client().await;
+    let pad = "x".repeat(100_000);
+    let (mut acked, mut refused) = (Vec::new(), Vec::new());
+    // 7 MiB at most, under the 8 MiB checkpoint size: only the log grows.
+    for i in 0..70 {
+        let key = format!("k{i:02}");
+        match client.set("full", &key, json!({"i": i, "pad": pad})).await {
+            Ok(_) => acked.push(key),
+            Err(statewell_client::ClientError::Engine { code, message }) => {
+                assert_eq!(code, "storage_error", "{message}");
+                assert!(message.contains("not applied"), "{message}");
+                refused.push(key);
+                if refused.len() == 3 {
+                    break;
+                }
+            }
+            Err(other) => panic!("{key}: {other}"),
+        }
+    }
+    assert!(
+        !acked.is_empty() && refused.len() == 3,
+        "{acked:?} {refused:?}"
+    );
+    drop(client);
+    drop(engine); // SIGKILL
+
+    let restarted = Engine::start_on(&data, &[]);
+    let client = restarted.client().await;
+    for key in &acked {
+        let found = client.get("full", key).await.expect("get");
+        assert!(found.is_some(), "acknowledged {key} lost");
+    }
+    for key in &refused {
+        let found = client.get("full", key).await.expect("get");
+        assert_eq!(found, None, "refused {key} is there");
+    }
+}

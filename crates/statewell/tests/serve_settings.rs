@@ -12,6 +12,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::raw_http::RawHttp;
 use common::{Engine, statewell};
 use http_support::Http;
 use reqwest::StatusCode;
@@ -51,6 +52,12 @@ async fn every_setting_takes_effect() {
         ("--trigger-retries", "1"),
         ("--trigger-retry-backoff", "1s"),
         ("--reconnect-grace", "3600s"),
+        ("--max-connections", "64"),
+        ("--header-read-timeout", "1s"),
+        ("--body-read-timeout", "200ms"),
+        ("--write-timeout", "20s"),
+        ("--max-reply-bytes-in-flight", "2097152"),
+        ("--drain-timeout", "2s"),
     ];
     let mut command = statewell();
     command.arg("serve").stderr(Stdio::piped());
@@ -78,6 +85,12 @@ async fn every_setting_takes_effect() {
         "trigger_retries=1".to_owned(),
         "trigger_retry_backoff=1s".to_owned(),
         "reconnect_grace=3600s".to_owned(),
+        "max_connections=64".to_owned(),
+        "header_read_timeout=1s".to_owned(),
+        "body_read_timeout=200ms".to_owned(),
+        "write_timeout=20s".to_owned(),
+        "max_reply_bytes_in_flight=2097152".to_owned(),
+        "drain_timeout=2s".to_owned(),
     ] {
         assert!(started.contains(&field), "no {field} in {started}");
     }
@@ -90,6 +103,7 @@ async fn every_setting_takes_effect() {
         .expect("the token is accepted")
         .with_timeout(Duration::from_secs(60));
     check_data_directory(&data);
+    check_connection_limits(&engine, &http).await;
     check_batched_durability(&caller, &http).await;
     check_max_value_bytes(&caller).await;
     check_checkpoint_bytes(&caller, &data).await;
@@ -156,6 +170,33 @@ async fn check_token(engine: &Engine) {
         matches!(refused, Some(ClientError::Unauthorized)),
         "{refused:?}"
     );
+}
+
+/// --max-connections and --max-reply-bytes-in-flight: the limits `/metrics`
+/// reports. --header-read-timeout 1s and --body-read-timeout 200ms: half a
+/// request head is cut off, a body that stops coming is answered 408.
+/// (--write-timeout and --drain-timeout are shown at work in slow_clients.rs
+/// and shutdown_drain.rs.)
+async fn check_connection_limits(engine: &Engine, http: &Http) {
+    let text = metrics(http).await;
+    assert_eq!(metric(&text, "statewell_connections_limit"), 64.0, "{text}");
+    assert_eq!(
+        metric(&text, "statewell_reply_bytes_budget"),
+        2_097_152.0,
+        "{text}"
+    );
+    let mut head = RawHttp::connect(&engine.addr).await;
+    head.send(b"GET /healthz HTTP/1.1\r\nHost: engine\r\n")
+        .await;
+    head.closed_by_engine().await;
+    let mut body = RawHttp::connect(&engine.addr).await;
+    let request = format!(
+        "PUT /v1/groups/settings/items/slow HTTP/1.1\r\nHost: engine\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: 10\r\n\r\n{{"
+    );
+    body.send(request.as_bytes()).await;
+    assert_eq!(body.response().await.status, 408);
 }
 
 /// --data and --store embedded: the store's files are in the directory given.

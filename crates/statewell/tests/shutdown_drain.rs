@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::Engine;
+use common::raw_http::RawHttp;
 use futures::future::join_all;
 use serde_json::{Value, json};
 use statewell_client::{Client, ClientError, Invocation, UpdateOp};
@@ -308,4 +309,65 @@ async fn durable_writes_in_flight_are_answered_and_none_acknowledged_is_lost() {
         .expect("get")
         .expect("the counter exists");
     assert_eq!(counter, json!({"n": acknowledged}));
+}
+
+/// Clients holding unfinished HTTP requests — the head half sent, a chunked
+/// body that never ends, a body shorter than its `Content-Length` — do not
+/// hold off SIGTERM: once the drain timeout has passed the engine exits 0
+/// and the data directory's lock is released (a new engine opens it). The
+/// read timeouts are set far beyond the test, so the drain is what ends
+/// these connections.
+#[tokio::test]
+async fn unfinished_http_requests_do_not_keep_the_engine_alive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let engine = Engine::start_on(
+        &data,
+        &[
+            "--drain-timeout",
+            "1s",
+            "--header-read-timeout",
+            "3600s",
+            "--body-read-timeout",
+            "3600s",
+        ],
+    );
+    let path = "/v1/groups/drain/items/unfinished";
+    let unfinished = [
+        format!("PUT {path} HTTP/1.1\r\nHost: engine\r\nContent-Le"),
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: engine\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n"
+        ),
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: engine\r\nContent-Type: application/json\r\n\
+             Content-Length: 100\r\n\r\n{{\"a\":"
+        ),
+    ];
+    let mut clients = Vec::new();
+    for request in &unfinished {
+        let mut client = RawHttp::connect(&engine.addr).await;
+        // A whole request first: the engine has accepted this connection
+        // and serves it, so the unfinished one is read by the engine.
+        assert_eq!(client.get("/healthz").await.status, 200);
+        client.send(request.as_bytes()).await;
+        clients.push(client);
+    }
+
+    send_signal(&engine, "TERM");
+    let status = exit_status(engine).await;
+    assert!(status.success(), "{status:?}");
+    for client in &mut clients {
+        client.closed_by_engine().await;
+    }
+
+    // The lock is released; none of the unfinished writes was applied.
+    let restarted = Engine::start_on(&data, &[]);
+    let item = restarted
+        .client()
+        .await
+        .get("drain", "unfinished")
+        .await
+        .expect("get");
+    assert_eq!(item, None);
 }

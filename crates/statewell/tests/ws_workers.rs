@@ -168,3 +168,18 @@ async fn triggers_filter_order_retry_and_survive_a_reconnect() {
     assert_eq!(deleted["event_type"], "state:deleted");
     assert_eq!(deleted["new_value"], Value::Null);
 }
+
+/// An empty function id is refused by the client with `invalid_argument`
+/// before anything is sent (the engine ignores one sent anyway, see the
+/// server's `ws_functions` tests).
+#[tokio::test]
+async fn the_client_refuses_an_empty_function_id() {
+    let engine = Engine::start(&[]);
+    let client = engine.client().await;
+    match client.register_function("").await.map(|_| ()) {
+        Err(error) => assert_eq!(error.code(), "invalid_argument", "{error}"),
+        Ok(()) => panic!("an empty function id was taken"),
+    }
+    // The connection is as usable as before.
+    client.get("g", "k").await.expect("round trip");
+}

@@ -340,6 +340,21 @@ impl Functions {
         result: Option<Value>,
         error: Option<Value>,
     ) {
+        let outcome = match error {
+            Some(Value::Null) | None => Ok(result),
+            Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
+            Some(other) => Err(ErrorBody::new("invocation_failed", other.to_string())),
+        };
+        self.answer(from, invocation_id, outcome);
+    }
+
+    /// Worker `from` answered an invocation with something the engine cannot
+    /// relay (a result above the frame limit): its caller gets `error` now.
+    pub fn fail(&self, from: Uuid, invocation_id: &str, error: ErrorBody) {
+        self.answer(from, invocation_id, Err(error));
+    }
+
+    fn answer(&self, from: Uuid, invocation_id: &str, outcome: Outcome) {
         let Ok(id) = Uuid::parse_str(invocation_id) else {
             tracing::debug!(%from, invocation_id, "result for an id the engine never issued");
             return;
@@ -357,11 +372,6 @@ impl Functions {
         };
         let Some(call) = call else { return };
         self.settled.notify_waiters();
-        let outcome = match error {
-            Some(Value::Null) | None => Ok(result),
-            Some(error @ Value::Object(_)) => Err(ErrorBody::Relayed(error)),
-            Some(other) => Err(ErrorBody::new("invocation_failed", other.to_string())),
-        };
         let _ = call.reply.send(outcome);
     }
 }
@@ -417,14 +427,15 @@ mod tests {
 
     fn worker(functions: &Functions, function_id: &str) -> (Uuid, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(16);
-        let link = Arc::new(WorkerLink::new(Uuid::new_v4(), tx));
+        let budget = Arc::new(crate::reply_budget::ReplyBudget::new(1 << 20));
+        let link = Arc::new(WorkerLink::new(Uuid::new_v4(), tx, budget));
         functions.register(&link, function_id.to_owned());
         (link.id, rx)
     }
 
     fn invocation_id(rx: &mut mpsc::Receiver<Outgoing>) -> String {
         match rx.try_recv() {
-            Ok(Outgoing::Frame(text, _)) => {
+            Ok(Outgoing::Frame(text, _, _)) => {
                 let frame: Value = serde_json::from_str(&text).unwrap();
                 frame["invocation_id"].as_str().unwrap().to_owned()
             }

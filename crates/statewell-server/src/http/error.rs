@@ -47,6 +47,19 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive within the body read timeout. Sent with
+    /// `Connection: close`.
+    pub fn body_timeout(patience: std::time::Duration) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} ms",
+                patience.as_millis()
+            ),
+        )
+    }
+
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_argument", message)
     }
@@ -89,7 +102,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
         let mut response = (self.status, body).into_response();
-        if self.code == "body_too_large" {
+        if self.code == "body_too_large" || self.code == "request_timeout" {
             // The rest of the body was never read, so the connection cannot
             // carry another request: say so, or a pooling client may reuse it.
             response.headers_mut().insert(

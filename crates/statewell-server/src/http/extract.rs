@@ -40,33 +40,45 @@ where
         if declared.is_some_and(|n| n > DRAIN_LIMIT) {
             return Err(ApiError::body_too_large(limit));
         }
-        let mut stream = req.into_body().into_data_stream();
-        let mut body = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
-        let mut seen: u64 = 0;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|err| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_body",
-                    format!("reading the body: {err}"),
-                )
-            })?;
-            seen += chunk.len() as u64;
-            if seen > DRAIN_LIMIT {
-                break;
-            }
-            // Past the limit, keep reading (to drain) but stop keeping.
-            if seen <= limit as u64 {
-                body.extend_from_slice(&chunk);
-            }
-        }
-        if seen > limit as u64 {
-            return Err(ApiError::body_too_large(limit));
-        }
+        // The whole body, not each read: a client sending a byte now and
+        // then would otherwise hold the request (and its connection) open
+        // for as long as it likes.
+        let patience = app.config.body_read_timeout;
+        let body = tokio::time::timeout(patience, read_body(req, declared, limit))
+            .await
+            .map_err(|_| ApiError::body_timeout(patience))??;
         serde_json::from_slice(&body)
             .map(JsonBody)
             .map_err(json_error)
     }
+}
+
+/// Reads the body, keeping at most `limit` bytes.
+async fn read_body(req: Request, declared: Option<u64>, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut stream = req.into_body().into_data_stream();
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n.min(limit as u64) as usize));
+    let mut seen: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!("reading the body: {err}"),
+            )
+        })?;
+        seen += chunk.len() as u64;
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+        // Past the limit, keep reading (to drain) but stop keeping.
+        if seen <= limit as u64 {
+            body.extend_from_slice(&chunk);
+        }
+    }
+    if seen > limit as u64 {
+        return Err(ApiError::body_too_large(limit));
+    }
+    Ok(body)
 }
 
 /// Syntax errors and shape errors get different codes: `invalid_json` means

@@ -43,6 +43,8 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     app.triggers
         .stats()
         .render_prometheus(&mut text, app.triggers.len());
+    app.replies.render_prometheus(&mut text);
+    app.connections.render_prometheus(&mut text);
     (
         [(
             header::CONTENT_TYPE,

@@ -11,6 +11,11 @@
 //! When the trigger's worker disconnects, the trigger is kept for
 //! `reconnect_grace`: events keep queueing and are delivered once the worker
 //! registers the trigger again (same id, or same function and config).
+//!
+//! Logs: one line when an incident starts (a handler starts failing, a queue
+//! fills up, a worker's triggers expire), the events it touches counted, and
+//! one line with the counts when it ends — a slow worker is not a warning per
+//! event.
 
 mod spec;
 
@@ -105,6 +110,19 @@ struct Trigger {
     queue: Mutex<VecDeque<Arc<ChangeEvent>>>,
     wake: Notify,
     epoch: AtomicU64,
+    /// Events dropped since the queue filled up; `None` while it has room.
+    /// Touched by the dispatcher only.
+    overflow: Mutex<Option<u64>>,
+    /// The handler's current run of failures; touched by the delivery task.
+    failing: Mutex<Option<Failing>>,
+}
+
+/// A run of failed attempts of one trigger's handler, from the first failure
+/// to the next success.
+#[derive(Debug, Default)]
+struct Failing {
+    attempts: u64,
+    skipped: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -215,6 +233,8 @@ impl Triggers {
             queue: Mutex::new(VecDeque::new()),
             wake: Notify::new(),
             epoch: AtomicU64::new(0),
+            overflow: Mutex::new(None),
+            failing: Mutex::new(None),
         });
         map.insert(id, Arc::clone(&trigger));
         let me = Arc::clone(self);
@@ -239,27 +259,49 @@ impl Triggers {
     /// The worker's connection closed: its triggers wait `reconnect_grace`
     /// for it to come back, then go.
     pub fn worker_gone(self: &Arc<Self>, worker: Uuid) {
-        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        for trigger in map.values() {
-            if trigger.state() != Attach::Attached(worker) {
-                continue;
-            }
-            let epoch = trigger.epoch.fetch_add(1, Ordering::SeqCst) + 1;
-            trigger.attach.send_replace(Attach::Detached(epoch));
-            let me = Arc::clone(self);
-            let trigger = Arc::clone(trigger);
-            let grace = self.config.reconnect_grace;
-            tokio::spawn(async move {
-                tokio::time::sleep(grace).await;
-                me.expire(&trigger, epoch);
-            });
+        let detached: Vec<(Arc<Trigger>, u64)> = {
+            let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+            map.values()
+                .filter(|trigger| trigger.state() == Attach::Attached(worker))
+                .map(|trigger| {
+                    let epoch = trigger.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+                    trigger.attach.send_replace(Attach::Detached(epoch));
+                    (Arc::clone(trigger), epoch)
+                })
+                .collect()
+        };
+        if detached.is_empty() {
+            return;
         }
+        let me = Arc::clone(self);
+        let grace = self.config.reconnect_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let (mut expired, mut dropped) = (0usize, 0usize);
+            for (trigger, epoch) in &detached {
+                if let Some(events) = me.expire(trigger, *epoch) {
+                    expired += 1;
+                    dropped += events;
+                }
+            }
+            if expired > 0 {
+                // One line for the worker, however many triggers it had.
+                tracing::warn!(
+                    %worker,
+                    triggers = expired,
+                    dropped,
+                    "triggers expired: their worker did not come back within the grace period"
+                );
+            }
+        });
     }
 
-    fn expire(&self, trigger: &Arc<Trigger>, epoch: u64) {
+    /// Removes a trigger still waiting for its worker since `epoch`; the
+    /// events it drops, or `None` when it was taken over meanwhile.
+    fn expire(&self, trigger: &Arc<Trigger>, epoch: u64) -> Option<usize> {
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if trigger.state() != Attach::Detached(epoch) {
-            return; // taken over (or removed) meanwhile
+            return None; // taken over (or removed) meanwhile
         }
         map.retain(|_, t| !Arc::ptr_eq(t, trigger));
         let dropped = trigger.remove();
@@ -268,10 +310,7 @@ impl Triggers {
                 .dropped
                 .fetch_add(dropped as u64, Ordering::Relaxed);
         }
-        tracing::warn!(
-            dropped,
-            "trigger expired: its worker did not come back within the grace period"
-        );
+        Some(dropped)
     }
 
     fn start_dispatcher(self: &Arc<Self>) {
@@ -313,17 +352,43 @@ impl Triggers {
                 continue;
             }
             let mut queue = lock(&trigger.queue);
-            if queue.len() >= MAX_QUEUED_EVENTS {
+            let full = queue.len() >= MAX_QUEUED_EVENTS;
+            if !full {
+                queue.push_back(Arc::clone(event));
+            }
+            drop(queue);
+            self.note_queue(trigger, full);
+            if full {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
-                    function = %trigger.spec().function_id,
-                    "trigger queue full; event dropped"
-                );
                 continue;
             }
-            queue.push_back(Arc::clone(event));
-            drop(queue);
             trigger.wake.notify_one();
+        }
+    }
+
+    /// Logs a full queue once when it fills up, and once with the count of
+    /// events dropped when it takes events again.
+    fn note_queue(&self, trigger: &Trigger, full: bool) {
+        let mut overflow = lock(&trigger.overflow);
+        match (&mut *overflow, full) {
+            (None, false) => {}
+            (None, true) => {
+                *overflow = Some(1);
+                tracing::warn!(
+                    function = %trigger.spec().function_id,
+                    limit = MAX_QUEUED_EVENTS,
+                    "trigger queue full; events are dropped until it drains"
+                );
+            }
+            (Some(dropped), true) => *dropped += 1,
+            (Some(dropped), false) => {
+                tracing::info!(
+                    function = %trigger.spec().function_id,
+                    dropped = *dropped,
+                    "trigger queue takes events again"
+                );
+                *overflow = None;
+            }
         }
     }
 
@@ -372,10 +437,12 @@ impl Triggers {
             let error = match self.attempt(&spec, &payload).await {
                 Ok(Delivery::Delivered) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    recovered(trigger, &spec);
                     return;
                 }
                 Ok(Delivery::Skipped) => {
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    recovered(trigger, &spec);
                     return;
                 }
                 Err(error) => error,
@@ -402,26 +469,54 @@ impl Triggers {
                 }
             }
             failures += 1;
-            if failures > self.config.trigger_max_retries {
+            let given_up = failures > self.config.trigger_max_retries;
+            let (first_failure, first_skip) = {
+                let mut failing = lock(&trigger.failing);
+                let first_failure = failing.is_none();
+                let run = failing.get_or_insert_with(Failing::default);
+                run.attempts += 1;
+                run.skipped += u64::from(given_up);
+                (first_failure, given_up && run.skipped == 1)
+            };
+            if given_up {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(
-                    function = %spec.function_id,
-                    scope = %event.group,
-                    key = %event.key,
-                    revision = event.revision,
-                    code = error.code(),
-                    message = %error.message(),
-                    "trigger handler failed after every retry; event skipped"
-                );
+                if first_skip {
+                    tracing::error!(
+                        function = %spec.function_id,
+                        scope = %event.group,
+                        key = %event.key,
+                        revision = event.revision,
+                        code = error.code(),
+                        message = %error.message(),
+                        "trigger handler failed after every retry; event skipped (further skips are counted until it succeeds again)"
+                    );
+                } else {
+                    tracing::debug!(
+                        function = %spec.function_id,
+                        key = %event.key,
+                        revision = event.revision,
+                        code = error.code(),
+                        "trigger handler failed after every retry; event skipped"
+                    );
+                }
                 return;
             }
             self.stats.retried.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                function = %spec.function_id,
-                attempt = failures,
-                code = error.code(),
-                "trigger handler failed; retrying"
-            );
+            if first_failure {
+                tracing::warn!(
+                    function = %spec.function_id,
+                    code = error.code(),
+                    message = %error.message(),
+                    "trigger handler failed; retrying (further failures are counted until it succeeds again)"
+                );
+            } else {
+                tracing::debug!(
+                    function = %spec.function_id,
+                    attempt = failures,
+                    code = error.code(),
+                    "trigger handler failed; retrying"
+                );
+            }
             let backoff = self
                 .config
                 .trigger_retry_backoff
@@ -452,6 +547,19 @@ impl Triggers {
 enum Delivery {
     Delivered,
     Skipped,
+}
+
+/// A delivery succeeded: ends the trigger's run of failures, if any, with
+/// one line that counts it.
+fn recovered(trigger: &Trigger, spec: &TriggerSpec) {
+    if let Some(run) = lock(&trigger.failing).take() {
+        tracing::info!(
+            function = %spec.function_id,
+            failed_attempts = run.attempts,
+            skipped_events = run.skipped,
+            "trigger handler succeeded again"
+        );
+    }
 }
 
 /// The handler's input, exactly as PROTOCOL.md records it.

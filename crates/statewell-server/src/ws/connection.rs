@@ -3,13 +3,16 @@
 //! of frames into the socket, flushing when the queue runs dry.
 //!
 //! Bounds: at most `max_in_flight_per_connection` requests run at once (the
-//! reader stops reading until a reply has been written), and at most
+//! reader stops reading until a reply has been written), at most
 //! `outgoing_queue_per_connection` frames wait to be written (a worker that
-//! lets the queue overflow is disconnected, see `WorkerLink::send`).
+//! lets the queue overflow is disconnected, see `WorkerLink::send`), and no
+//! connection reads a request while the engine-wide reply budget is spent
+//! (see `reply_budget.rs`). A socket whose writes stay blocked for
+//! `write_timeout` fails its writer, which disconnects the worker.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -62,19 +65,22 @@ enum End {
     Slow,
     /// Nothing arrived from the worker for `IDLE_LIMIT`.
     Idle,
+    /// The worker sent a text frame that is not UTF-8.
+    BadUtf8,
+    /// The worker broke the WebSocket protocol (e.g. an unmasked frame).
+    Protocol,
     /// The engine is shutting down, this connection's requests are done and
     /// no invocation forwarded to it is pending.
     Shutdown,
 }
 
 pub async fn run(socket: WebSocket, app: AppState) {
-    let _guard = app.shutdown.track();
     let worker_id = Uuid::new_v4();
     let reattach_token = Uuid::new_v4();
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel(app.config.outgoing_queue_per_connection.max(1));
-    let link = Arc::new(WorkerLink::new(worker_id, tx));
-    let mut writer = tokio::spawn(write_loop(sink, rx));
+    let link = Arc::new(WorkerLink::new(worker_id, tx, Arc::clone(&app.replies)));
+    let mut writer = tokio::spawn(write_then_report(sink, rx, Arc::downgrade(&link)));
     let _ = link.send(
         frame::worker_registered_frame(
             &worker_id.as_hyphenated().to_string(),
@@ -113,9 +119,16 @@ pub async fn run(socket: WebSocket, app: AppState) {
         .await;
         match end {
             End::TooBig => link.close(1009, "frame larger than the engine accepts"),
+            End::BadUtf8 => link.close(1007, "text frame is not valid UTF-8"),
+            End::Protocol => link.close(1002, "WebSocket protocol error"),
             End::Shutdown => link.close(1001, "engine shutting down"),
             _ => link.close(1000, ""),
         }
+    }
+    let refused = link.refused_frames();
+    if refused > 0 {
+        // The end of the incident `WorkerLink::send` warned about once.
+        tracing::info!(worker = %worker_id, refused, "disconnected the worker that stopped reading; frames refused meanwhile");
     }
     drop(conn);
     drop(link);
@@ -129,6 +142,28 @@ pub async fn run(socket: WebSocket, app: AppState) {
     tracing::debug!(worker = %worker_id, "worker disconnected");
 }
 
+/// Runs the writer; when the socket fails (the peer went away, or it read
+/// nothing for `write_timeout`), the connection is ended, so that its reader
+/// stops taking requests whose replies could not be written.
+async fn write_then_report(
+    sink: SplitSink<WebSocket, Message>,
+    rx: mpsc::Receiver<Outgoing>,
+    link: Weak<WorkerLink>,
+) {
+    let Err(error) = write_loop(sink, rx).await else {
+        return;
+    };
+    let Some(link) = link.upgrade() else { return };
+    // `TimedWrites`' error, told apart by its text (axum hides the type).
+    let text = error.to_string();
+    if text.contains("read nothing") {
+        tracing::info!(worker = %link.id, error = %text, "worker reads nothing; disconnecting it");
+    } else {
+        tracing::debug!(worker = %link.id, error = %text, "writing to the worker failed");
+    }
+    link.kill();
+}
+
 /// Writes queued frames; flushes once the queue is empty even after every
 /// other ready task had its turn, so a burst of replies goes out in one
 /// syscall.
@@ -140,32 +175,38 @@ pub async fn run(socket: WebSocket, app: AppState) {
 /// many replies share one write. The queue stays bounded: a frame's
 /// in-flight permit is released as soon as the frame is in the socket's
 /// buffer, exactly as before.
-async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Outgoing>) {
+///
+/// A frame's reply-budget charge is held until the next frame is fed or the
+/// flush is done: feeding a frame may leave it in the socket's own buffer
+/// (the peer is slow), and the next feed first writes that buffer out.
+///
+/// `Err` when the socket failed; `Ok` once the close frame is sent or every
+/// handle on the queue is gone.
+async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outgoing>,
+) -> Result<(), axum::Error> {
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         let mut unflushed = 0usize;
+        let mut buffered = None;
         loop {
             while let Some(item) = next.take() {
                 unflushed += 1;
                 match item {
-                    Outgoing::Frame(text, permit) => {
-                        if sink.feed(Message::Text(text.into())).await.is_err() {
-                            return;
-                        }
+                    Outgoing::Frame(text, permit, charge) => {
+                        sink.feed(Message::Text(text.into())).await?;
                         drop(permit);
+                        buffered = Some(charge);
                     }
-                    Outgoing::Ping => {
-                        if sink.feed(Message::Ping(Default::default())).await.is_err() {
-                            return;
-                        }
-                    }
+                    Outgoing::Ping => sink.feed(Message::Ping(Default::default())).await?,
                     Outgoing::Close(code, reason) => {
                         let close = CloseFrame {
                             code,
                             reason: reason.into(),
                         };
                         let _ = sink.send(Message::Close(Some(close))).await;
-                        return;
+                        return Ok(());
                     }
                 }
                 next = rx.try_recv().ok();
@@ -181,10 +222,10 @@ async fn write_loop(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Recei
                 Err(_) => break,
             }
         }
-        if sink.flush().await.is_err() {
-            return;
-        }
+        sink.flush().await?;
+        drop(buffered);
     }
+    Ok(())
 }
 
 type Next = (
@@ -227,12 +268,18 @@ impl Connection {
         tokio::pin!(killed);
         let shutdown_begun = shutdown.wait_for(|begun| *begun);
         tokio::pin!(shutdown_begun);
+        let replies = &self.app.replies;
         loop {
+            // While the engine-wide reply budget is spent, read nothing
+            // (requests are what make replies); a draining connection only
+            // reads answers and refuses the rest, so it never waits.
+            let waiting_for_room = !draining && !replies.has_room();
             tokio::select! {
                 biased;
                 _ = &mut killed => return End::Slow,
                 _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > IDLE_LIMIT {
+                    // Silence while this end does not read is not the worker's.
+                    if !waiting_for_room && last_seen.elapsed() > IDLE_LIMIT {
                         tracing::info!(worker = %self.link.id, "worker silent for too long; disconnecting it");
                         return End::Idle;
                     }
@@ -245,7 +292,10 @@ impl Connection {
                     idle = Box::pin(self.drained(max_in_flight));
                 }
                 _ = &mut idle => return End::Shutdown,
-                (permit, message) = next_message(stream, &self.in_flight, draining) => {
+                _ = replies.room(), if waiting_for_room => {
+                    last_seen = tokio::time::Instant::now();
+                }
+                (permit, message) = next_message(stream, &self.in_flight, draining), if !waiting_for_room => {
                     last_seen = tokio::time::Instant::now();
                     if let Some(end) = self.on_message(message, permit, draining) {
                         return end;
@@ -267,11 +317,15 @@ impl Connection {
     }
 
     /// The next message if it is already there (read, or in the socket's
-    /// buffer) and an in-flight slot is free for it (unless draining).
+    /// buffer) and an in-flight slot is free for it and the reply budget
+    /// has room (unless draining).
     fn next_ready(&self, stream: &mut SplitStream<WebSocket>, draining: bool) -> Option<Next> {
         let permit = if draining {
             None
         } else {
+            if !self.app.replies.has_room() {
+                return None;
+            }
             Some(Arc::clone(&self.in_flight).try_acquire_owned().ok()?)
         };
         // Polled without this task's waker: when nothing is there, the
@@ -293,17 +347,23 @@ impl Connection {
             Some(Err(error)) => {
                 let text = error.to_string();
                 tracing::debug!(worker = %self.link.id, error = %text, "worker socket error");
+                // The WebSocket library's errors, told apart by their text
+                // (axum does not expose their type).
                 if text.contains("too long") || text.contains("Space limit") {
                     return Some(End::TooBig);
+                }
+                if text.contains("UTF-8") {
+                    return Some(End::BadUtf8);
+                }
+                if text.contains("protocol error") {
+                    return Some(End::Protocol);
                 }
                 return Some(End::Peer);
             }
             Some(Ok(Message::Text(text))) => self.on_frame(text.as_str(), permit, draining),
             Some(Ok(Message::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                 Ok(text) => self.on_frame(text, permit, draining),
-                Err(_) => {
-                    tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8 ignored")
-                }
+                Err(_) => self.on_binary_not_utf8(&bytes, permit),
             },
             // Pings are answered by the socket itself.
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
@@ -357,6 +417,60 @@ impl Connection {
         let _ = self.link.send(text, permit);
     }
 
+    /// A binary frame must hold UTF-8 JSON like a text frame; one that does
+    /// not is answered like any other malformed frame, when its id can be
+    /// read (an id with bytes that are not UTF-8 cannot be echoed back).
+    fn on_binary_not_utf8(&self, bytes: &[u8], permit: Option<OwnedSemaphorePermit>) {
+        tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8");
+        let text = String::from_utf8_lossy(bytes);
+        let id = frame::scan_invocation_id(&text)
+            .filter(|id| id.as_str().is_some_and(|id| !id.contains('\u{FFFD}')));
+        if let Some(id) = id {
+            let error = ErrorBody::new(
+                "deserialization_error",
+                "Failed to deserialize frame: a binary frame must hold UTF-8 JSON",
+            );
+            self.reply(&id, None, Err(error), permit);
+        }
+    }
+
+    /// A frame above `max_frame_bytes` (but within what the socket reads).
+    /// A request is refused `frame_too_large`. A worker's result to an
+    /// invocation the engine forwarded cannot be relayed: its caller gets
+    /// `result_too_large` now instead of waiting for the invocation timeout.
+    fn on_oversized(&self, text: &str, limit: usize, permit: Option<OwnedSemaphorePermit>) {
+        let bytes = text.len();
+        let result_for = RawFrame::parse(text).ok().and_then(|frame| {
+            let kind = frame.get("type").and_then(raw_str)?;
+            if kind != "invocationresult" {
+                return None;
+            }
+            match frame::invocation_id(frame.get("invocation_id")) {
+                Some(Value::String(id)) => Some(id),
+                _ => None,
+            }
+        });
+        if let Some(id) = result_for {
+            tracing::warn!(worker = %self.link.id, bytes, limit, "function result too large to relay; its call fails");
+            let error = ErrorBody::new(
+                "result_too_large",
+                format!(
+                    "the function's result is {bytes} bytes, more than the engine's frame limit of {limit} bytes"
+                ),
+            );
+            self.app.functions.fail(self.link.id, &id, error);
+            return;
+        }
+        tracing::warn!(worker = %self.link.id, bytes, limit, "frame too large");
+        if let Some(id) = frame::scan_invocation_id(text) {
+            let error = ErrorBody::new(
+                "frame_too_large",
+                format!("frame is {bytes} bytes, more than the limit of {limit} bytes"),
+            );
+            self.reply(&id, None, Err(error), permit);
+        }
+    }
+
     fn on_frame(
         self: &Arc<Self>,
         text: &str,
@@ -365,17 +479,7 @@ impl Connection {
     ) {
         let limit = self.app.config.max_frame_bytes;
         if text.len() > limit {
-            tracing::warn!(worker = %self.link.id, bytes = text.len(), limit, "frame too large");
-            if let Some(id) = frame::scan_invocation_id(text) {
-                let error = ErrorBody::new(
-                    "frame_too_large",
-                    format!(
-                        "frame is {} bytes, more than the limit of {limit} bytes",
-                        text.len()
-                    ),
-                );
-                self.reply(&id, None, Err(error), permit);
-            }
+            self.on_oversized(text, limit, permit);
             return;
         }
         let frame = match RawFrame::parse(text) {
@@ -581,6 +685,11 @@ impl Connection {
             tracing::warn!(worker = %self.link.id, "registerfunction without a string `id` ignored");
             return;
         };
+        if id.is_empty() {
+            // No call could name it on purpose; a caller's missing id would.
+            tracing::warn!(worker = %self.link.id, "registerfunction with an empty `id` ignored");
+            return;
+        }
         if is_reserved(&id) {
             tracing::warn!(worker = %self.link.id, function = %id, "registerfunction of an engine function ignored");
             return;

@@ -7,13 +7,14 @@ mod raw;
 mod state_fns;
 
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use axum::routing::any;
 use futures::StreamExt;
 
 use crate::AppState;
+use crate::listen::ConnectionSlot;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,14 +49,25 @@ fn configure(upgrade: WebSocketUpgrade, max_frame_bytes: usize) -> WebSocketUpgr
 /// KiB). Larger frames still arrive whole, over several reads.
 const READ_CHUNK: usize = 16 * 1024;
 
-async fn worker(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+/// The connection's slot (its place within `max_connections` and in the
+/// shutdown drain; absent when the router is served by something other than
+/// `listen::serve`), kept by the upgraded socket until it closes.
+type Slot = Option<Extension<ConnectionSlot>>;
+
+async fn worker(upgrade: WebSocketUpgrade, State(app): State<AppState>, slot: Slot) -> Response {
     let max = app.config.max_frame_bytes;
-    configure(upgrade, max).on_upgrade(move |socket| connection::run(socket, app))
+    configure(upgrade, max).on_upgrade(move |socket| async move {
+        connection::run(socket, app).await;
+        drop(slot);
+    })
 }
 
-async fn telemetry(upgrade: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+async fn telemetry(upgrade: WebSocketUpgrade, State(app): State<AppState>, slot: Slot) -> Response {
     let max = app.config.max_frame_bytes;
-    configure(upgrade, max).on_upgrade(move |socket| discard(socket, app))
+    configure(upgrade, max).on_upgrade(move |socket| async move {
+        discard(socket, app).await;
+        drop(slot);
+    })
 }
 
 /// Reads and drops everything a client sends on `/otel` until it closes or

@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+pub mod raw_http;
+
 /// A running engine on a free loopback port, killed when dropped.
 pub struct Engine {
     pub child: Child,
@@ -44,6 +46,35 @@ impl Engine {
             .args(extra)
             .stderr(Stdio::inherit());
         Engine::from_command(command, data)
+    }
+
+    /// An engine on a fresh data directory whose log (stderr, at the
+    /// `warn` level unless `extra` says otherwise) is collected.
+    pub fn start_logged(extra: &[&str]) -> (Engine, Logs) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut command = statewell();
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra)
+            .stderr(Stdio::piped());
+        let mut engine = Engine::from_command(command, &data);
+        engine._dir = Some(dir);
+        let stderr = engine.child.stderr.take().expect("stderr");
+        let logs = Logs::default();
+        let collected = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                collected.lines.lock().expect("logs").push(line);
+            }
+            collected
+                .ended
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        (engine, logs)
     }
 
     /// An engine started by `command`, a `serve` whose every flag (and
@@ -96,6 +127,34 @@ impl Engine {
     }
 }
 
+/// The lines an engine logged so far.
+#[derive(Clone, Default)]
+pub struct Logs {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Logs {
+    /// Waits until the engine's stderr is closed (it exited): every line is
+    /// in.
+    pub fn wait_for_the_end(&self) {
+        let started = std::time::Instant::now();
+        while !self.ended.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the engine's log never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The lines containing `text`.
+    pub fn matching(&self, text: &str) -> Vec<String> {
+        let lines = self.lines.lock().expect("logs");
+        lines.iter().filter(|l| l.contains(text)).cloned().collect()
+    }
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -121,8 +180,29 @@ pub fn statewell() -> Command {
         "STATEWELL_MAX_VALUE_BYTES",
         "STATEWELL_WORKER_THREADS",
         "STATEWELL_CHECKPOINT_BYTES",
+        "STATEWELL_MAX_CONNECTIONS",
+        "STATEWELL_HEADER_READ_TIMEOUT",
+        "STATEWELL_BODY_READ_TIMEOUT",
+        "STATEWELL_WRITE_TIMEOUT",
+        "STATEWELL_MAX_REPLY_BYTES_IN_FLIGHT",
+        "STATEWELL_DRAIN_TIMEOUT",
     ] {
         command.env_remove(var);
+    }
+    command
+}
+
+/// `program` run by `sh -c script`, as `$0`, with the environment
+/// `statewell()` gives it: for limits only a shell sets (`ulimit`, `trap`).
+pub fn statewell_command_via_shell(script: &str, program: &str) -> Command {
+    let plain = statewell();
+    let mut command = Command::new("sh");
+    command.args(["-c", script, program]);
+    for (name, value) in plain.get_envs() {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     }
     command
 }
