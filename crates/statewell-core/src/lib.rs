@@ -12,14 +12,14 @@ mod error;
 mod event;
 mod model;
 mod mutation;
+mod outcome;
+mod printed;
 mod raw_json;
 mod state;
 pub mod store;
 pub mod update;
 
-pub use compact::{
-    compact_json, is_plain_json_string, printed_object_end, printed_value_end, printed_value_scan,
-};
+pub use compact::compact_json;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use model::{
@@ -29,7 +29,11 @@ pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_owned,
     apply_mutation_unsized, change_event,
 };
+pub use outcome::{RawSetOutcome, RawUpdateOutcome, SetOutcome, UpdateOutcome};
+pub use printed::{
+    is_plain_json_string, printed_object_end, printed_value_end, printed_value_scan,
+};
 pub use raw_json::{RawJson, raw_json};
-pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome};
+pub use state::State;
 pub use store::{Store, StoreStats};
 pub use update::{OpError, Path, UpdateOp};

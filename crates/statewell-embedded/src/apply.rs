@@ -258,7 +258,7 @@ fn store_counter(
     let texts = ValueTexts {
         old_value: Some(old),
         // Valid JSON with one number replaced by a printed number.
-        new_value: Some(RawJson::known(new)),
+        new_value: Some(RawJson::known_json_unchecked(new)),
     };
     Ok(write_answer(None, applied, Some(revision), Some(texts)))
 }

@@ -8,19 +8,24 @@
 
 mod app;
 mod auth;
+mod config;
 mod console;
 mod functions;
 mod http;
 mod listen;
 mod metrics;
 mod reply_budget;
+mod router;
 mod shutdown;
+mod state_fn;
 mod timed_io;
 mod triggers;
 mod ws;
 
-pub use app::{AppState, ServerConfig, router};
+pub use app::AppState;
+pub use config::ServerConfig;
 pub use listen::serve;
 pub use metrics::Metrics;
+pub use router::router;
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

@@ -20,7 +20,6 @@ mod limits;
 mod number;
 mod path;
 mod text;
-mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
@@ -31,7 +30,6 @@ pub use limits::{
 };
 pub use path::Path;
 pub use text::apply_to_text;
-pub use wire::ops_from_json;
 
 /// One op of `state::update`, as it travels on the wire (tagged by `type`).
 /// An unknown `type`, a missing required field (`path` of set, increment,

@@ -14,7 +14,7 @@
 use serde_json::Number;
 
 use super::{UpdateOp, number};
-use crate::compact::{printed_object_end, printed_value_end};
+use crate::printed::{printed_object_end, printed_value_end};
 
 /// `stored` (the compact JSON text of a stored value) with `ops` applied,
 /// when they are one increment or decrement of a number held in a

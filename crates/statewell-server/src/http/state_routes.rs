@@ -15,7 +15,9 @@ use statewell_core::{OpError, PageRequest, RawJson, StateError, UpdateOp};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
-use crate::AppState;
+use crate::app::AppState;
+use crate::metrics::Outcome;
+use crate::state_fn::StateFn;
 
 #[derive(Deserialize)]
 pub struct GroupParams {
@@ -57,16 +59,16 @@ struct UpdateReply {
 /// Runs one state operation and records its kind, outcome and latency.
 async fn timed<T>(
     app: &AppState,
-    kind: &'static str,
+    function: StateFn,
     op: impl Future<Output = Result<T, StateError>>,
 ) -> Result<T, ApiError> {
     let start = Instant::now();
     let result = op.await;
     let outcome = match &result {
-        Ok(_) => "ok",
-        Err(err) => err.code().as_str(),
+        Ok(_) => Outcome::Ok,
+        Err(err) => Outcome::Failed(err.code()),
     };
-    app.metrics.record_op(kind, outcome, start.elapsed());
+    app.metrics.record_op(function, outcome, start.elapsed());
     result.map_err(ApiError::from)
 }
 
@@ -79,7 +81,7 @@ fn etag(version: u64) -> [(header::HeaderName, HeaderValue); 1] {
 
 /// `GET /v1/groups` → `{"groups":[...]}`, sorted.
 pub async fn list_groups(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let groups = timed(&app, "list_groups", app.state.list_groups()).await?;
+    let groups = timed(&app, StateFn::ListGroups, app.state.list_groups()).await?;
     Ok(Json(json!({ "groups": groups })))
 }
 
@@ -89,7 +91,7 @@ pub async fn group_size(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let items = timed(&app, "list_groups", app.state.group_size(&p.group)).await?;
+    let items = timed(&app, StateFn::ListGroups, app.state.group_size(&p.group)).await?;
     Ok(Json(json!({ "group": p.group, "items": items })))
 }
 
@@ -98,7 +100,7 @@ pub async fn clear_group(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let deleted = timed(&app, "clear", app.state.clear(&p.group)).await?;
+    let deleted = timed(&app, StateFn::Clear, app.state.clear(&p.group)).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -107,7 +109,7 @@ pub async fn list_values(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let values = timed(&app, "list", app.state.list(&p.group)).await?;
+    let values = timed(&app, StateFn::List, app.state.list(&p.group)).await?;
     Ok(Json(values))
 }
 
@@ -122,7 +124,12 @@ pub async fn list_items(
         after: q.after,
         limit: q.limit,
     };
-    let page = timed(&app, "list_items", app.state.list_items(&p.group, &request)).await?;
+    let page = timed(
+        &app,
+        StateFn::ListItems,
+        app.state.list_items(&p.group, &request),
+    )
+    .await?;
     Ok(Json(json!({ "items": page.items, "next": page.next })))
 }
 
@@ -131,7 +138,7 @@ pub async fn get_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
 ) -> Result<Response, ApiError> {
-    match timed(&app, "get", app.state.get(&p.group, &p.key)).await? {
+    match timed(&app, StateFn::Get, app.state.get(&p.group, &p.key)).await? {
         Some(found) => Ok((etag(found.version), Json(found.value)).into_response()),
         None => Err(ApiError::not_found(&p.group, &p.key)),
     }
@@ -144,7 +151,7 @@ pub async fn put_item(
     PathParams(p): PathParams<ItemParams>,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let outcome = timed(&app, "set", app.state.set(&p.group, &p.key, value)).await?;
+    let outcome = timed(&app, StateFn::Set, app.state.set(&p.group, &p.key, value)).await?;
     let status = if outcome.old_value.is_none() {
         StatusCode::CREATED
     } else {
@@ -162,7 +169,7 @@ pub async fn update_item(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Response, ApiError> {
     let update = app.state.update_raw(&p.group, &p.key, body.ops);
-    let outcome = timed(&app, "update", update).await?;
+    let outcome = timed(&app, StateFn::Update, update).await?;
     let json = Json(UpdateReply {
         old_value: outcome.old_value,
         new_value: outcome.new_value,
@@ -180,7 +187,7 @@ pub async fn delete_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
 ) -> Result<Json<Value>, ApiError> {
-    match timed(&app, "delete", app.state.delete(&p.group, &p.key)).await? {
+    match timed(&app, StateFn::Delete, app.state.delete(&p.group, &p.key)).await? {
         Some(old) => Ok(Json(old)),
         None => Err(ApiError::not_found(&p.group, &p.key)),
     }
