@@ -8,7 +8,9 @@
 //! progress bar, `compare` and `scaling` orchestrate servers (`servers`,
 //! which also finds the engine binary), `report` prints and serialises the
 //! figures. `main.rs` only parses the flags; the integration tests use
-//! `servers` to start engines of their own.
+//! `servers` to start engines of their own. `soak` is the second tool,
+//! `statewell-soak` (`src/bin/statewell-soak.rs`): long mixed load with
+//! restarts, judged at the end.
 
 mod compare;
 mod measure;
@@ -17,6 +19,7 @@ mod resp;
 mod runner;
 mod scaling;
 pub mod servers;
+pub mod soak;
 mod workload;
 mod ws;
 
@@ -318,35 +321,40 @@ fn run_checked(args: BenchArgs) -> Result<()> {
             .enable_all()
             .build()?
     };
-    let output = runtime.block_on(async {
-        // A bench stopped by a signal drops its run, and with it the
-        // engines and redis-servers it started (killed and waited for) and
-        // their temporary directories: by default the signal would end this
-        // process alone and leave them running.
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let measure = async {
-            if args.compare_redis {
-                compare::run(&args, &layouts).await
-            } else if args.scaling {
-                scaling::run(&args, &layouts[0].1).await
-            } else {
-                single(&args, &layouts).await
-            }
-        };
-        let signal = tokio::select! {
-            output = measure => return output,
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        bail!("stopped by {signal}; the servers the bench started are stopped")
-    })?;
+    let output = runtime.block_on(until_signal(async {
+        if args.compare_redis {
+            compare::run(&args, &layouts).await
+        } else if args.scaling {
+            scaling::run(&args, &layouts[0].1).await
+        } else {
+            single(&args, &layouts).await
+        }
+    }))?;
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&output)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_json(path, &output)?;
     }
     failures(&output, !args.no_preload)
+}
+
+/// Runs `work` to its end, or until SIGTERM or SIGINT. Stopped by a signal,
+/// `work` is dropped, and with it the engines and redis-servers it started
+/// (killed and waited for) and their temporary directories: by default the
+/// signal would end this process alone and leave them running.
+async fn until_signal<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let signal = tokio::select! {
+        output = work => return output,
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    bail!("stopped by {signal}; the servers it started are stopped")
+}
+
+/// Writes the figures of `--json`.
+fn write_json(path: &std::path::Path, output: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(output)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Fails the command (after the figures are out) when any request failed,
