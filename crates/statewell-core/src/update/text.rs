@@ -84,7 +84,7 @@ mod tests {
     /// What the parsed path stores: parse, apply, print.
     fn through_the_value(stored: &str, ops: &[UpdateOp]) -> (String, usize) {
         let value: Value = serde_json::from_str(stored).expect("stored JSON");
-        let (after, errors) = apply_ops(Some(value), ops);
+        let (after, errors) = apply_ops(Some(value), ops).expect("within the limits");
         (
             serde_json::to_string(&after).expect("printable"),
             errors.len(),

@@ -173,7 +173,7 @@ pub static ROUTES: &[Route] = &[
                         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateResult"}}},
                     },
-                    "400": error_response("Invalid group or key (`invalid_argument`), body not JSON (`invalid_json`), unknown op or missing field (`deserialization_error`)"),
+                    "400": error_response("Invalid group or key, or removes that would move too many fields (`invalid_argument`), body not JSON (`invalid_json`), unknown op or missing field (`deserialization_error`)"),
                     "413": error_response("Result over 1 MiB (`value_too_large`) or body over the engine's limit (`body_too_large`)"),
                     "500": error_response("The store failed"),
                 }
