@@ -8,7 +8,9 @@
 //! progress bar, `compare` and `scaling` orchestrate servers (`servers`,
 //! which also finds the engine binary), `report` prints and serialises the
 //! figures. `main.rs` only parses the flags; the integration tests use
-//! `servers` to start engines of their own.
+//! `servers` to start engines of their own. `soak` is the second tool,
+//! `statewell-soak` (`src/bin/statewell-soak.rs`): long mixed load with
+//! restarts, judged at the end.
 
 mod compare;
 mod measure;
@@ -17,6 +19,7 @@ mod resp;
 mod runner;
 mod scaling;
 pub mod servers;
+pub mod soak;
 mod workload;
 mod ws;
 
@@ -150,24 +153,16 @@ pub struct BenchArgs {
 /// one machine drives usefully, and small enough for every size derived from it.
 const MAX_CONCURRENCY: usize = 65_536;
 
-/// Parses `10s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+/// The duration syntax every flag of `statewell` shares (humantime's):
+/// `10s`, `500ms`, `2m`, `1.5s`, `1h 30m`; a bare `0` is zero.
 fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    match number.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 && v * scale < 1e7 => {
-            Ok(Duration::from_secs_f64(v * scale))
-        }
-        _ => Err(format!("`{text}` is not a duration (e.g. 10s, 500ms, 2m)")),
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration, e.g. 10s, 500ms, 2m ({e})"))?;
+    // Far past any useful run, and small enough for every figure derived from it.
+    if duration > Duration::from_secs(10_000_000) {
+        return Err(format!("`{text}` is longer than 10000000s"));
     }
+    Ok(duration)
 }
 
 impl BenchArgs {
@@ -326,35 +321,40 @@ fn run_checked(args: BenchArgs) -> Result<()> {
             .enable_all()
             .build()?
     };
-    let output = runtime.block_on(async {
-        // A bench stopped by a signal drops its run, and with it the
-        // engines and redis-servers it started (killed and waited for) and
-        // their temporary directories: by default the signal would end this
-        // process alone and leave them running.
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let measure = async {
-            if args.compare_redis {
-                compare::run(&args, &layouts).await
-            } else if args.scaling {
-                scaling::run(&args, &layouts[0].1).await
-            } else {
-                single(&args, &layouts).await
-            }
-        };
-        let signal = tokio::select! {
-            output = measure => return output,
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
-        bail!("stopped by {signal}; the servers the bench started are stopped")
-    })?;
+    let output = runtime.block_on(until_signal(async {
+        if args.compare_redis {
+            compare::run(&args, &layouts).await
+        } else if args.scaling {
+            scaling::run(&args, &layouts[0].1).await
+        } else {
+            single(&args, &layouts).await
+        }
+    }))?;
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&output)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        write_json(path, &output)?;
     }
     failures(&output, !args.no_preload)
+}
+
+/// Runs `work` to its end, or until SIGTERM or SIGINT. Stopped by a signal,
+/// `work` is dropped, and with it the engines and redis-servers it started
+/// (killed and waited for) and their temporary directories: by default the
+/// signal would end this process alone and leave them running.
+async fn until_signal<T>(work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let signal = tokio::select! {
+        output = work => return output,
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    bail!("stopped by {signal}; the servers it started are stopped")
+}
+
+/// Writes the figures of `--json`.
+fn write_json(path: &std::path::Path, output: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(output)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Fails the command (after the figures are out) when any request failed,
@@ -438,10 +438,13 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("1e300s").is_err());
+        assert!(parse_duration("200d").is_err());
+        // A number needs its unit: `3` could mean seconds or milliseconds.
+        assert!(parse_duration("3").is_err());
     }
 }

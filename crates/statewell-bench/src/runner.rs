@@ -128,12 +128,15 @@ pub struct Stats {
     pub kinds: [KindCounts; 4],
 }
 
+/// A latency histogram in µs: 1 µs .. 100 s at 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("constant, valid histogram bounds")
+}
+
 impl Stats {
     pub fn new() -> Stats {
         Stats {
-            // 1 µs .. 100 s at 3 significant digits.
-            latency_us: Histogram::new_with_bounds(1, 100_000_000, 3)
-                .expect("constant, valid histogram bounds"),
+            latency_us: latency_histogram(),
             kinds: [KindCounts::default(); 4],
         }
     }

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -46,9 +46,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `ENGINE serve` on `data` (created when missing).
+    /// Starts `ENGINE serve` on `data` (created when missing), on a free
+    /// loopback port.
     pub fn statewell(
         engine: &Path,
+        data: &Path,
+        durability: &str,
+        extra: &[String],
+    ) -> Result<Server> {
+        Server::statewell_on(engine, "127.0.0.1:0", data, durability, extra)
+    }
+
+    /// Starts `ENGINE serve` listening on `listen` (e.g. the address of an
+    /// engine stopped before, to restart it where its clients reconnect).
+    pub fn statewell_on(
+        engine: &Path,
+        listen: &str,
         data: &Path,
         durability: &str,
         extra: &[String],
@@ -56,13 +69,7 @@ impl Server {
         let began = Instant::now();
         let mut child = Command::new(engine)
             .arg("serve")
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--durability",
-                durability,
-                "--data",
-            ])
+            .args(["--listen", listen, "--durability", durability, "--data"])
             .arg(data)
             .args(extra)
             .env(
@@ -136,18 +143,19 @@ impl Server {
         format!("ws://{}/", self.addr)
     }
 
-    /// SIGTERM, then wait (SIGKILL after 30 s): a clean stop syncs.
-    pub fn stop(&mut self) -> Result<()> {
+    /// SIGTERM, then wait (SIGKILL after 30 s): a clean stop syncs. The
+    /// exit status, `None` when the server had been stopped already.
+    pub fn stop(&mut self) -> Result<Option<ExitStatus>> {
         let Some(mut child) = self.child.take() else {
-            return Ok(());
+            return Ok(None);
         };
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if child.try_wait()?.is_some() {
-                return Ok(());
+            if let Some(status) = child.try_wait()? {
+                return Ok(Some(status));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -156,6 +164,17 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL, and wait for the process to be gone: nothing of the engine
+    /// runs on, only what it had synced survives.
+    pub fn kill(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        child.kill().context("cannot SIGKILL the server")?;
+        child.wait().context("cannot wait for the killed server")?;
+        Ok(())
     }
 }
 
@@ -196,6 +215,12 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Open file descriptors of a process (entries of `/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> Option<u64> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(entries.count() as u64)
 }
 
 /// Bytes allocated on disk under a directory (what `du` reports).
@@ -242,6 +267,8 @@ mod tests {
     fn reads_its_own_cpu_and_memory() {
         assert!(cpu_seconds(None).is_some());
         assert!(rss_bytes(std::process::id()).is_some_and(|b| b > 0));
+        // stdin, stdout and stderr at least.
+        assert!(open_fds(std::process::id()).is_some_and(|n| n >= 3));
     }
 
     #[test]

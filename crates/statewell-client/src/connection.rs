@@ -20,7 +20,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::ClientError;
-use crate::worker::{Invocation, result_frame};
+use crate::invocation::{INVOCATION_CAPACITY, Invocation, result_frame};
 
 type Reply = Result<Option<Value>, ClientError>;
 type Pending = HashMap<String, oneshot::Sender<Reply>>;
@@ -395,8 +395,7 @@ impl Shared {
             Err(mpsc::error::TrySendError::Full(invocation)) => {
                 let message = format!(
                     "Function {} has {} invocations waiting; try again later.",
-                    invocation.function_id,
-                    crate::worker::INVOCATION_CAPACITY
+                    invocation.function_id, INVOCATION_CAPACITY
                 );
                 self.refuse(&invocation, "worker_busy", message);
             }

@@ -17,11 +17,12 @@
 
 mod connection;
 mod error;
+mod invocation;
 mod ops;
 mod worker;
 
 pub use connection::{Client, DEFAULT_TIMEOUT, socket_config, websocket_url};
 pub use error::ClientError;
+pub use invocation::{Invocation, Invocations};
 pub use ops::{SetResult, UpdateResult};
 pub use statewell_core::{OpError, Page, PageRequest, UpdateOp};
-pub use worker::{Invocation, Invocations};

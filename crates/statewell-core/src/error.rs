@@ -1,8 +1,9 @@
 //! Errors are values with a stable machine code and a human message.
 
 /// Stable machine-readable codes. Clients match on these strings; never
-/// rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// rename one. `ErrorCode::COUNT` and `ErrorCode::iter()` let a table keep
+/// one entry per code (the engine's metrics do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumCount, strum::EnumIter)]
 pub enum ErrorCode {
     /// A group, key, page cursor or other argument is malformed.
     InvalidArgument,

@@ -13,15 +13,15 @@ mod event;
 mod idempotency;
 mod model;
 mod mutation;
+mod outcome;
+mod printed;
 mod raw_json;
 mod state;
 pub mod store;
 mod txn;
 pub mod update;
 
-pub use compact::{
-    compact_json, is_plain_json_string, printed_object_end, printed_value_end, printed_value_scan,
-};
+pub use compact::compact_json;
 pub use error::{ErrorCode, StateError};
 pub use event::{ChangeEvent, EventKind};
 pub use idempotency::{
@@ -36,8 +36,12 @@ pub use mutation::{
     Applied, Mutation, MutationOutcome, apply_mutation, apply_mutation_owned,
     apply_mutation_unsized, change_event,
 };
+pub use outcome::{RawSetOutcome, RawUpdateOutcome, SetOutcome, UpdateOutcome};
+pub use printed::{
+    is_plain_json_string, printed_object_end, printed_value_end, printed_value_scan,
+};
 pub use raw_json::{RawJson, raw_json};
-pub use state::{RawSetOutcome, RawUpdateOutcome, SetOutcome, State, UpdateOutcome, WriteOptions};
+pub use state::{State, WriteOptions};
 pub use store::{Store, StoreStats};
 pub use txn::{
     Condition, Idempotency, MAX_TRANSACTION_OPS, OpOutcome, Plan, PlannedChange, TxMode, TxOp,

@@ -64,7 +64,7 @@ pub fn apply_mutation(
     mutation: &Mutation,
     limits: &Limits,
 ) -> Result<Applied, StateError> {
-    let applied = apply_mutation_unsized(current, mutation);
+    let applied = apply_mutation_unsized(current, mutation)?;
     if applied.changed
         && let Some(after) = &applied.after
     {
@@ -76,9 +76,13 @@ pub fn apply_mutation(
 /// [`apply_mutation`] without the size limit, for a backend that encodes the
 /// result anyway: it checks the encoding's length
 /// ([`Limits::check_value_len`]) before storing a changed value, rather
-/// than encode it twice.
-pub fn apply_mutation_unsized(current: Option<&Value>, mutation: &Mutation) -> Applied {
-    match mutation {
+/// than encode it twice. Refuses an update that would do too much work
+/// ([`apply_ops`]).
+pub fn apply_mutation_unsized(
+    current: Option<&Value>,
+    mutation: &Mutation,
+) -> Result<Applied, StateError> {
+    Ok(match mutation {
         Mutation::Set { value, .. } => Applied {
             after: Some(value.clone()),
             changed: true,
@@ -89,36 +93,39 @@ pub fn apply_mutation_unsized(current: Option<&Value>, mutation: &Mutation) -> A
             changed: current.is_some(),
             op_errors: Vec::new(),
         },
-        Mutation::Update { .. } => apply_mutation_owned(current.cloned(), mutation),
-    }
+        Mutation::Update { .. } => apply_mutation_owned(current.cloned(), mutation)?,
+    })
 }
 
 /// [`apply_mutation_unsized`] taking the current value, for a caller that
 /// has no use for it afterwards: an update then changes it in place
 /// instead of changing a copy.
-pub fn apply_mutation_owned(current: Option<Value>, mutation: &Mutation) -> Applied {
+pub fn apply_mutation_owned(
+    current: Option<Value>,
+    mutation: &Mutation,
+) -> Result<Applied, StateError> {
     let Mutation::Update { ops, .. } = mutation else {
         return apply_mutation_unsized(current.as_ref(), mutation);
     };
     let existed = current.is_some();
     if ops.is_empty() {
         // statewell: an empty op list changes nothing and creates nothing.
-        return Applied {
+        return Ok(Applied {
             after: current,
             changed: false,
             op_errors: Vec::new(),
-        };
+        });
     }
-    let (after, op_errors) = apply_ops(current, ops);
+    let (after, op_errors) = apply_ops(current, ops)?;
     // An existing item whose every op failed is left alone: no revision, no
     // event (and `after` is the value as it was: a failing op changes
     // nothing). A missing key is created (with `{}` when no op produced a
     // value), as updating a missing key always does.
-    Applied {
+    Ok(Applied {
         after: Some(after),
         changed: !(existed && op_errors.len() == ops.len()),
         op_errors,
-    }
+    })
 }
 
 /// The result of a write as a backend reports it.

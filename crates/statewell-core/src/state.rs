@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::update::{OpError, UpdateOp};
+use crate::update::UpdateOp;
 use crate::{
     ChangeEvent, Condition, Idempotency, Limits, MAX_TRANSACTION_OPS, Mutation, OpOutcome, Page,
-    PageRequest, RawJson, RawPage, RawVersioned, ResolvedPageRequest, StateError, Store, TxMode,
-    TxOp, TxOutcome, Versioned, WriteRequest, check_idempotency_key, request_hash,
+    PageRequest, RawJson, RawPage, RawSetOutcome, RawUpdateOutcome, RawVersioned,
+    ResolvedPageRequest, SetOutcome, StateError, Store, TxMode, TxOp, TxOutcome, UpdateOutcome,
+    Versioned, WriteRequest, check_idempotency_key, request_hash,
 };
 
 /// What a single write may carry beyond its arguments: a condition on the
@@ -29,43 +29,6 @@ impl WriteOptions {
     pub fn is_plain(&self) -> bool {
         self.condition.is_none() && self.idempotency_key.is_none()
     }
-}
-
-/// Result of `set`: the value before (null when the key was new) and after.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SetOutcome {
-    pub old_value: Option<Value>,
-    pub new_value: Value,
-    pub version: u64,
-}
-
-/// [`SetOutcome`] with both values as compact JSON text (see
-/// [`Store::set_raw`]), for a caller that only passes them on.
-#[derive(Debug, Clone)]
-pub struct RawSetOutcome {
-    pub old_value: Option<RawJson>,
-    pub new_value: RawJson,
-    pub version: u64,
-}
-
-/// Result of `update`. `new_value` is `None` only when nothing was written to
-/// a missing key (an empty op list). `errors` lists the ops that were skipped.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UpdateOutcome {
-    pub old_value: Option<Value>,
-    pub new_value: Option<Value>,
-    pub errors: Vec<OpError>,
-    pub version: Option<u64>,
-}
-
-/// [`UpdateOutcome`] with both values as compact JSON text (see
-/// [`Store::update_raw`]), for a caller that only passes them on.
-#[derive(Debug, Clone)]
-pub struct RawUpdateOutcome {
-    pub old_value: Option<RawJson>,
-    pub new_value: Option<RawJson>,
-    pub errors: Vec<OpError>,
-    pub version: Option<u64>,
 }
 
 #[derive(Clone)]

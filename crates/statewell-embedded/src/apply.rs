@@ -165,6 +165,12 @@ fn apply_write(
         ),
         false => (apply_mutation_owned(current_value, mutation), None),
     };
+    // Refused (too much work): the value taken was a decoded copy, so the
+    // item is as it was.
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(err) => return Ok(WriteResult::Refused(err)),
+    };
     if !applied.changed {
         // Nothing is stored, so nothing was printed: the rare answer that
         // prints the value (an update whose every op failed, say).
@@ -271,7 +277,7 @@ fn store_counter(
     let texts = ValueTexts {
         old_value: Some(old),
         // Valid JSON with one number replaced by a printed number.
-        new_value: Some(RawJson::known(new)),
+        new_value: Some(RawJson::known_json_unchecked(new)),
     };
     Ok(write_answer(None, applied, Some(revision), Some(texts)))
 }

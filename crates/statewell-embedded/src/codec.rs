@@ -106,7 +106,7 @@ pub(crate) fn decode_raw(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
 /// printed value, so the text is not checked again.
 pub(crate) fn decode_known(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
     let (version, text) = split_text(bytes)?;
-    Ok((version, RawJson::known(text.to_owned())))
+    Ok((version, RawJson::known_json_unchecked(text.to_owned())))
 }
 
 /// The stored value both parsed and as its text (an update's old value:
@@ -115,7 +115,11 @@ pub(crate) fn decode_known(bytes: &[u8]) -> Result<(u64, RawJson), StateError> {
 pub(crate) fn decode_value_and_text(bytes: &[u8]) -> Result<(u64, Value, RawJson), StateError> {
     let (version, text) = split_text(bytes)?;
     let value = serde_json::from_str(text).map_err(not_json)?;
-    Ok((version, value, RawJson::known(text.to_owned())))
+    Ok((
+        version,
+        value,
+        RawJson::known_json_unchecked(text.to_owned()),
+    ))
 }
 
 /// Parses JSON text the store wrote (see [`decode_raw`]).

@@ -8,20 +8,27 @@
 
 mod app;
 mod auth;
+mod config;
 mod console;
 mod functions;
 mod http;
+mod info;
 mod listen;
 mod metrics;
 mod reply_budget;
+mod router;
 mod shutdown;
+mod state_fn;
 mod timed_io;
 mod triggers;
 mod txn_wire;
 mod ws;
 
-pub use app::{AppState, ServerConfig, router};
+pub use app::AppState;
+pub use config::ServerConfig;
+pub use info::About;
 pub use listen::serve;
 pub use metrics::Metrics;
+pub use router::router;
 pub use shutdown::Shutdown;
 pub use triggers::TriggerStats;

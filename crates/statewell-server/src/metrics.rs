@@ -2,47 +2,59 @@
 //!
 //! [`Metrics::record_op`] is on the hot path of every state operation, over
 //! both protocols, hundreds of thousands of times a second: it touches three
-//! relaxed atomics in fixed arrays and never locks or allocates. Labels are
-//! indices into fixed tables; anything outside them counts as `other`.
+//! relaxed atomics in fixed arrays and never locks or allocates. The arrays
+//! are indexed by [`StateFn`] and [`Outcome`], so every state function and
+//! every error code has its series.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use statewell_core::StoreStats;
+use statewell_core::{ErrorCode, StoreStats};
+use strum::{EnumCount, IntoEnumIterator};
 
-/// Operation kinds with their own series (the worker protocol's `state::*` names).
-const KINDS: [&str; 11] = [
-    "set",
-    "get",
-    "get_item",
-    "transaction",
-    "delete",
-    "update",
-    "list",
-    "list_items",
-    "clear",
-    "list_groups",
-    "other",
-];
+use crate::state_fn::StateFn;
 
-/// Outcomes: `ok` or a stable error code.
-const OUTCOMES: [&str; 14] = [
-    "ok",
-    "invalid_argument",
-    "value_too_large",
-    "storage_error",
-    "unavailable",
-    "data_directory",
-    "deserialization_error",
-    "function_not_found",
-    "timeout",
-    "not_found",
-    "conflict",
-    "update_failed",
-    "idempotency_mismatch",
-    "other",
-];
+/// How a state operation ended, as metrics count it (the `outcome` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Refused with this code (by the core, or by the protocol layer with a
+    /// core code, such as an empty scope).
+    Failed(ErrorCode),
+    /// The request's arguments could not be read: `deserialization_error`.
+    Unreadable,
+}
+
+/// One slot per [`Outcome`]: `ok`, each error code, `deserialization_error`.
+const OUTCOMES: usize = ErrorCode::COUNT + 2;
+
+impl Outcome {
+    fn index(self) -> usize {
+        match self {
+            Outcome::Ok => 0,
+            // An enum without explicit discriminants numbers its variants
+            // 0..COUNT in declaration order.
+            Outcome::Failed(code) => 1 + code as usize,
+            Outcome::Unreadable => OUTCOMES - 1,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed(code) => code.as_str(),
+            Outcome::Unreadable => "deserialization_error",
+        }
+    }
+
+    /// Every outcome, in the order of their slots.
+    fn all() -> impl Iterator<Item = Outcome> {
+        std::iter::once(Outcome::Ok)
+            .chain(ErrorCode::iter().map(Outcome::Failed))
+            .chain(std::iter::once(Outcome::Unreadable))
+    }
+}
 
 /// Upper bounds of the latency buckets, in nanoseconds: 50 µs to 1 s, the
 /// span between an in-memory read and a slow disk sync under load.
@@ -62,20 +74,6 @@ const BUCKET_BOUNDS_NS: [u64; 14] = [
     500_000_000,
     1_000_000_000,
 ];
-
-fn kind_index(kind: &str) -> usize {
-    KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(KINDS.len() - 1)
-}
-
-fn outcome_index(outcome: &str) -> usize {
-    OUTCOMES
-        .iter()
-        .position(|o| *o == outcome)
-        .unwrap_or(OUTCOMES.len() - 1)
-}
 
 /// One latency histogram. Buckets are stored non-cumulative (one add per
 /// observation) and summed when rendered; the count is the sum of buckets.
@@ -100,9 +98,9 @@ impl Histogram {
 
 #[derive(Debug)]
 pub struct Metrics {
-    /// `[kind][outcome]` → operations counted.
-    ops: [[AtomicU64; OUTCOMES.len()]; KINDS.len()],
-    latency: [Histogram; KINDS.len()],
+    /// `[function][outcome]` → operations counted.
+    ops: [[AtomicU64; OUTCOMES]; StateFn::COUNT],
+    latency: [Histogram; StateFn::COUNT],
     workers: AtomicI64,
 }
 
@@ -117,12 +115,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Records one state operation: `kind` is the operation (`set`, `get`, ...),
-    /// `outcome` is `ok` or an error code.
-    pub fn record_op(&self, kind: &'static str, outcome: &str, elapsed: Duration) {
-        let k = kind_index(kind);
-        self.ops[k][outcome_index(outcome)].fetch_add(1, Ordering::Relaxed);
-        self.latency[k].observe(elapsed);
+    /// Records one state operation, over either protocol.
+    pub fn record_op(&self, function: StateFn, outcome: Outcome, elapsed: Duration) {
+        let f = function as usize;
+        self.ops[f][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.latency[f].observe(elapsed);
     }
 
     pub fn worker_connected(&self) {
@@ -133,9 +130,10 @@ impl Metrics {
         self.workers.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Operations of `kind` with `outcome` counted so far (for tests and the CLI).
-    pub fn ops_count(&self, kind: &str, outcome: &str) -> u64 {
-        self.ops[kind_index(kind)][outcome_index(outcome)].load(Ordering::Relaxed)
+    /// Operations of `function` with `outcome` counted so far.
+    #[cfg(test)]
+    fn ops_count(&self, function: StateFn, outcome: Outcome) -> u64 {
+        self.ops[function as usize][outcome.index()].load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition of every series, with the store's figures.
@@ -203,13 +201,14 @@ impl Metrics {
             "# HELP statewell_operations_total State operations handled, by kind and outcome.\n\
              # TYPE statewell_operations_total counter"
         );
-        for (k, kind) in KINDS.iter().enumerate() {
-            for (o, outcome) in OUTCOMES.iter().enumerate() {
-                let n = self.ops[k][o].load(Ordering::Relaxed);
-                // Always show the `ok` series of every real kind so dashboards
+        for function in StateFn::iter() {
+            let kind = function.kind();
+            for outcome in Outcome::all() {
+                let n = self.ops[function as usize][outcome.index()].load(Ordering::Relaxed);
+                // Always show the `ok` series of every function so dashboards
                 // see zeros; other combinations appear once they happen.
-                let always = o == 0 && k != KINDS.len() - 1;
-                if n > 0 || always {
+                if n > 0 || outcome == Outcome::Ok {
+                    let outcome = outcome.label();
                     let _ = writeln!(
                         out,
                         "statewell_operations_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}"
@@ -225,17 +224,15 @@ impl Metrics {
             "# HELP statewell_operation_duration_seconds Time to handle one state operation.\n\
              # TYPE statewell_operation_duration_seconds histogram"
         );
-        for (k, kind) in KINDS.iter().enumerate() {
-            let histogram = &self.latency[k];
+        for function in StateFn::iter() {
+            let kind = function.kind();
+            let histogram = &self.latency[function as usize];
             let counts: Vec<u64> = histogram
                 .buckets
                 .iter()
                 .map(|b| b.load(Ordering::Relaxed))
                 .collect();
             let total: u64 = counts.iter().sum();
-            if total == 0 && k == KINDS.len() - 1 {
-                continue;
-            }
             let mut cumulative = 0;
             for (bound, count) in BUCKET_BOUNDS_NS.iter().zip(&counts) {
                 cumulative += count;
@@ -271,24 +268,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_by_kind_and_outcome_and_unknown_labels_fold_into_other() {
+    fn counts_by_function_and_outcome() {
         let m = Metrics::default();
-        m.record_op("set", "ok", Duration::from_micros(10));
-        m.record_op("set", "ok", Duration::from_micros(10));
-        m.record_op("get", "invalid_argument", Duration::from_micros(10));
-        m.record_op("frobnicate", "weird_code", Duration::from_micros(10));
-        assert_eq!(m.ops_count("set", "ok"), 2);
-        assert_eq!(m.ops_count("get", "invalid_argument"), 1);
-        assert_eq!(m.ops_count("get", "ok"), 0);
-        assert_eq!(m.ops_count("other", "other"), 1);
+        let micros = Duration::from_micros(10);
+        m.record_op(StateFn::Set, Outcome::Ok, micros);
+        m.record_op(StateFn::Set, Outcome::Ok, micros);
+        let invalid = Outcome::Failed(ErrorCode::InvalidArgument);
+        m.record_op(StateFn::Get, invalid, micros);
+        m.record_op(StateFn::ListGroups, Outcome::Unreadable, micros);
+        assert_eq!(m.ops_count(StateFn::Set, Outcome::Ok), 2);
+        assert_eq!(m.ops_count(StateFn::Get, invalid), 1);
+        assert_eq!(m.ops_count(StateFn::Get, Outcome::Ok), 0);
+        assert_eq!(m.ops_count(StateFn::ListGroups, Outcome::Unreadable), 1);
+        let text = m.render(&StoreStats::default());
+        for line in [
+            "statewell_operations_total{kind=\"set\",outcome=\"ok\"} 2\n",
+            "statewell_operations_total{kind=\"get\",outcome=\"invalid_argument\"} 1\n",
+            "statewell_operations_total{kind=\"list_groups\",outcome=\"deserialization_error\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_outcome_has_its_own_slot_and_label() {
+        let outcomes: Vec<Outcome> = Outcome::all().collect();
+        let slots: Vec<usize> = outcomes.iter().map(|o| o.index()).collect();
+        assert_eq!(slots, (0..OUTCOMES).collect::<Vec<_>>());
+        let mut labels: Vec<&str> = outcomes.iter().map(|o| o.label()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), OUTCOMES);
     }
 
     #[test]
     fn histogram_buckets_are_cumulative_and_inclusive() {
         let m = Metrics::default();
-        m.record_op("get", "ok", Duration::from_micros(50)); // exactly the first bound
-        m.record_op("get", "ok", Duration::from_micros(700)); // in (0.0005, 0.001]
-        m.record_op("get", "ok", Duration::from_secs(3)); // past the last bound
+        m.record_op(StateFn::Get, Outcome::Ok, Duration::from_micros(50)); // exactly the first bound
+        m.record_op(StateFn::Get, Outcome::Ok, Duration::from_micros(700)); // in (0.0005, 0.001]
+        m.record_op(StateFn::Get, Outcome::Ok, Duration::from_secs(3)); // past the last bound
         let text = m.render(&StoreStats::default());
         for (le, n) in [
             ("0.00005", 1),

@@ -2,10 +2,11 @@
 //! running engine. (The load generator is a crate of its own, `statewell-bench`.)
 
 mod cli;
+mod duration;
 mod serve;
 mod signals;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Values are built on the reactor threads and freed on the commit thread
 /// (and the other way round): glibc's malloc then serialises on its arena
@@ -30,6 +31,12 @@ enum Command {
     Serve(serve::ServeArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),
+    /// Print a completion script for a shell, e.g.
+    /// `statewell completions bash > /etc/bash_completion.d/statewell`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,5 +44,14 @@ fn main() -> std::process::ExitCode {
     match args.command {
         Command::Serve(args) => serve::run(args),
         Command::Client(command) => cli::run(command),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Args::command(),
+                "statewell",
+                &mut std::io::stdout(),
+            );
+            std::process::ExitCode::SUCCESS
+        }
     }
 }

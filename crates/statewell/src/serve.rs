@@ -20,10 +20,11 @@ use anyhow::{Context, bail};
 use statewell_core::store::MemoryStore;
 use statewell_core::{Limits, State, Store};
 use statewell_embedded::{Durability, EmbeddedOptions, EmbeddedStore};
-use statewell_server::{AppState, ServerConfig};
+use statewell_server::{About, AppState, ServerConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+use crate::duration::parse_duration;
 use crate::signals::Signals;
 
 /// Largest `--max-value-bytes` accepted: beyond this a single value would
@@ -38,7 +39,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on (IP:PORT); port 0 picks a free port.
+    /// Address to listen on: IP:PORT or HOST:PORT (`localhost:49134`);
+    /// port 0 picks a free port.
     #[arg(long, env = "STATEWELL_LISTEN", default_value = "127.0.0.1:49134", value_parser = parse_listen)]
     listen: SocketAddr,
 
@@ -84,6 +86,11 @@ pub struct ServeArgs {
     /// to RUST_LOG, else `info`.
     #[arg(long, env = "STATEWELL_LOG")]
     log: Option<String>,
+
+    /// How log lines are written to stderr: `text` for people, `json` (one
+    /// JSON object per line) for log collectors.
+    #[arg(long, env = "STATEWELL_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
 
     /// Threads serving sockets and requests (1 to 1024). Default: one less
     /// than the available cores (at least 1), leaving a core to the
@@ -207,10 +214,39 @@ enum DurabilityMode {
     Batched,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An IP address as is, or a host name resolved now (so a name that does not
+/// resolve fails before anything starts). Of a name's addresses the first
+/// IPv4 one is taken: `localhost` then means 127.0.0.1, which clients that
+/// resolve `localhost` reach too.
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
-    text.parse().map_err(|_| {
-        format!("expected IP:PORT (e.g. 127.0.0.1:49134, or port 0 for a free port), got {text:?}")
-    })
+    let usage = || {
+        format!(
+            "expected IP:PORT or HOST:PORT (e.g. 127.0.0.1:49134, localhost:49134, or port 0 for a free port), got {text:?}"
+        )
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(usage)?;
+    let port: u16 = port.parse().map_err(|_| usage())?;
+    if host.is_empty() {
+        return Err(usage());
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|addr| addr.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address"))
 }
 
 fn parse_store(text: &str) -> Result<StoreKind, String> {
@@ -226,53 +262,14 @@ fn parse_store(text: &str) -> Result<StoreKind, String> {
     }
 }
 
-/// Accepts a whole number followed by `ms` or `s`, within `min..=max`.
-fn parse_duration(text: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let bad = || format!("expected a duration such as 100ms or 1s, got {text:?}");
-    let (digits, unit) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .map(|at| text.split_at(at))
-        .ok_or_else(bad)?;
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        _ => return Err(bad()),
-    };
-    if duration < min || duration > max {
-        return Err(format!(
-            "must be between {} and {}, got {text:?}",
-            show(min),
-            show(max)
-        ));
-    }
-    Ok(duration)
-}
-
-/// A bound as the user would write it: `1ms`, `60s`.
-fn show(duration: Duration) -> String {
-    if duration.subsec_millis() == 0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
-    }
-}
-
 /// Below a second a retry could not make use of it; past 30 days the
 /// table would hold keys nobody retries.
 fn parse_retention(text: &str) -> Result<Duration, String> {
-    let (min, max) = (Duration::from_secs(1), Duration::from_secs(30 * 24 * 3600));
-    // Also whole hours (`24h`) and minutes (`90m`), a retention's units.
-    let scaled = [("h", 3600), ("m", 60)]
-        .into_iter()
-        .find_map(|(unit, secs)| {
-            let n: u64 = text.strip_suffix(unit)?.parse().ok()?;
-            Some(format!("{}s", n.saturating_mul(secs)))
-        });
-    match scaled {
-        Some(seconds) => parse_duration(&seconds, min, max).map_err(|e| format!("{e} ({text:?})")),
-        None => parse_duration(text, min, max),
-    }
+    parse_duration(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(30 * 24 * 3600),
+    )
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -396,10 +393,11 @@ fn parse_max_value_bytes(text: &str) -> Result<usize, String> {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    if let Err(e) = init_logging(args.log.as_deref()) {
+    if let Err(e) = init_logging(args.log.as_deref(), args.log_format) {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
+    let format = args.log_format;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.worker_threads.unwrap_or_else(default_worker_threads))
         .enable_all()
@@ -408,8 +406,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
+            return fatal(
+                format,
+                anyhow::Error::from(e).context("cannot start the runtime"),
+            );
         }
     };
     let outcome = runtime.block_on(serve(args));
@@ -419,11 +419,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
     runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome.and_then(close) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => fatal(format, e),
     }
+}
+
+/// The error that stops the engine: one `error: ...` line for people, or
+/// with `--log-format json` an ERROR log line, so that every line a
+/// collector reads is JSON.
+fn fatal(format: LogFormat, error: anyhow::Error) -> ExitCode {
+    match format {
+        LogFormat::Text => eprintln!("error: {error:#}"),
+        LogFormat::Json => tracing::error!(error = format!("{error:#}"), "the engine stopped"),
+    }
+    ExitCode::FAILURE
 }
 
 /// Closes the embedded store: its commit loop commits what is queued, syncs,
@@ -443,7 +451,7 @@ fn close(store: Option<Arc<EmbeddedStore>>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
+fn init_logging(flag: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
     let filter = match flag {
         Some(directives) => EnvFilter::try_new(directives)
             .with_context(|| format!("invalid --log {directives:?}"))?,
@@ -453,12 +461,17 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
             _ => EnvFilter::new("info"),
         },
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        // One object per line: `{"timestamp","level","fields":{"message",...},"target"}`.
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
 }
 
 /// Runs the engine until a signal; returns the embedded store (if that is the
@@ -494,6 +507,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
         body_read_timeout: args.connections.body_read_timeout,
         write_timeout: args.connections.write_timeout,
         max_reply_bytes_in_flight: args.connections.max_reply_bytes_in_flight,
+        about: about(&args),
         ..ServerConfig::default()
     };
     let app = AppState::new(state.clone(), config);
@@ -550,6 +564,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     // Dropping the last handle closes the store (and its files) before exit.
     drop(state);
     Ok(embedded)
+}
+
+/// How the store was opened, as `engine::info` reports it.
+fn about(args: &ServeArgs) -> About {
+    match args.store {
+        StoreKind::Embedded => About {
+            store: Some(args.store.to_string()),
+            // Absolute, so the answer means the same wherever it is read;
+            // the store has created the directory by now.
+            data_dir: Some(
+                std::fs::canonicalize(&args.data)
+                    .unwrap_or_else(|_| args.data.clone())
+                    .display()
+                    .to_string(),
+            ),
+            durability: Some(match args.durability {
+                DurabilityMode::Always => "always".to_owned(),
+                DurabilityMode::Batched => format!(
+                    "batched (synced every {})",
+                    humantime::format_duration(args.sync_interval)
+                ),
+            }),
+        },
+        StoreKind::Memory => About {
+            store: Some("memory".to_owned()),
+            data_dir: None,
+            durability: Some("none (lost on exit)".to_owned()),
+        },
+        // A URL may carry a password: only the kind is told.
+        StoreKind::Redis(_) => About {
+            store: Some("redis".to_owned()),
+            ..About::default()
+        },
+    }
 }
 
 /// The first stdout line, which scripts and tests wait for.
@@ -615,10 +663,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn intervals_take_ms_or_s_within_bounds() {
+    fn intervals_are_durations_within_bounds() {
         assert_eq!(parse_interval("100ms"), Ok(Duration::from_millis(100)));
         assert_eq!(parse_interval("2s"), Ok(Duration::from_secs(2)));
-        for bad in ["", "ms", "100", "1.5s", "0ms", "61s", "10m"] {
+        assert_eq!(parse_interval("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["", "ms", "100", "0ms", "61s", "10m", "-1s", "soon"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
         }
     }
@@ -628,7 +678,8 @@ mod tests {
         assert_eq!(parse_retention("24h"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_retention("90m"), Ok(Duration::from_secs(5_400)));
         assert_eq!(parse_retention("30s"), Ok(Duration::from_secs(30)));
-        for bad in ["0s", "999ms", "721h", "h", "1d", ""] {
+        assert_eq!(parse_retention("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["0s", "999ms", "721h", "31d", "h", ""] {
             assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
@@ -640,7 +691,8 @@ mod tests {
             parse_invocation_timeout("10ms"),
             Ok(Duration::from_millis(10))
         );
-        for bad in ["0s", "9ms", "3601s", "1m", "-1s", ""] {
+        assert_eq!(parse_invocation_timeout("5m"), Ok(Duration::from_secs(300)));
+        for bad in ["0s", "9ms", "3601s", "2h", "-1s", ""] {
             assert!(parse_invocation_timeout(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_reconnect_grace("0s"), Ok(Duration::ZERO));
@@ -654,7 +706,7 @@ mod tests {
             assert!(parse_trigger_retries(bad).is_err(), "{bad}");
         }
         let message = parse_invocation_timeout("0s").err().unwrap_or_default();
-        assert!(message.contains("between 10ms and 3600s"), "{message}");
+        assert!(message.contains("between 10ms and 1h"), "{message}");
     }
 
     /// The flags' defaults are written as text for `--help`; they must be
@@ -712,6 +764,30 @@ mod tests {
         }
         assert_eq!(parse_drain_timeout("0s"), Ok(Duration::ZERO));
         assert!(parse_drain_timeout("3601s").is_err());
+    }
+
+    #[test]
+    fn listen_takes_an_ip_or_a_host_name() {
+        assert_eq!(
+            parse_listen("127.0.0.1:0"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
+        );
+        assert_eq!(
+            parse_listen("[::1]:80"),
+            Ok(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 80)))
+        );
+        let localhost = parse_listen("localhost:49134").map(|a| (a.ip().is_loopback(), a.port()));
+        assert_eq!(localhost, Ok((true, 49134)));
+        for bad in [
+            "",
+            "localhost",
+            ":80",
+            "localhost:x",
+            "localhost:65536",
+            "1.2.3.4",
+        ] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

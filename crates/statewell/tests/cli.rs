@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Engine, finish, statewell};
+use common::{Engine, finish, free_port, statewell};
 use serde_json::{Value, json};
 
 fn json_out(stdout: &str) -> Value {
@@ -104,34 +104,19 @@ fn bad_json_is_a_usage_error_before_connecting() {
     let mut command = statewell();
     command.args(["set", "g", "k", "{not json", "--url", "ws://127.0.0.1:9"]);
     let done = finish(command, Duration::from_secs(30));
-    assert_eq!(done.status.code(), Some(2));
-    assert!(
-        done.stderr.starts_with("error: invalid_json: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(2, "error: invalid_json: ");
 
     let mut command = statewell();
     command.args(["update", "g", "k", r#"[{"type":"bogus"}]"#]);
     let done = finish(command, Duration::from_secs(30));
-    assert_eq!(done.status.code(), Some(2));
-    assert!(
-        done.stderr.starts_with("error: invalid_argument: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(2, "error: invalid_argument: ");
 }
 
 #[test]
-fn engine_errors_and_skipped_ops_exit_non_zero() {
+fn engine_errors_exit_4_and_skipped_ops_exit_1() {
     let engine = Engine::start(&["--store", "memory"]);
     let empty_key = engine.cli(&["set", "g", "", "1"]);
-    assert_eq!(empty_key.status.code(), Some(1));
-    assert!(
-        empty_key.stderr.starts_with("error: invalid_argument: "),
-        "{}",
-        empty_key.stderr
-    );
+    empty_key.assert_failed(4, "error: invalid_argument: ");
 
     engine.cli(&["set", "g", "k", r#"{"name":"x"}"#]);
     let skipped = engine.cli(&[
@@ -140,39 +125,31 @@ fn engine_errors_and_skipped_ops_exit_non_zero() {
         "k",
         r#"{"type":"increment","path":"name","by":1}"#,
     ]);
-    assert_eq!(skipped.status.code(), Some(1));
-    assert!(
-        skipped.stderr.starts_with("error: increment.not_number: "),
-        "{}",
-        skipped.stderr
-    );
+    skipped.assert_failed(1, "error: increment.not_number: ");
     // The result is still printed: the caller sees what happened.
     assert_eq!(json_out(&skipped.stdout)["new_value"], json!({"name": "x"}));
 }
 
 #[test]
-fn no_engine_is_a_one_line_connect_error() {
+fn no_engine_is_a_one_line_connect_error_exit_3() {
     // Port 9 (discard) is not served on loopback in a test environment.
     let mut command = statewell();
     command.args(["groups", "--url", "http://127.0.0.1:9"]);
     let done = finish(command, Duration::from_secs(60));
-    assert_eq!(done.status.code(), Some(1));
-    assert!(
-        done.stderr.starts_with("error: connect_failed: "),
-        "{}",
-        done.stderr
-    );
+    done.assert_failed(3, "error: connect_failed: ");
     assert_eq!(done.stderr.trim_end().lines().count(), 1);
 }
 
 #[test]
-fn a_bad_url_is_a_one_line_error() {
+fn a_bad_url_is_a_usage_error() {
     let mut command = statewell();
     command.args(["groups", "--url", "127.0.0.1:49134"]);
     let done = finish(command, Duration::from_secs(30));
-    assert_eq!(done.status.code(), Some(1));
+    assert_eq!(done.status.code(), Some(2));
+    // The code both SDKs give an address that is no engine URL.
     assert!(
-        done.stderr.starts_with("error: invalid_url: "),
+        done.stderr
+            .starts_with("error: invalid_argument: invalid url "),
         "{}",
         done.stderr
     );
@@ -190,11 +167,186 @@ fn url_and_token_come_from_the_environment() {
     assert!(done.status.success(), "{}", done.stderr);
 
     let refused = engine.cli(&["get", "g", "k"]);
-    assert_eq!(refused.status.code(), Some(1));
+    refused.assert_failed(3, "error: unauthorized: ");
+}
+
+#[test]
+fn a_missing_argument_is_a_usage_error() {
+    let mut command = statewell();
+    command.args(["get", "only-a-group"]);
+    let done = finish(command, Duration::from_secs(30));
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+}
+
+#[test]
+fn info_describes_the_engine() {
+    let engine = Engine::start(&["--durability", "batched", "--sync-interval", "1.5s"]);
+    engine.cli(&["set", "orders", "o-1", "1"]);
+    engine.cli(&["set", "orders", "o-2", "2"]);
+    engine.cli(&["set", "users", "u-1", "3"]);
+
+    let info = engine.cli(&["info"]);
+    assert!(info.status.success(), "{}", info.stderr);
+    let info = json_out(&info.stdout);
+    assert_eq!(info["version"], json!(env!("CARGO_PKG_VERSION")));
+    assert_eq!(info["store"], json!("embedded"));
+    let data = std::fs::canonicalize(&engine.data).expect("the data directory exists");
+    assert_eq!(info["data_dir"], json!(data.display().to_string()));
+    assert_eq!(info["durability"], json!("batched (synced every 1s 500ms)"));
+    assert_eq!(info["items"], json!(3));
+    assert_eq!(info["groups"], json!(2));
+    assert!(info["uptime_ms"].is_u64(), "{info}");
+    assert!(info["started_at_ms"].is_u64(), "{info}");
+    assert!(info["uptime"].is_string(), "{info}");
+
+    let memory = Engine::start(&["--store", "memory"]);
+    let info = json_out(&memory.cli(&["info"]).stdout);
+    assert_eq!(info["store"], json!("memory"));
+    assert_eq!(info["data_dir"], json!(null));
+    assert_eq!(info["items"], json!(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_invokes_a_worker_function_through_the_engine() {
+    let engine = Engine::start(&["--store", "memory"]);
+    let worker = engine.client().await;
+    let mut invocations = worker
+        .register_function("test::double")
+        .await
+        .expect("register");
+    let serving = worker.clone();
+    tokio::spawn(async move {
+        while let Some(invocation) = invocations.next().await {
+            let n = invocation.data["n"].as_i64().unwrap_or(0);
+            let _ = serving.respond(&invocation, Ok(Some(json!(n * 2)))).await;
+        }
+    });
+
+    let cli = |args: Vec<&'static str>| {
+        let url = engine.ws_url();
+        tokio::task::spawn_blocking(move || {
+            let mut command = statewell();
+            command.args(args).args(["--url", &url]);
+            finish(command, Duration::from_secs(60))
+        })
+    };
+    let doubled = cli(vec!["call", "test::double", r#"{"n":21}"#])
+        .await
+        .expect("join");
+    assert!(doubled.status.success(), "{}", doubled.stderr);
+    assert_eq!(json_out(&doubled.stdout), json!(42));
+
+    // The engine's own functions are functions too.
+    let set = cli(vec![
+        "call",
+        "state::set",
+        r#"{"scope":"g","key":"k","value":"v"}"#,
+    ])
+    .await
+    .expect("join");
+    assert!(set.status.success(), "{}", set.stderr);
+    assert_eq!(json_out(&set.stdout)["new_value"], json!("v"));
+
+    let missing = cli(vec!["call", "test::nobody"]).await.expect("join");
+    missing.assert_failed(4, "error: function_not_found: ");
+    let bad = cli(vec!["call", "test::double", "{oops"])
+        .await
+        .expect("join");
+    assert_eq!(bad.status.code(), Some(2), "{}", bad.stderr);
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let mut command = statewell();
+        command.args(["completions", shell]);
+        let done = finish(command, Duration::from_secs(30));
+        assert!(done.status.success(), "{shell}: {}", done.stderr);
+        for verb in ["serve", "export", "import", "info", "call"] {
+            assert!(done.stdout.contains(verb), "{shell} lacks {verb}");
+        }
+    }
+    let mut command = statewell();
+    command.args(["completions", "tcsh"]);
+    assert_eq!(
+        finish(command, Duration::from_secs(30)).status.code(),
+        Some(2)
+    );
+}
+
+/// The bash script is loaded by bash itself and registers the completion.
+#[test]
+fn the_bash_completion_loads_in_bash() {
+    let mut command = statewell();
+    command.args(["completions", "bash"]);
+    let script = finish(command, Duration::from_secs(30)).stdout;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("statewell.bash");
+    std::fs::write(&file, script).expect("write the script");
+    let loaded = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1" && complete -p statewell"#)
+        .arg("bash")
+        .arg(&file)
+        .output()
+        .expect("run bash");
+    let said = String::from_utf8_lossy(&loaded.stdout);
     assert!(
-        refused.stderr.starts_with("error: unauthorized: "),
+        loaded.status.success(),
         "{}",
-        refused.stderr
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(said.contains("statewell"), "{said}");
+}
+
+#[test]
+fn connect_retry_waits_for_an_engine_that_is_starting() {
+    let port = free_port();
+    let url = format!("ws://127.0.0.1:{port}");
+    // The verb starts first, with nothing listening yet.
+    let mut command = statewell();
+    command.args(["groups", "--url", &url, "--connect-retry", "2m"]);
+    let verb = std::thread::spawn(move || finish(command, Duration::from_secs(180)));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut serve = statewell();
+    serve
+        .args(["serve", "--store", "memory", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::inherit());
+    let _engine = Engine::from_command(serve, dir.path());
+    let done = verb.join().expect("join");
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(json_out(&done.stdout), json!([]));
+
+    // A spent budget says so.
+    let mut command = statewell();
+    command.args([
+        "groups",
+        "--url",
+        "ws://127.0.0.1:9",
+        "--connect-retry",
+        "300ms",
+    ]);
+    let done = finish(command, Duration::from_secs(60));
+    done.assert_failed(3, "error: connect_failed: ");
+    assert!(
+        done.stderr.contains("(retried for 300ms)"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn an_empty_url_in_the_environment_means_the_default() {
+    let mut command = statewell();
+    // Nothing listens on the default port in tests: the default address
+    // was tried, rather than the empty one refused.
+    command.args(["groups"]).env("STATEWELL_URL", "");
+    let done = finish(command, Duration::from_secs(60));
+    assert!(
+        done.stderr.contains("127.0.0.1:49134") || done.status.success(),
+        "{}",
+        done.stderr
     );
 }
 

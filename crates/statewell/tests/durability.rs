@@ -16,9 +16,9 @@ const WRITERS: usize = 16;
 /// Acknowledged writes to wait for before the signal, so it lands mid-stream.
 const ACKED_BEFORE_SIGNAL: usize = 300;
 
-/// What one writer knows it wrote.
+/// What one writer sent and which of it was acknowledged.
 #[derive(Default)]
-struct Written {
+struct WriterTally {
     /// Keys whose `set` got a reply.
     acked_keys: Vec<String>,
     /// Increments of the shared counter that got a reply.
@@ -27,12 +27,12 @@ struct Written {
     attempted_increments: u64,
 }
 
-async fn write_until_stopped(engine: &Engine, acked: Arc<AtomicUsize>, id: usize) -> Written {
+async fn write_until_stopped(engine: &Engine, acked: Arc<AtomicUsize>, id: usize) -> WriterTally {
     let client = engine.client().await;
     let increment: UpdateOp =
         serde_json::from_value(json!({"type": "increment", "path": "n", "by": 1}))
             .expect("an increment op");
-    let mut written = Written::default();
+    let mut tally = WriterTally::default();
     for i in 0.. {
         let key = format!("w{id}-{i}");
         if client
@@ -42,10 +42,10 @@ async fn write_until_stopped(engine: &Engine, acked: Arc<AtomicUsize>, id: usize
         {
             break;
         }
-        written.acked_keys.push(key);
+        tally.acked_keys.push(key);
         acked.fetch_add(1, Ordering::SeqCst);
 
-        written.attempted_increments += 1;
+        tally.attempted_increments += 1;
         if client
             .update("durable-counter", "total", std::slice::from_ref(&increment))
             .await
@@ -53,10 +53,10 @@ async fn write_until_stopped(engine: &Engine, acked: Arc<AtomicUsize>, id: usize
         {
             break;
         }
-        written.acked_increments += 1;
+        tally.acked_increments += 1;
         acked.fetch_add(1, Ordering::SeqCst);
     }
-    written
+    tally
 }
 
 /// Starts writers, sends `signal` mid-stream, restarts, and checks every
@@ -100,9 +100,9 @@ async fn stop_after(
     });
     status.await.expect("signal");
 
-    let mut written = Vec::new();
+    let mut tallies = Vec::new();
     for writer in writers {
-        written.push(writer.await.expect("writer task"));
+        tallies.push(writer.await.expect("writer task"));
     }
     let mut engine = Arc::try_unwrap(engine).unwrap_or_else(|_| panic!("writers finished"));
     let status = tokio::task::spawn_blocking(move || {
@@ -115,7 +115,7 @@ async fn stop_after(
     let restarted = Engine::start_on(data, flags);
     let client = restarted.client().await;
     let mut keys = 0;
-    for (id, writer) in written.iter().enumerate() {
+    for (id, writer) in tallies.iter().enumerate() {
         for key in &writer.acked_keys {
             let value = client.get("durable", key).await.expect("get");
             let i: usize = key
@@ -132,8 +132,8 @@ async fn stop_after(
         }
     }
     assert!(keys > 0);
-    let acked_increments: u64 = written.iter().map(|w| w.acked_increments).sum();
-    let attempted: u64 = written.iter().map(|w| w.attempted_increments).sum();
+    let acked_increments: u64 = tallies.iter().map(|w| w.acked_increments).sum();
+    let attempted: u64 = tallies.iter().map(|w| w.attempted_increments).sum();
     let total = client
         .get("durable-counter", "total")
         .await

@@ -301,18 +301,15 @@ async fn state_survives_a_restart_on_the_same_data_directory() {
     assert_eq!(value, Some(json!({"kept": true})));
 }
 
-#[test]
-fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
+/// A `serve --listen 127.0.0.1:0 --log info` with `extra` flags, stopped
+/// with SIGTERM once it has printed its address: its first stdout line, the
+/// rest of its stdout, and how it ended (with all of stderr).
+fn serve_until_sigterm(extra: &[&str]) -> (String, String, std::process::Output) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = statewell()
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log",
-            "info",
-            "--data",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
+        .args(extra)
+        .arg("--data")
         .arg(dir.path().join("data"))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -332,6 +329,12 @@ fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
     assert!(output.status.success(), "{:?}", output.status);
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read");
+    (first, rest, output)
+}
+
+#[test]
+fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
+    let (_, rest, output) = serve_until_sigterm(&[]);
     assert_eq!(rest, "", "stdout after the first line");
     let logs = String::from_utf8_lossy(&output.stderr);
     for event in ["engine started", "shutting down", "stopped accepting"] {
@@ -347,4 +350,99 @@ fn stdout_holds_only_the_address_and_logs_go_to_stderr() {
             .is_some_and(|line| line.ends_with("stopped")),
         "{logs}"
     );
+}
+
+#[tokio::test]
+async fn listen_takes_a_host_name_and_binds_loopback() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = statewell();
+    command
+        .args(["serve", "--store", "memory", "--listen", "localhost:0"])
+        .stderr(std::process::Stdio::inherit());
+    let engine = Engine::from_command(command, dir.path());
+    assert!(engine.addr.starts_with("127.0.0.1:"), "{}", engine.addr);
+    let port = engine.addr.rsplit_once(':').expect("IP:PORT").1;
+    let client = Client::connect(&format!("ws://localhost:{port}"), None)
+        .await
+        .expect("connect by name");
+    client.set("g", "k", json!(1)).await.expect("set");
+
+    // RFC 6761: `.invalid` never resolves.
+    let done = refused(&["--listen", "no-such-host.invalid:80"], &[]);
+    assert!(done.stderr.contains("--listen"), "{}", done.stderr);
+    assert!(done.stderr.contains("cannot resolve"), "{}", done.stderr);
+}
+
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let (_, _, output) = serve_until_sigterm(&["--log-format", "json"]);
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect();
+    for line in &lines {
+        assert!(line["timestamp"].is_string(), "{line}");
+        assert!(line["level"].is_string(), "{line}");
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let started = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "engine started")
+        .unwrap_or_else(|| panic!("no start line in {logs}"));
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["fields"]["durability"], "Always");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "shutting down"),
+        "{logs}"
+    );
+
+    // A failure to start is a JSON line too.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let done = refused(&["--log-format", "json", "--listen", &addr], &[]);
+    let last = done.stderr.lines().last().unwrap_or_default();
+    let line: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last}"));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    let error = line["fields"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("cannot listen on"), "{line}");
+    assert!(
+        done.stderr
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{}",
+        done.stderr
+    );
+
+    let done = refused(&["--log-format", "xml"], &[]);
+    assert!(done.stderr.contains("--log-format"), "{}", done.stderr);
+}
+
+#[test]
+fn durations_share_one_syntax() {
+    // Minutes, hours and fractions, as the bench takes them.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Engine::start_on(
+        &dir.path().join("data"),
+        &[
+            "--invocation-timeout",
+            "2m",
+            "--reconnect-grace",
+            "1h",
+            "--trigger-retry-backoff",
+            "0.5s",
+        ],
+    );
+    assert!(engine.addr.starts_with("127.0.0.1:"));
+    let done = refused(&["--invocation-timeout", "2h"], &[]);
+    assert!(
+        done.stderr.contains("between 10ms and 1h"),
+        "{}",
+        done.stderr
+    );
+    let done = refused(&["--sync-interval", "100"], &[]);
+    assert!(done.stderr.contains("250ms, 30s or 5m"), "{}", done.stderr);
 }

@@ -152,15 +152,15 @@ async fn the_invocation_timeout_can_come_from_the_environment() {
 #[test]
 fn bad_values_are_refused_at_start_naming_the_flag_and_the_range() {
     let cases: [(&str, &str, &str); 9] = [
-        ("--invocation-timeout", "0s", "between 10ms and 3600s"),
-        ("--invocation-timeout", "2h", "expected a duration"),
+        ("--invocation-timeout", "0s", "between 10ms and 1h"),
+        ("--invocation-timeout", "2h", "between 10ms and 1h"),
         ("--invocation-timeout", "soon", "expected a duration"),
         ("--trigger-retries", "101", "between 0 and 100"),
         ("--trigger-retries", "-1", "whole number"),
         ("--trigger-retry-backoff", "0ms", "between 1ms and 10s"),
         ("--trigger-retry-backoff", "11s", "between 1ms and 10s"),
-        ("--reconnect-grace", "3601s", "between 0s and 3600s"),
-        ("--reconnect-grace", "1.5s", "expected a duration"),
+        ("--reconnect-grace", "3601s", "between 0s and 1h"),
+        ("--reconnect-grace", "15", "expected a duration"),
     ];
     for (flag, value, expect) in cases {
         let arg = format!("{flag}={value}");

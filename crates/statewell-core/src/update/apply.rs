@@ -6,6 +6,7 @@ use serde_json::{Map, Number, Value};
 
 use super::limits::{MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_VALUE_DEPTH, is_forbidden_key};
 use super::path::Display;
+use super::remove::{Moves, TooManyMoves, remove_siblings};
 use super::{Path, UpdateOp, number};
 
 /// Why one op was skipped: a code suffix (the op name is put in front) and a
@@ -22,8 +23,33 @@ impl Failure {
     }
 }
 
-/// Applies `op` to `root` (`None`: the key holds nothing yet).
-pub(crate) fn apply_op(root: &mut Option<Value>, op: &UpdateOp) -> Result<(), Failure> {
+/// Why [`apply_op`] stopped: the op is skipped, or the whole update is
+/// refused (it would move too many fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Skip(Failure),
+    TooManyMoves,
+}
+
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Self {
+        Stop::Skip(failure)
+    }
+}
+
+impl From<TooManyMoves> for Stop {
+    fn from(_: TooManyMoves) -> Self {
+        Stop::TooManyMoves
+    }
+}
+
+/// Applies `op` to `root` (`None`: the key holds nothing yet); a remove
+/// spends from `moves`.
+pub(crate) fn apply_op(
+    root: &mut Option<Value>,
+    op: &UpdateOp,
+    moves: &mut Moves,
+) -> Result<(), Stop> {
     let root_path = Path::root();
     let path = op.path().unwrap_or(&root_path);
     let segments = path
@@ -43,7 +69,14 @@ pub(crate) fn apply_op(root: &mut Option<Value>, op: &UpdateOp) -> Result<(), Fa
             append(root, segments, value)?;
         }
         UpdateOp::Merge { value, .. } => merge(root, segments, value)?,
-        UpdateOp::Remove { .. } => remove(root, segments)?,
+        // Removing the whole value leaves null: the key stays.
+        UpdateOp::Remove { .. } if segments.is_empty() => *root = Some(Value::Null),
+        UpdateOp::Remove { .. } => {
+            let failures = remove_siblings(root, std::slice::from_ref(op), moves)?;
+            if let Some((_, failure)) = failures.into_iter().next() {
+                return Err(Stop::Skip(failure));
+            }
+        }
     }
     Ok(())
 }
@@ -136,8 +169,15 @@ fn append(root: &mut Option<Value>, segments: &[String], value: &Value) -> Resul
             }
             return Ok(());
         }
-        Some(Value::String(current)) => match value {
-            Value::String(tail) => Value::String(format!("{current}{tail}")),
+        Some(Value::String(_)) => match value {
+            Value::String(tail) => {
+                // In place: copying the string for each append would cost
+                // its whole length every time.
+                if let Value::String(current) = slot_mut(root, segments)? {
+                    current.push_str(tail);
+                }
+                return Ok(());
+            }
             other => {
                 return Err(Failure::new(
                     "type_mismatch",
@@ -270,27 +310,13 @@ impl Scan {
     }
 }
 
-fn remove(root: &mut Option<Value>, segments: &[String]) -> Result<(), Failure> {
-    let Some((last, parent_path)) = segments.split_last() else {
-        // Removing the whole value leaves null: the key stays.
-        *root = Some(Value::Null);
-        return Ok(());
-    };
-    if locate(root.as_ref(), segments)?.is_none() {
-        // Nothing there: not an error, and nothing is created.
-        return Ok(());
-    }
-    if let Value::Object(parent) = slot_mut(root, parent_path)? {
-        // shift_remove keeps the order of the remaining fields.
-        parent.shift_remove(last);
-    }
-    Ok(())
-}
-
 /// The value at `segments` without changing anything: `Ok(None)` when some
 /// part of the path is missing (or null, which counts as missing), an error
 /// when a part that must hold fields holds something else.
-fn locate<'a>(root: Option<&'a Value>, segments: &[String]) -> Result<Option<&'a Value>, Failure> {
+pub(super) fn locate<'a>(
+    root: Option<&'a Value>,
+    segments: &[String],
+) -> Result<Option<&'a Value>, Failure> {
     let mut current = root;
     for (depth, segment) in segments.iter().enumerate() {
         current = match current {
@@ -305,7 +331,7 @@ fn locate<'a>(root: Option<&'a Value>, segments: &[String]) -> Result<Option<&'a
 /// The slot at `segments`, creating missing (or null) objects on the way and
 /// a null leaf. Callers [`locate`] first, so the error here cannot happen; it
 /// is returned rather than assumed so that no input can cause a panic.
-fn slot_mut<'a>(
+pub(super) fn slot_mut<'a>(
     root: &'a mut Option<Value>,
     segments: &[String],
 ) -> Result<&'a mut Value, Failure> {

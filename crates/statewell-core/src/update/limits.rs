@@ -22,3 +22,12 @@ pub const FORBIDDEN_KEYS: [&str; 3] = ["__proto__", "constructor", "prototype"];
 pub(crate) fn is_forbidden_key(name: &str) -> bool {
     FORBIDDEN_KEYS.contains(&name)
 }
+
+/// Most fields the `remove` ops of one update may move. Removing a field
+/// keeps the order of the others, so the fields after it move up one place:
+/// a cost in the size of the object, not of the request. A run of removes
+/// from one object moves its fields once (see `remove`), but removes
+/// between other ops on a large object each move it again; without a bound
+/// one request of a megabyte held the commit thread for seconds. At this
+/// bound an update spends a few milliseconds moving fields.
+pub const MAX_UPDATE_MOVES: usize = 1_000_000;

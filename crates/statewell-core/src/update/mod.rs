@@ -14,24 +14,31 @@
 //!   index, the others still apply.
 //! - Integers stay exact over i64 ∪ u64; leaving that range is
 //!   `increment.overflow` / `decrement.overflow`, never a wrap or a float.
+//! - Work grows with the request, not with the stored value: consecutive
+//!   removes from one object move its fields once, strings grow in place,
+//!   and an update whose removes would move more than `MAX_UPDATE_MOVES`
+//!   fields is refused whole (`invalid_argument`).
 
 mod apply;
 mod limits;
 mod number;
 mod path;
+mod remove;
 mod text;
-mod wire;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+use crate::StateError;
+use apply::{Failure, Stop};
+use remove::{Moves, remove_siblings, sibling_run};
+
 pub use limits::{
     FORBIDDEN_KEYS, MAX_MERGE_DEPTH, MAX_MERGE_KEYS, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES,
-    MAX_VALUE_DEPTH,
+    MAX_UPDATE_MOVES, MAX_VALUE_DEPTH,
 };
 pub use path::Path;
 pub use text::apply_to_text;
-pub use wire::ops_from_json;
 
 /// One op of `state::update`, as it travels on the wire (tagged by `type`).
 /// An unknown `type`, a missing required field (`path` of set, increment,
@@ -109,21 +116,60 @@ pub struct OpError {
 /// Takes the value: a caller that still needs the value before clones it
 /// (an op that fails leaves the value as it was, so with every op failed
 /// the result is the value unchanged).
-pub fn apply_ops(current: Option<Value>, ops: &[UpdateOp]) -> (Value, Vec<OpError>) {
+///
+/// Refuses the whole update (`invalid_argument`; what was applied so far
+/// is dropped with the value taken) when its removes would move more than
+/// [`MAX_UPDATE_MOVES`] fields.
+pub fn apply_ops(
+    current: Option<Value>,
+    ops: &[UpdateOp],
+) -> Result<(Value, Vec<OpError>), StateError> {
     let mut root = current;
     let mut errors = Vec::new();
-    for (op_index, op) in ops.iter().enumerate() {
-        if let Err(failure) = apply::apply_op(&mut root, op) {
-            errors.push(OpError {
-                op_index,
-                code: format!("{}.{}", op.name(), failure.suffix),
-                message: failure.message,
-                doc_url: None,
-            });
+    let mut moves = Moves::new();
+    let mut next = 0;
+    while let Some(op) = ops.get(next) {
+        let run = sibling_run(&ops[next..]);
+        if run > 1 {
+            let removes = &ops[next..next + run];
+            let failures =
+                remove_siblings(&mut root, removes, &mut moves).map_err(|_| too_many_moves())?;
+            for (offset, failure) in failures {
+                errors.push(op_error(next + offset, op, failure));
+            }
+            next += run;
+            continue;
         }
+        match apply::apply_op(&mut root, op, &mut moves) {
+            Ok(()) => {}
+            Err(Stop::Skip(failure)) => errors.push(op_error(next, op, failure)),
+            Err(Stop::TooManyMoves) => return Err(too_many_moves()),
+        }
+        next += 1;
     }
     // Updating a missing key creates it; with no value produced, it is `{}`.
-    (root.unwrap_or_else(|| Value::Object(Map::new())), errors)
+    Ok((root.unwrap_or_else(|| Value::Object(Map::new())), errors))
+}
+
+/// The error reported for op `op_index` (`op` is of the same type).
+fn op_error(op_index: usize, op: &UpdateOp, failure: Failure) -> OpError {
+    OpError {
+        op_index,
+        code: format!("{}.{}", op.name(), failure.suffix),
+        message: failure.message,
+        doc_url: None,
+    }
+}
+
+fn too_many_moves() -> StateError {
+    StateError::invalid(
+        "ops",
+        format!(
+            "the removes of this update would move more than {MAX_UPDATE_MOVES} fields \
+             (removing a field moves the fields after it; consecutive removes from one \
+             object move them once): put them next to each other or split the update"
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ fn ops(json: Value) -> Vec<UpdateOp> {
 
 /// Applies ops to `current` and returns the value and the error codes.
 fn run(current: Option<Value>, list: Value) -> (Value, Vec<(usize, String)>) {
-    let (value, errors) = apply_ops(current, &ops(list));
+    let (value, errors) = apply_ops(current, &ops(list)).unwrap_or_else(|e| panic!("refused: {e}"));
     for e in &errors {
         assert!(!e.message.is_empty(), "every error has a message");
     }
@@ -381,7 +381,8 @@ fn not_number_message_names_path_and_type() {
     let (_, errors) = apply_ops(
         Some(json!({"name":"x"})),
         &ops(json!([{"type":"increment","path":"name","by":1}])),
-    );
+    )
+    .unwrap_or_else(|e| panic!("refused: {e}"));
     assert_eq!(
         errors.first().map(|e| e.message.as_str()),
         Some("Expected number at path 'name', got string.")

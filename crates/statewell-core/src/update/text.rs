@@ -14,7 +14,7 @@
 use serde_json::Number;
 
 use super::{UpdateOp, number};
-use crate::compact::{printed_object_end, printed_value_end};
+use crate::printed::{printed_object_end, printed_value_end};
 
 /// `stored` (the compact JSON text of a stored value) with `ops` applied,
 /// when they are one increment or decrement of a number held in a
@@ -84,7 +84,7 @@ mod tests {
     /// What the parsed path stores: parse, apply, print.
     fn through_the_value(stored: &str, ops: &[UpdateOp]) -> (String, usize) {
         let value: Value = serde_json::from_str(stored).expect("stored JSON");
-        let (after, errors) = apply_ops(Some(value), ops);
+        let (after, errors) = apply_ops(Some(value), ops).expect("within the limits");
         (
             serde_json::to_string(&after).expect("printable"),
             errors.len(),

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use super::error::ApiError;
-use crate::AppState;
+use crate::app::AppState;
 
 /// A JSON request body, at most `ServerConfig::max_frame_bytes` long.
 ///

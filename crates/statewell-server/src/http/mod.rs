@@ -10,6 +10,7 @@ mod conditions;
 pub(crate) mod error;
 mod extract;
 mod openapi;
+mod route;
 mod routes;
 mod state_routes;
 mod system_routes;
@@ -24,7 +25,7 @@ use axum::http::StatusCode;
 pub(crate) use error::ApiError;
 pub(crate) use routes::is_public;
 
-use crate::AppState;
+use crate::app::AppState;
 
 /// Every HTTP route (`/v1/...`, `/healthz`, `/metrics`), with full paths.
 pub fn routes() -> Router<AppState> {

@@ -1,60 +1,16 @@
-//! The one table of HTTP routes. The router is built from it and the OpenAPI
-//! document is generated from it, so the two cannot drift apart; the auth
-//! layer reads its `public` flags.
+//! The table of HTTP routes, and [`all`]: it with the tables of the modules
+//! that keep their own. The router is built from them and the OpenAPI
+//! document is generated from them, so the two cannot drift apart; the auth
+//! layer reads their `public` flags.
 
-use axum::Router;
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::on;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::openapi::{error_response, json_body, json_response};
+use super::openapi::{self, error_response, json_body, json_response};
+use super::route::{Route, Verb};
 use super::{state_routes, system_routes, txn_routes, watch_routes, workers_routes};
-use crate::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Verb {
-    Get,
-    Put,
-    Patch,
-    Delete,
-    Post,
-}
-
-impl Verb {
-    pub fn filter(self) -> MethodFilter {
-        match self {
-            Verb::Get => MethodFilter::GET,
-            Verb::Put => MethodFilter::PUT,
-            Verb::Patch => MethodFilter::PATCH,
-            Verb::Delete => MethodFilter::DELETE,
-            Verb::Post => MethodFilter::POST,
-        }
-    }
-
-    /// The method as OpenAPI spells it (lowercase).
-    pub fn as_openapi(self) -> &'static str {
-        match self {
-            Verb::Get => "get",
-            Verb::Put => "put",
-            Verb::Patch => "patch",
-            Verb::Delete => "delete",
-            Verb::Post => "post",
-        }
-    }
-}
-
-pub struct Route {
-    pub verb: Verb,
-    /// The path in axum's and OpenAPI's shared syntax (`{group}`).
-    pub path: &'static str,
-    pub operation_id: &'static str,
-    /// Served without a token even when one is configured.
-    pub public: bool,
-    /// The handler, registered for `verb` only.
-    pub handler: fn(MethodFilter) -> MethodRouter<AppState>,
-    /// The OpenAPI operation object, without what the generator adds
-    /// (operationId, path parameters, security, the 401 response).
-    pub doc: fn() -> Value,
-}
+use crate::app::AppState;
 
 const GROUP_ITEMS: &str = "/v1/groups/{group}/items";
 const ITEM: &str = "/v1/groups/{group}/items/{key}";
@@ -171,7 +127,10 @@ pub static ROUTES: &[Route] = &[
                      "description": "Entity tags (`\"N\"`): 304 when one is the current version"},
                 ],
                 "responses": {
-                    "304": {"description": "Unchanged since the version named in If-None-Match"},
+                    "304": {
+                        "description": "Unchanged since the version named in If-None-Match (no body)",
+                        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+                    },
                     "200": {
                         "description": "The value",
                         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
@@ -228,7 +187,7 @@ pub static ROUTES: &[Route] = &[
                         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UpdateResult"}}},
                     },
-                    "400": error_response("Invalid group or key (`invalid_argument`), body not JSON (`invalid_json`), unknown op or missing field (`deserialization_error`)"),
+                    "400": error_response("Invalid group or key, or removes that would move too many fields (`invalid_argument`), body not JSON (`invalid_json`), unknown op or missing field (`deserialization_error`)"),
                     "413": error_response("Result over 1 MiB (`value_too_large`) or body over the engine's limit (`body_too_large`)"),
                     "500": error_response("The store failed"),
                 }
@@ -261,7 +220,7 @@ pub static ROUTES: &[Route] = &[
         path: "/v1/openapi.json",
         operation_id: "openapi",
         public: false,
-        handler: |m| on(m, system_routes::openapi_json),
+        handler: |m| on(m, openapi_json),
         doc: || {
             json!({
                 "summary": "This document",
@@ -323,8 +282,14 @@ fn set_response(description: &str) -> Value {
     })
 }
 
+/// `GET /v1/openapi.json` → the OpenAPI 3.1 document, generated from the
+/// tables the router is built from.
+async fn openapi_json() -> Json<Value> {
+    Json(openapi::document(all()))
+}
+
 /// Every route: this table, then the tables of the modules that keep their
-/// own (the change feed, the workers).
+/// own (the change feed, the workers, transactions).
 pub fn all() -> impl Iterator<Item = &'static Route> {
     ROUTES
         .iter()
@@ -408,6 +373,52 @@ mod tests {
                 route.verb,
                 route.path
             );
+        }
+    }
+
+    #[test]
+    fn every_route_is_documented_once_and_nothing_else() {
+        let doc = openapi::document(all());
+        let paths = doc["paths"].as_object().expect("paths is an object");
+        let mut documented = Vec::new();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item is an object").keys() {
+                documented.push(format!("{method} {path}"));
+            }
+        }
+        let mut routed: Vec<String> = all()
+            .map(|r| format!("{} {}", r.verb.as_openapi(), r.path))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn path_parameters_are_declared_and_public_routes_need_no_token() {
+        let doc = openapi::document(all());
+        let get_item = &doc["paths"]["/v1/groups/{group}/items/{key}"]["get"];
+        let names: Vec<&str> = get_item["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["in"] == "path")
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(names, ["group", "key"]);
+        assert!(get_item["responses"]["401"].is_object());
+        assert_eq!(doc["paths"]["/healthz"]["get"]["security"], json!([]));
+        assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null());
+    }
+
+    #[test]
+    fn every_schema_reference_resolves() {
+        let doc = openapi::document(all());
+        let text = doc.to_string();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap_or_default();
+            let pointer = target.trim_start_matches('#');
+            assert!(doc.pointer(pointer).is_some(), "dangling $ref {target}");
         }
     }
 }

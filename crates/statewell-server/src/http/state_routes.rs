@@ -20,7 +20,9 @@ use super::conditions::{
 };
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
-use crate::AppState;
+use crate::app::AppState;
+use crate::metrics::Outcome;
+use crate::state_fn::StateFn;
 
 #[derive(Deserialize)]
 pub struct GroupParams {
@@ -60,18 +62,18 @@ struct UpdateReply {
 }
 
 /// Runs one state operation and records its kind, outcome and latency.
-async fn timed<T>(
+pub(super) async fn timed<T>(
     app: &AppState,
-    kind: &'static str,
+    function: StateFn,
     op: impl Future<Output = Result<T, StateError>>,
 ) -> Result<T, ApiError> {
     let start = Instant::now();
     let result = op.await;
     let outcome = match &result {
-        Ok(_) => "ok",
-        Err(err) => err.code().as_str(),
+        Ok(_) => Outcome::Ok,
+        Err(err) => Outcome::Failed(err.code()),
     };
-    app.metrics.record_op(kind, outcome, start.elapsed());
+    app.metrics.record_op(function, outcome, start.elapsed());
     result.map_err(ApiError::from)
 }
 
@@ -79,17 +81,17 @@ async fn timed<T>(
 /// 412 (see `conditions`). Returns the outcome and whether it was replayed.
 async fn timed_with(
     app: &AppState,
-    kind: &'static str,
+    function: StateFn,
     mutation: Mutation,
     options: WriteOptions,
 ) -> Result<(OpOutcome, bool), ApiError> {
     let start = Instant::now();
     let result = app.state.write_with(mutation, options).await;
     let outcome = match &result {
-        Ok(_) => "ok",
-        Err(err) => err.code().as_str(),
+        Ok(_) => Outcome::Ok,
+        Err(err) => Outcome::Failed(err.code()),
     };
-    app.metrics.record_op(kind, outcome, start.elapsed());
+    app.metrics.record_op(function, outcome, start.elapsed());
     result.map_err(precondition)
 }
 
@@ -102,7 +104,7 @@ fn etag(version: u64) -> [(header::HeaderName, HeaderValue); 1] {
 
 /// `GET /v1/groups` → `{"groups":[...]}`, sorted.
 pub async fn list_groups(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let groups = timed(&app, "list_groups", app.state.list_groups()).await?;
+    let groups = timed(&app, StateFn::ListGroups, app.state.list_groups()).await?;
     Ok(Json(json!({ "groups": groups })))
 }
 
@@ -112,7 +114,7 @@ pub async fn group_size(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let items = timed(&app, "list_groups", app.state.group_size(&p.group)).await?;
+    let items = timed(&app, StateFn::ListGroups, app.state.group_size(&p.group)).await?;
     Ok(Json(json!({ "group": p.group, "items": items })))
 }
 
@@ -123,7 +125,7 @@ pub async fn clear_group(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let key = idempotency_key(&headers)?;
-    let deleted = timed(&app, "clear", app.state.clear_with(&p.group, key)).await?;
+    let deleted = timed(&app, StateFn::Clear, app.state.clear_with(&p.group, key)).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -132,7 +134,7 @@ pub async fn list_values(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
-    let values = timed(&app, "list", app.state.list(&p.group)).await?;
+    let values = timed(&app, StateFn::List, app.state.list(&p.group)).await?;
     Ok(Json(values))
 }
 
@@ -147,7 +149,12 @@ pub async fn list_items(
         after: q.after,
         limit: q.limit,
     };
-    let page = timed(&app, "list_items", app.state.list_items(&p.group, &request)).await?;
+    let page = timed(
+        &app,
+        StateFn::ListItems,
+        app.state.list_items(&p.group, &request),
+    )
+    .await?;
     Ok(Json(json!({ "items": page.items, "next": page.next })))
 }
 
@@ -157,7 +164,7 @@ pub async fn get_item(
     PathParams(p): PathParams<ItemParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    match timed(&app, "get", app.state.get(&p.group, &p.key)).await? {
+    match timed(&app, StateFn::Get, app.state.get(&p.group, &p.key)).await? {
         // `If-None-Match: "N"` while the version is still N.
         Some(found) if not_modified(&headers, found.version) => {
             Ok((StatusCode::NOT_MODIFIED, etag(found.version)).into_response())
@@ -182,7 +189,7 @@ pub async fn put_item(
             key: p.key,
             value,
         };
-        let (outcome, replayed) = timed_with(&app, "set", set, options).await?;
+        let (outcome, replayed) = timed_with(&app, StateFn::Set, set, options).await?;
         let status = match outcome.old_value {
             None => StatusCode::CREATED,
             Some(_) => StatusCode::OK,
@@ -191,7 +198,7 @@ pub async fn put_item(
         let tag = etag(outcome.version.unwrap_or_default());
         return Ok((status, tag, replayed_header(replayed), Json(body)).into_response());
     }
-    let outcome = timed(&app, "set", app.state.set(&p.group, &p.key, value)).await?;
+    let outcome = timed(&app, StateFn::Set, app.state.set(&p.group, &p.key, value)).await?;
     let status = if outcome.old_value.is_none() {
         StatusCode::CREATED
     } else {
@@ -216,7 +223,7 @@ pub async fn update_item(
             key: p.key,
             ops: body.ops,
         };
-        let (outcome, replayed) = timed_with(&app, "update", update, options).await?;
+        let (outcome, replayed) = timed_with(&app, StateFn::Update, update, options).await?;
         let body = json!({
             "old_value": outcome.old_value,
             "new_value": outcome.new_value,
@@ -226,7 +233,7 @@ pub async fn update_item(
         return Ok((tag, replayed_header(replayed), Json(body)).into_response());
     }
     let update = app.state.update_raw(&p.group, &p.key, body.ops);
-    let outcome = timed(&app, "update", update).await?;
+    let outcome = timed(&app, StateFn::Update, update).await?;
     let json = Json(UpdateReply {
         old_value: outcome.old_value,
         new_value: outcome.new_value,
@@ -249,13 +256,13 @@ pub async fn delete_item(
     if !options.is_plain() {
         let (group, key) = (p.group.clone(), p.key.clone());
         let delete = Mutation::Delete { group, key };
-        let (outcome, replayed) = timed_with(&app, "delete", delete, options).await?;
+        let (outcome, replayed) = timed_with(&app, StateFn::Delete, delete, options).await?;
         return match outcome.old_value {
             Some(old) => Ok((replayed_header(replayed), Json(old)).into_response()),
             None => Err(ApiError::not_found(&p.group, &p.key)),
         };
     }
-    match timed(&app, "delete", app.state.delete(&p.group, &p.key)).await? {
+    match timed(&app, StateFn::Delete, app.state.delete(&p.group, &p.key)).await? {
         Some(old) => Ok(Json(old).into_response()),
         None => Err(ApiError::not_found(&p.group, &p.key)),
     }

@@ -1,5 +1,5 @@
-//! `/healthz`, `/metrics` and `/v1/openapi.json`: the routes about the engine
-//! rather than its state.
+//! `/healthz` and `/metrics`: routes about the engine rather than its state
+//! (`/v1/openapi.json` is served by `routes.rs`, from the route tables).
 
 use std::time::Duration;
 
@@ -9,8 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::openapi;
-use crate::AppState;
+use crate::app::AppState;
 
 /// How long the health probe's read may take before the engine reports
 /// itself unavailable.
@@ -53,10 +52,4 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         text,
     )
         .into_response()
-}
-
-/// `GET /v1/openapi.json` → the OpenAPI 3.1 document, generated from the
-/// same route table the router is built from.
-pub async fn openapi_json() -> Json<serde_json::Value> {
-    Json(openapi::document())
 }

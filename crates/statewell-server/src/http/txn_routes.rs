@@ -3,8 +3,6 @@
 //! `scope`), `Idempotency-Key` header; answers `{"results":[...]}`, or 409
 //! `conflict` / `update_failed` with the failing `op_index`.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -12,14 +10,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::on;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use statewell_core::{StateError, TxOutcome};
 
 use super::conditions::{idempotency_key, replayed_header};
 use super::error::ApiError;
 use super::extract::JsonBody;
 use super::openapi::{error_response, json_body, json_response};
-use super::routes::{Route, Verb};
-use crate::AppState;
-use crate::txn_wire::{parse_ops, results_json};
+use super::route::{Route, Verb};
+use super::state_routes::timed;
+use crate::app::AppState;
+use crate::state_fn::StateFn;
+use crate::txn_wire::{OpKind, parse_ops, results_json};
 
 pub static ROUTES: &[Route] = &[Route {
     verb: Verb::Post,
@@ -35,11 +36,9 @@ pub static ROUTES: &[Route] = &[Route {
                 {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 256},
                  "description": "A repeat within the retention window answers the first result and applies nothing"},
             ],
-            "requestBody": json_body("The ops", json!({"type": "object", "required": ["ops"],
-                "properties": {"ops": {"type": "array", "maxItems": 1000, "items": {"type": "object"}}}})),
+            "requestBody": json_body("The ops", json!({"$ref": "#/components/schemas/TransactionRequest"})),
             "responses": {
-                "200": json_response("Each op's result, in order", json!({"type": "object",
-                    "properties": {"results": {"type": "array", "items": {"type": "object"}}}})),
+                "200": json_response("Each op's result, in order", json!({"$ref": "#/components/schemas/TransactionResult"})),
                 "400": error_response("Invalid ops (`invalid_argument`), body not JSON (`invalid_json`)"),
                 "409": error_response("A condition failed (`conflict`, with `op_index` and `current_version`) or an update op failed (`update_failed`)"),
                 "413": error_response("A value over the limit (`value_too_large`) or body over the engine's limit (`body_too_large`)"),
@@ -60,25 +59,18 @@ async fn transaction(
     headers: HeaderMap,
     JsonBody(body): JsonBody<TransactionBody>,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let result = run(&app, &headers, body).await;
-    let outcome = match &result {
-        Ok(_) => "ok",
-        Err(err) => err.code,
-    };
-    app.metrics
-        .record_op("transaction", outcome, started.elapsed());
-    result
+    let key = idempotency_key(&headers)?;
+    let (outcome, kinds) = timed(&app, StateFn::Transaction, run(&app, &body.ops, key)).await?;
+    let replayed = replayed_header(outcome.replayed);
+    Ok((replayed, Json(results_json(&outcome, &kinds))).into_response())
 }
 
 async fn run(
     app: &AppState,
-    headers: &HeaderMap,
-    body: TransactionBody,
-) -> Result<Response, ApiError> {
-    let key = idempotency_key(headers)?;
-    let (ops, kinds) = parse_ops(&body.ops)?;
+    ops: &Value,
+    key: Option<String>,
+) -> Result<(TxOutcome, Vec<OpKind>), StateError> {
+    let (ops, kinds) = parse_ops(ops)?;
     let outcome = app.state.transaction(ops, key).await?;
-    let replayed = replayed_header(outcome.replayed);
-    Ok((replayed, Json(results_json(&outcome, &kinds))).into_response())
+    Ok((outcome, kinds))
 }

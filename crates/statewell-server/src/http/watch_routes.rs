@@ -28,7 +28,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::error::ApiError;
 use super::extract::{PathParams, QueryParams};
 use super::openapi::error_response;
-use super::routes::{Route, Verb};
+use super::route::{Route, Verb};
 use super::state_routes::GroupParams;
 use crate::AppState;
 use crate::shutdown::Shutdown;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::openapi::json_response;
-use super::routes::{Route, Verb};
+use super::route::{Route, Verb};
 use crate::AppState;
 use crate::triggers::TriggerSpec;
 

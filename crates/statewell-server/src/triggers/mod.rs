@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 pub use spec::TriggerSpec;
 
-use crate::ServerConfig;
+use crate::config::ServerConfig;
 use crate::functions::{Functions, TraceContext};
 use crate::ws::frame::ErrorBody;
 

@@ -23,10 +23,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
 
 use super::frame::{self, ErrorBody};
-use super::raw::{RawData, RawFrame, raw_str, raw_type_name, raw_value};
-use super::state_fns::{self, StateFn};
-use crate::AppState;
+use super::raw::{
+    RawData, RawFrame, invocation_id, raw_str, raw_type_name, raw_value, scan_invocation_id,
+};
+use super::state_fns;
+use crate::app::AppState;
 use crate::functions::{Outgoing, TraceContext, WorkerLink, is_reserved};
+use crate::state_fn::StateFn;
 use crate::triggers::TriggerSpec;
 
 /// How long the writer may take to flush its last frames once the
@@ -423,7 +426,7 @@ impl Connection {
     fn on_binary_not_utf8(&self, bytes: &[u8], permit: Option<OwnedSemaphorePermit>) {
         tracing::debug!(worker = %self.link.id, "binary frame that is not UTF-8");
         let text = String::from_utf8_lossy(bytes);
-        let id = frame::scan_invocation_id(&text)
+        let id = scan_invocation_id(&text)
             .filter(|id| id.as_str().is_some_and(|id| !id.contains('\u{FFFD}')));
         if let Some(id) = id {
             let error = ErrorBody::new(
@@ -445,7 +448,7 @@ impl Connection {
             if kind != "invocationresult" {
                 return None;
             }
-            match frame::invocation_id(frame.get("invocation_id")) {
+            match invocation_id(frame.get("invocation_id")) {
                 Some(Value::String(id)) => Some(id),
                 _ => None,
             }
@@ -462,7 +465,7 @@ impl Connection {
             return;
         }
         tracing::warn!(worker = %self.link.id, bytes, limit, "frame too large");
-        if let Some(id) = frame::scan_invocation_id(text) {
+        if let Some(id) = scan_invocation_id(text) {
             let error = ErrorBody::new(
                 "frame_too_large",
                 format!("frame is {bytes} bytes, more than the limit of {limit} bytes"),
@@ -490,7 +493,7 @@ impl Connection {
             }
             Err(error) => {
                 tracing::debug!(worker = %self.link.id, %error, "frame is not JSON");
-                if let Some(id) = frame::scan_invocation_id(text) {
+                if let Some(id) = scan_invocation_id(text) {
                     let error = ErrorBody::new(
                         "deserialization_error",
                         format!("Failed to deserialize frame: {error}"),
@@ -500,7 +503,7 @@ impl Connection {
                 return;
             }
         };
-        let invocation_id = frame::invocation_id(frame.get("invocation_id"));
+        let invocation_id = invocation_id(frame.get("invocation_id"));
         let raw_kind = frame.get("type");
         let Some(kind) = raw_kind.and_then(raw_str) else {
             if let Some(id) = invocation_id {
@@ -644,6 +647,16 @@ impl Connection {
             self.link.set_metadata(data);
             if let Some(id) = reply_to {
                 self.reply(&id, Some(&function_id), Ok(None), permit);
+            }
+            return;
+        }
+        if function_id == crate::info::FUNCTION_ID {
+            if let Some(id) = reply_to {
+                let conn = Arc::clone(self);
+                tokio::spawn(async move {
+                    let outcome = crate::info::describe(&conn.app).await.map(Some);
+                    conn.reply(&id, Some(crate::info::FUNCTION_ID), outcome, permit);
+                });
             }
             return;
         }

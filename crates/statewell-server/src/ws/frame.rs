@@ -1,17 +1,11 @@
-//! Frames of the worker protocol: reading the envelope of an incoming frame
-//! and encoding the frames the engine sends.
-//!
-//! An incoming frame is parsed once, into a [`super::raw::RawFrame`] (each
-//! field's raw text, and `data` taken apart into its fields' raw text);
-//! whoever handles the message decodes the fields it needs.
+//! The frames the engine sends, and the errors they carry. (Incoming frames
+//! are read in `raw.rs`.)
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
-
-use super::raw::{RawText, raw_str};
 
 /// An error as it travels in an `invocationresult` frame.
 #[derive(Debug, Clone)]
@@ -209,33 +203,6 @@ fn encode<T: Serialize>(frame: &T) -> String {
     serde_json::to_string(frame).expect("frames always serialize")
 }
 
-/// The frame's `invocation_id` when it is readable: a string (any string —
-/// statewell does not insist on a UUID) or a number, echoed back as-is.
-pub fn invocation_id(raw: Option<RawText<'_>>) -> Option<Value> {
-    let raw = raw?;
-    if let Some(id) = raw_str(raw) {
-        return Some(Value::String(id.into_owned()));
-    }
-    match serde_json::from_str(raw.get()) {
-        Ok(id @ Value::Number(_)) => Some(id),
-        _ => None,
-    }
-}
-
-/// Finds `"invocation_id":"..."` in text that is not valid JSON, so that a
-/// malformed frame can still be answered. Handles plain strings only (no
-/// escapes), which is what every client sends.
-pub fn scan_invocation_id(text: &str) -> Option<Value> {
-    let start = text.find("\"invocation_id\"")? + "\"invocation_id\"".len();
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start();
-    let rest = rest.strip_prefix('"')?;
-    let end = rest.find(['"', '\\'])?;
-    if rest[end..].starts_with('\\') {
-        return None;
-    }
-    Some(Value::String(rest[..end].to_owned()))
-}
-
 /// A short name of a JSON value's type, for error messages.
 pub fn type_name(value: &Value) -> &'static str {
     match value {
@@ -252,107 +219,6 @@ pub fn type_name(value: &Value) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    use statewell_core::RawJson;
-
-    use crate::ws::state_fns::Reply;
-
-    /// The frame as serializing it as a struct prints it: what
-    /// `result_frame` must give byte for byte.
-    #[derive(Serialize)]
-    struct ResultFrame<'a, R> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        invocation_id: &'a Value,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        function_id: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        result: Option<&'a R>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        error: Option<&'a ErrorBody>,
-    }
-
-    fn as_struct<R: Serialize>(
-        invocation_id: &Value,
-        function_id: Option<&str>,
-        outcome: &Result<Option<R>, ErrorBody>,
-    ) -> String {
-        let (result, error) = match outcome {
-            Ok(result) => (result.as_ref(), None),
-            Err(error) => (None, Some(error)),
-        };
-        encode(&ResultFrame {
-            kind: "invocationresult",
-            invocation_id,
-            function_id,
-            result,
-            error,
-        })
-    }
-
-    #[test]
-    fn result_frames_print_as_the_struct_prints() {
-        let raw = |text: &str| RawJson::checked(text.to_owned()).expect("JSON");
-        let ids = [
-            json!("abc-1"),
-            json!("quote\" and \\ and \u{1}"),
-            json!("a control character alone: \u{1f}"),
-            json!("é and \u{7f}, nothing to escape"),
-            json!(42),
-            json!(-1.5),
-        ];
-        let functions = [
-            None,
-            Some("state::get"),
-            Some("my::fn \"é\"\n"),
-            Some("tab\there"),
-        ];
-        let outcomes: Vec<Result<Option<Reply>, ErrorBody>> = vec![
-            Ok(None),
-            Ok(Some(Reply::Value(json!({"groups": ["a", "b\u{7f}"]})))),
-            Ok(Some(Reply::Raw(raw(r#"{"n":1,"s":"x\"y"}"#)))),
-            Ok(Some(Reply::List(vec![raw("1"), raw("null")]))),
-            Err(ErrorBody::function_not_found("nope")),
-            Err(ErrorBody::Relayed(json!({"code": "x", "detail": [1, 2]}))),
-        ];
-        for id in &ids {
-            for function in functions {
-                for outcome in &outcomes {
-                    assert_eq!(
-                        result_frame(id, function, outcome),
-                        as_struct(id, function, outcome),
-                        "{id} {function:?} {outcome:?}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn an_invocation_id_is_a_string_or_a_number_as_sent() {
-        let read = |text: &str| {
-            let frame = format!(r#"{{"invocation_id":{text}}}"#);
-            let frame = super::super::raw::RawFrame::parse(&frame).expect("a frame");
-            invocation_id(frame.get("invocation_id"))
-        };
-        assert_eq!(read(r#""abc-1""#), Some(json!("abc-1")));
-        assert_eq!(read(r#""a\"b\u00e9""#), Some(json!("a\"bé")));
-        assert_eq!(read("17"), Some(json!(17)));
-        assert_eq!(read("-2.5"), Some(json!(-2.5)));
-        for other in ["null", "true", "[]", r#"{"a":1}"#] {
-            assert_eq!(read(other), None, "{other}");
-        }
-        assert_eq!(invocation_id(None), None);
-    }
-
-    #[test]
-    fn scans_an_id_out_of_broken_json() {
-        let text = r#"{"type":"invokefunction", "invocation_id" : "abc-1","data":{"#;
-        assert_eq!(scan_invocation_id(text), Some(json!("abc-1")));
-        assert_eq!(scan_invocation_id(r#"{"invocation_id":5"#), None);
-        assert_eq!(scan_invocation_id(r#"{"invocation_id":"a\"b"}"#), None);
-        assert_eq!(scan_invocation_id("garbage"), None);
-    }
 
     #[test]
     fn omits_result_when_nothing() {

@@ -3,6 +3,7 @@
 
 mod connection;
 pub(crate) mod frame;
+mod ops;
 mod raw;
 mod state_fns;
 
@@ -13,7 +14,7 @@ use axum::response::Response;
 use axum::routing::any;
 use futures::StreamExt;
 
-use crate::AppState;
+use crate::app::AppState;
 use crate::listen::ConnectionSlot;
 
 pub fn routes() -> Router<AppState> {

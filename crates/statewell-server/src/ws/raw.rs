@@ -27,6 +27,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use statewell_core::{RawJson, compact_json, printed_object_end, printed_value_scan};
 
+use super::frame::type_name;
+
 /// The text of one JSON value of a frame, checked as JSON when the frame
 /// was read (only this module makes one).
 #[derive(Debug, Clone, Copy)]
@@ -54,7 +56,7 @@ impl<'a> RawText<'a> {
     /// the frame pass found it printed already, else [`compact_json`]'s.
     pub fn to_compact_json(self) -> Result<RawJson, serde_json::Error> {
         match self.printed {
-            true => Ok(RawJson::known(self.text.to_owned())),
+            true => Ok(RawJson::known_json_unchecked(self.text.to_owned())),
             false => compact_json(self.text),
         }
     }
@@ -138,7 +140,7 @@ impl RawData<'_> {
     pub fn type_name(&self) -> &'static str {
         match self {
             RawData::Object(_) => "object",
-            RawData::Other(value) => super::frame::type_name(value),
+            RawData::Other(value) => type_name(value),
         }
     }
 
@@ -159,7 +161,7 @@ impl RawData<'_> {
     }
 }
 
-/// The short name of the JSON type of `raw`, as [`super::frame::type_name`]
+/// The short name of the JSON type of `raw`, as [`type_name`]
 /// gives it for a parsed value. A raw value starts at its first character,
 /// which names its type.
 pub fn raw_type_name(raw: RawText<'_>) -> &'static str {
@@ -188,6 +190,33 @@ pub fn raw_str(raw: RawText<'_>) -> Option<Cow<'_, str>> {
 /// are). The text was already checked as JSON when its object was parsed.
 pub fn raw_value(raw: RawText<'_>) -> Result<Value, serde_json::Error> {
     serde_json::from_str(raw.get())
+}
+
+/// The frame's `invocation_id` when it is readable: a string (any string —
+/// statewell does not insist on a UUID) or a number, echoed back as-is.
+pub fn invocation_id(raw: Option<RawText<'_>>) -> Option<Value> {
+    let raw = raw?;
+    if let Some(id) = raw_str(raw) {
+        return Some(Value::String(id.into_owned()));
+    }
+    match serde_json::from_str(raw.get()) {
+        Ok(id @ Value::Number(_)) => Some(id),
+        _ => None,
+    }
+}
+
+/// Finds `"invocation_id":"..."` in text that is not valid JSON, so that a
+/// malformed frame can still be answered. Handles plain strings only (no
+/// escapes), which is what every client sends.
+pub fn scan_invocation_id(text: &str) -> Option<Value> {
+    let (_, after) = text.split_once("\"invocation_id\"")?;
+    let rest = after.trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let (id, tail) = rest.split_at_checked(rest.find(['"', '\\'])?)?;
+    if tail.starts_with('\\') {
+        return None;
+    }
+    Some(Value::String(id.to_owned()))
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
@@ -366,6 +395,7 @@ impl<'de: 'a, 'a> Visitor<'de> for NameSeed<'a> {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use serde_json::json;
 
     use super::*;
 
@@ -461,7 +491,7 @@ mod tests {
             let expected: Value = serde_json::from_str(text).expect("test JSON");
             let data = frame.data().expect("data");
             assert!(matches!(data, RawData::Other(_)), "{text}");
-            assert_eq!(data.type_name(), super::super::frame::type_name(&expected));
+            assert_eq!(data.type_name(), super::type_name(&expected));
             assert_eq!(data.to_value().expect("JSON"), expected, "{text}");
         }
         let repeated = RawFrame::parse(r#"{"data":{"b":1,"a":2,"b":3}}"#).expect("an object");
@@ -640,6 +670,32 @@ mod tests {
     }
 
     #[test]
+    fn an_invocation_id_is_a_string_or_a_number_as_sent() {
+        let read = |text: &str| {
+            let frame = format!(r#"{{"invocation_id":{text}}}"#);
+            let frame = RawFrame::parse(&frame).expect("a frame");
+            invocation_id(frame.get("invocation_id"))
+        };
+        assert_eq!(read(r#""abc-1""#), Some(json!("abc-1")));
+        assert_eq!(read(r#""a\"b\u00e9""#), Some(json!("a\"bé")));
+        assert_eq!(read("17"), Some(json!(17)));
+        assert_eq!(read("-2.5"), Some(json!(-2.5)));
+        for other in ["null", "true", "[]", r#"{"a":1}"#] {
+            assert_eq!(read(other), None, "{other}");
+        }
+        assert_eq!(invocation_id(None), None);
+    }
+
+    #[test]
+    fn scans_an_id_out_of_broken_json() {
+        let text = r#"{"type":"invokefunction", "invocation_id" : "abc-1","data":{"#;
+        assert_eq!(scan_invocation_id(text), Some(json!("abc-1")));
+        assert_eq!(scan_invocation_id(r#"{"invocation_id":5"#), None);
+        assert_eq!(scan_invocation_id(r#"{"invocation_id":"a\"b"}"#), None);
+        assert_eq!(scan_invocation_id("garbage"), None);
+    }
+
+    #[test]
     fn reads_strings_with_and_without_escapes() {
         assert_eq!(raw_str(raw(r#""plain""#)).as_deref(), Some("plain"));
         assert_eq!(raw_str(raw(r#""a\"b\n""#)).as_deref(), Some("a\"b\n"));
@@ -651,10 +707,7 @@ mod tests {
     fn names_types_as_a_parsed_value_would() {
         for text in [r#""s""#, "{}", "[]", "true", "false", "null", "-1.5e3", "7"] {
             let value: Value = serde_json::from_str(text).expect("test JSON");
-            assert_eq!(
-                raw_type_name(raw(text)),
-                super::super::frame::type_name(&value)
-            );
+            assert_eq!(raw_type_name(raw(text)), super::type_name(&value));
         }
     }
 }

@@ -11,73 +11,11 @@ use statewell_core::{
 };
 
 use super::frame::{ErrorBody, WriteJson, write_json};
+use super::ops::ops_from_json;
 use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
+use crate::state_fn::StateFn;
 use crate::txn_wire::{OpKind, parse_ops, results_json};
-
-/// The built-in state functions, by wire id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateFn {
-    Set,
-    Get,
-    Delete,
-    Update,
-    List,
-    ListGroups,
-    Clear,
-    ListItems,
-    GetItem,
-    Transaction,
-}
-
-impl StateFn {
-    pub fn from_id(function_id: &str) -> Option<StateFn> {
-        Some(match function_id {
-            "state::set" => StateFn::Set,
-            "state::get" => StateFn::Get,
-            "state::delete" => StateFn::Delete,
-            "state::update" => StateFn::Update,
-            "state::list" => StateFn::List,
-            "state::list_groups" => StateFn::ListGroups,
-            "state::clear" => StateFn::Clear,
-            "state::list_items" => StateFn::ListItems,
-            "state::get_item" => StateFn::GetItem,
-            "state::transaction" => StateFn::Transaction,
-            _ => return None,
-        })
-    }
-
-    pub fn id(self) -> &'static str {
-        match self {
-            StateFn::Set => "state::set",
-            StateFn::Get => "state::get",
-            StateFn::Delete => "state::delete",
-            StateFn::Update => "state::update",
-            StateFn::List => "state::list",
-            StateFn::ListGroups => "state::list_groups",
-            StateFn::Clear => "state::clear",
-            StateFn::ListItems => "state::list_items",
-            StateFn::GetItem => "state::get_item",
-            StateFn::Transaction => "state::transaction",
-        }
-    }
-
-    /// The operation name used in metrics.
-    pub fn kind(self) -> &'static str {
-        match self {
-            StateFn::Set => "set",
-            StateFn::Get => "get",
-            StateFn::Delete => "delete",
-            StateFn::Update => "update",
-            StateFn::List => "list",
-            StateFn::ListGroups => "list_groups",
-            StateFn::Clear => "clear",
-            StateFn::ListItems => "list_items",
-            StateFn::GetItem => "get_item",
-            StateFn::Transaction => "transaction",
-        }
-    }
-}
 
 /// A state function's arguments, decoded from the frame's `data` while the
 /// frame is read (so the request task owns them and the frame's text can be
@@ -138,7 +76,7 @@ pub enum Call {
 impl Call {
     /// Decodes `data` (`None` when the frame had none) into the arguments of
     /// `function`, checking fields in the order a reply reports them.
-    pub fn parse(function: StateFn, data: Option<&RawData<'_>>) -> Result<Call, ErrorBody> {
+    pub fn parse(function: StateFn, data: Option<&RawData<'_>>) -> Result<Call, CallError> {
         let args = Args {
             function,
             fields: match data {
@@ -147,10 +85,10 @@ impl Call {
                 None | Some(RawData::Other(Value::Null)) => None,
                 Some(RawData::Object(object)) => Some(object),
                 Some(other) => {
-                    return Err(ErrorBody::deserialization(
+                    return Err(CallError::Unreadable(ErrorBody::deserialization(
                         function.id(),
                         format!("invalid type: {}, expected an object", other.type_name()),
-                    ));
+                    )));
                 }
             },
         };
@@ -206,16 +144,7 @@ impl Call {
                 let (scope, key) = args.item()?;
                 Call::GetItem { scope, key }
             }
-            StateFn::Transaction => {
-                let raw = args.take("ops").ok_or_else(|| args.missing("ops"))?;
-                let ops = raw_value(raw).map_err(|e| args.invalid("ops", e))?;
-                let (ops, kinds) = parse_ops(&ops).map_err(state_error)?;
-                Call::Transaction {
-                    ops,
-                    kinds,
-                    idempotency_key: None,
-                }
-            }
+            StateFn::Transaction => args.transaction(None)?,
         })
     }
 }
@@ -298,6 +227,31 @@ fn write_old_new(out: &mut Vec<u8>, old: Option<&RawJson>, new: Option<&RawJson>
     out.extend_from_slice(new.map_or("null", RawJson::get).as_bytes());
 }
 
+/// Why a state function failed; metrics count it by this.
+#[derive(Debug)]
+pub enum CallError {
+    /// `data` is not the function's arguments: `deserialization_error`.
+    Unreadable(ErrorBody),
+    /// Refused by the core, or found invalid here with one of its codes.
+    State(StateError),
+}
+
+impl CallError {
+    fn outcome(&self) -> Outcome {
+        match self {
+            CallError::Unreadable(_) => Outcome::Unreadable,
+            CallError::State(error) => Outcome::Failed(error.code()),
+        }
+    }
+
+    fn into_body(self) -> ErrorBody {
+        match self {
+            CallError::Unreadable(body) => body,
+            CallError::State(error) => state_error(error),
+        }
+    }
+}
+
 /// Runs one state function and records it in the metrics. `Ok(None)` means
 /// "nothing": the reply omits `result`. `call` is what [`Call::parse`] made
 /// of the request; an argument error is recorded like any other failure.
@@ -305,46 +259,40 @@ pub async fn call(
     state: &State,
     metrics: &Metrics,
     function: StateFn,
-    call: Result<Call, ErrorBody>,
+    call: Result<Call, CallError>,
 ) -> Result<Option<Reply>, ErrorBody> {
     let started = Instant::now();
     let outcome = match call {
-        Ok(call) => run(state, call).await,
+        Ok(call) => run(state, call).await.map_err(CallError::State),
         Err(error) => Err(error),
     };
-    let label = match &outcome {
-        Ok(_) => "ok",
-        Err(error) => error.code(),
+    let counted = match &outcome {
+        Ok(_) => Outcome::Ok,
+        Err(error) => error.outcome(),
     };
-    metrics.record_op(function.kind(), label, started.elapsed());
-    outcome
+    metrics.record_op(function, counted, started.elapsed());
+    outcome.map_err(CallError::into_body)
 }
 
-async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
+async fn run(state: &State, call: Call) -> Result<Option<Reply>, StateError> {
     match call {
         Call::Set { scope, key, value } => {
-            let outcome = state
-                .set_raw(&scope, &key, value)
-                .await
-                .map_err(state_error)?;
+            let outcome = state.set_raw(&scope, &key, value).await?;
             Ok(Some(Reply::Set(RawOldNew {
                 old_value: outcome.old_value,
                 new_value: outcome.new_value,
             })))
         }
         Call::Get { scope, key } => {
-            let found = state.get_raw(&scope, &key).await.map_err(state_error)?;
+            let found = state.get_raw(&scope, &key).await?;
             Ok(found.map(|item| Reply::Raw(item.value)))
         }
         Call::Delete { scope, key } => {
-            let old = state.delete(&scope, &key).await.map_err(state_error)?;
+            let old = state.delete(&scope, &key).await?;
             Ok(old.map(Reply::Value))
         }
         Call::Update { scope, key, ops } => {
-            let outcome = state
-                .update_raw(&scope, &key, ops)
-                .await
-                .map_err(state_error)?;
+            let outcome = state.update_raw(&scope, &key, ops).await?;
             Ok(Some(Reply::Update(RawUpdate {
                 old_value: outcome.old_value,
                 new_value: outcome.new_value,
@@ -352,27 +300,24 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             })))
         }
         Call::List { scope } => {
-            let values = state.list_raw(&scope).await.map_err(state_error)?;
+            let values = state.list_raw(&scope).await?;
             Ok(Some(Reply::List(values)))
         }
         Call::ListGroups => {
-            let groups = state.list_groups().await.map_err(state_error)?;
+            let groups = state.list_groups().await?;
             Ok(Some(Reply::Value(json!({ "groups": groups }))))
         }
         Call::Clear { scope } => {
-            let deleted = state.clear(&scope).await.map_err(state_error)?;
+            let deleted = state.clear(&scope).await?;
             Ok(Some(Reply::Value(json!({ "deleted": deleted }))))
         }
         Call::ListItems { scope, page } => {
-            let page = state
-                .list_items_raw(&scope, &page)
-                .await
-                .map_err(state_error)?;
+            let page = state.list_items_raw(&scope, &page).await?;
             // Serializes as {"items":[{"key","value","version"}],"next"}.
             Ok(Some(Reply::Page(page)))
         }
         Call::GetItem { scope, key } => {
-            let found = state.get_item(&scope, &key).await.map_err(state_error)?;
+            let found = state.get_item(&scope, &key).await?;
             Ok(found.map(|item| {
                 Reply::Item(RawItem {
                     key,
@@ -387,10 +332,7 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
                 Mutation::Update { .. } => OpKind::Update,
                 Mutation::Delete { .. } => OpKind::Delete,
             };
-            let (outcome, _) = state
-                .write_with(mutation, options)
-                .await
-                .map_err(state_error)?;
+            let (outcome, _) = state.write_with(mutation, options).await?;
             Ok(match kind {
                 OpKind::Delete => outcome.old_value.map(Reply::Value),
                 OpKind::Update if !outcome.errors.is_empty() => Some(Reply::Value(json!({
@@ -408,10 +350,7 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             scope,
             idempotency_key,
         } => {
-            let deleted = state
-                .clear_with(&scope, Some(idempotency_key))
-                .await
-                .map_err(state_error)?;
+            let deleted = state.clear_with(&scope, Some(idempotency_key)).await?;
             Ok(Some(Reply::Value(json!({ "deleted": deleted }))))
         }
         Call::Transaction {
@@ -419,10 +358,7 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, ErrorBody> {
             kinds,
             idempotency_key,
         } => {
-            let outcome = state
-                .transaction(ops, idempotency_key)
-                .await
-                .map_err(state_error)?;
+            let outcome = state.transaction(ops, idempotency_key).await?;
             Ok(Some(Reply::Value(results_json(&outcome, &kinds))))
         }
     }
@@ -462,15 +398,21 @@ impl<'a> Args<'_, 'a> {
         self.fields.and_then(|fields| fields.get(field))
     }
 
-    fn missing(&self, field: &str) -> ErrorBody {
-        ErrorBody::deserialization(self.function.id(), format!("missing field `{field}`"))
+    fn missing(&self, field: &str) -> CallError {
+        CallError::Unreadable(ErrorBody::deserialization(
+            self.function.id(),
+            format!("missing field `{field}`"),
+        ))
     }
 
-    fn invalid(&self, field: &str, error: impl std::fmt::Display) -> ErrorBody {
-        ErrorBody::deserialization(self.function.id(), format!("field `{field}`: {error}"))
+    fn invalid(&self, field: &str, error: impl std::fmt::Display) -> CallError {
+        CallError::Unreadable(ErrorBody::deserialization(
+            self.function.id(),
+            format!("field `{field}`: {error}"),
+        ))
     }
 
-    fn string(&self, field: &str) -> Result<String, ErrorBody> {
+    fn string(&self, field: &str) -> Result<String, CallError> {
         match self.take(field) {
             Some(raw) => match raw_str(raw) {
                 Some(s) => Ok(s.into_owned()),
@@ -480,7 +422,7 @@ impl<'a> Args<'_, 'a> {
         }
     }
 
-    fn optional_string(&self, field: &str) -> Result<Option<String>, ErrorBody> {
+    fn optional_string(&self, field: &str) -> Result<Option<String>, CallError> {
         match self.take(field) {
             None => Ok(None),
             Some(raw) if raw.get() == "null" => Ok(None),
@@ -491,7 +433,7 @@ impl<'a> Args<'_, 'a> {
         }
     }
 
-    fn optional_usize(&self, field: &str) -> Result<Option<usize>, ErrorBody> {
+    fn optional_usize(&self, field: &str) -> Result<Option<usize>, CallError> {
         let Some(raw) = self.take(field) else {
             return Ok(None);
         };
@@ -511,9 +453,9 @@ impl<'a> Args<'_, 'a> {
     /// An update's `ops`, deserialized straight from the text. Only a
     /// refused one is read again as a `Value`, so that its message stays the
     /// one of `from_value` (no line and column into the frame), as it always was.
-    fn ops(&self) -> Result<Vec<UpdateOp>, ErrorBody> {
+    fn ops(&self) -> Result<Vec<UpdateOp>, CallError> {
         let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
-        statewell_core::update::ops_from_json(raw.get()).or_else(|direct| {
+        ops_from_json(raw.get()).or_else(|direct| {
             let tree = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
             // Both read the same text, so the tree is refused too.
             let error = serde_json::from_value::<Vec<UpdateOp>>(tree)
@@ -523,7 +465,7 @@ impl<'a> Args<'_, 'a> {
         })
     }
 
-    fn wrong_type(&self, field: &str, raw: RawText<'_>, expected: &str) -> ErrorBody {
+    fn wrong_type(&self, field: &str, raw: RawText<'_>, expected: &str) -> CallError {
         self.invalid(
             field,
             format!("invalid type: {}, expected {expected}", raw_type_name(raw)),
@@ -531,21 +473,21 @@ impl<'a> Args<'_, 'a> {
     }
 
     /// A required, non-empty name (`scope` or `key`).
-    fn name(&self, field: &'static str) -> Result<String, ErrorBody> {
+    fn name(&self, field: &'static str) -> Result<String, CallError> {
         let name = self.string(field)?;
         if name.is_empty() {
-            return Err(ErrorBody::new(
-                "invalid_argument",
-                format!("invalid {field}: must not be empty"),
-            ));
+            return Err(CallError::State(StateError::invalid(
+                field,
+                "must not be empty",
+            )));
         }
         Ok(name)
     }
 
     /// The optional `if_version`, `if_absent` and `idempotency_key` of a
     /// write (read only for the functions that take them).
-    fn options(&self) -> Result<WriteOptions, ErrorBody> {
-        let takes = |names: &[&str]| -> Result<serde_json::Map<String, Value>, ErrorBody> {
+    fn options(&self) -> Result<WriteOptions, CallError> {
+        let takes = |names: &[&str]| -> Result<serde_json::Map<String, Value>, CallError> {
             let mut fields = serde_json::Map::new();
             for name in names {
                 if let Some(raw) = self.take(name) {
@@ -565,8 +507,9 @@ impl<'a> Args<'_, 'a> {
         if fields.is_empty() {
             return Ok(WriteOptions::default());
         }
-        let condition = crate::txn_wire::condition(&fields)
-            .map_err(|reason| ErrorBody::deserialization(self.function.id(), reason))?;
+        let condition = crate::txn_wire::condition(&fields).map_err(|reason| {
+            CallError::Unreadable(ErrorBody::deserialization(self.function.id(), reason))
+        })?;
         let idempotency_key = match fields.get("idempotency_key") {
             None | Some(Value::Null) => None,
             Some(Value::String(key)) => Some(key.clone()),
@@ -581,7 +524,7 @@ impl<'a> Args<'_, 'a> {
     }
 
     /// The call of a write that has `options` (see [`Args::options`]).
-    fn with_options(&self, options: WriteOptions) -> Result<Call, ErrorBody> {
+    fn with_options(&self, options: WriteOptions) -> Result<Call, CallError> {
         let mutation = match self.function {
             StateFn::Set => {
                 let (group, key) = self.item()?;
@@ -609,22 +552,25 @@ impl<'a> Args<'_, 'a> {
                     idempotency_key,
                 });
             }
-            StateFn::Transaction => {
-                let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
-                let ops = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
-                let (ops, kinds) = parse_ops(&ops).map_err(state_error)?;
-                return Ok(Call::Transaction {
-                    ops,
-                    kinds,
-                    idempotency_key: options.idempotency_key,
-                });
-            }
+            StateFn::Transaction => return self.transaction(options.idempotency_key),
             _ => return Err(self.invalid("idempotency_key", "not taken by this function")),
         };
         Ok(Call::With { mutation, options })
     }
 
-    fn item(&self) -> Result<(String, String), ErrorBody> {
+    /// A transaction's `ops`, checked whole before anything runs.
+    fn transaction(&self, idempotency_key: Option<String>) -> Result<Call, CallError> {
+        let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
+        let ops = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
+        let (ops, kinds) = parse_ops(&ops).map_err(CallError::State)?;
+        Ok(Call::Transaction {
+            ops,
+            kinds,
+            idempotency_key,
+        })
+    }
+
+    fn item(&self) -> Result<(String, String), CallError> {
         let scope = self.name("scope")?;
         let key = self.name("key")?;
         Ok((scope, key))
@@ -637,6 +583,7 @@ mod tests {
     use statewell_core::{RawItem, RawJson, RawPage};
 
     use super::*;
+    use crate::ws::frame::result_frame;
 
     fn raw(text: &str) -> RawJson {
         RawJson::checked(text.to_owned()).expect("test JSON")
@@ -683,6 +630,11 @@ mod tests {
                 }],
                 next: Some("k\"".to_owned()),
             }),
+            Reply::Item(RawItem {
+                key: "k".to_owned(),
+                value: raw(text),
+                version: 7,
+            }),
         ];
         for reply in &replies {
             let mut written = Vec::new();
@@ -690,6 +642,78 @@ mod tests {
             let written = String::from_utf8(written).expect("UTF-8");
             let serialized = serde_json::to_string(reply).expect("serializable");
             assert_eq!(written, serialized, "{reply:?}");
+        }
+    }
+
+    /// The frame as serializing it as a struct prints it: what
+    /// `result_frame` must give byte for byte.
+    #[derive(Serialize)]
+    struct ResultFrame<'a, R> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        invocation_id: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        function_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a R>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a ErrorBody>,
+    }
+
+    fn as_struct<R: Serialize>(
+        invocation_id: &Value,
+        function_id: Option<&str>,
+        outcome: &Result<Option<R>, ErrorBody>,
+    ) -> String {
+        let (result, error) = match outcome {
+            Ok(result) => (result.as_ref(), None),
+            Err(error) => (None, Some(error)),
+        };
+        serde_json::to_string(&ResultFrame {
+            kind: "invocationresult",
+            invocation_id,
+            function_id,
+            result,
+            error,
+        })
+        .expect("frames serialize")
+    }
+
+    #[test]
+    fn result_frames_print_as_the_struct_prints() {
+        let raw = |text: &str| RawJson::checked(text.to_owned()).expect("JSON");
+        let ids = [
+            json!("abc-1"),
+            json!("quote\" and \\ and \u{1}"),
+            json!("a control character alone: \u{1f}"),
+            json!("é and \u{7f}, nothing to escape"),
+            json!(42),
+            json!(-1.5),
+        ];
+        let functions = [
+            None,
+            Some("state::get"),
+            Some("my::fn \"é\"\n"),
+            Some("tab\there"),
+        ];
+        let outcomes: Vec<Result<Option<Reply>, ErrorBody>> = vec![
+            Ok(None),
+            Ok(Some(Reply::Value(json!({"groups": ["a", "b\u{7f}"]})))),
+            Ok(Some(Reply::Raw(raw(r#"{"n":1,"s":"x\"y"}"#)))),
+            Ok(Some(Reply::List(vec![raw("1"), raw("null")]))),
+            Err(ErrorBody::function_not_found("nope")),
+            Err(ErrorBody::Relayed(json!({"code": "x", "detail": [1, 2]}))),
+        ];
+        for id in &ids {
+            for function in functions {
+                for outcome in &outcomes {
+                    assert_eq!(
+                        result_frame(id, function, outcome),
+                        as_struct(id, function, outcome),
+                        "{id} {function:?} {outcome:?}"
+                    );
+                }
+            }
         }
     }
 }

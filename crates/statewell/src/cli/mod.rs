@@ -1,23 +1,33 @@
 //! CLI verbs for people, against a running engine: each verb opens one
-//! WebSocket with `statewell-client`, makes one call, prints JSON.
+//! WebSocket with `statewell-client`, makes its calls, prints JSON.
 //!
 //! `watch` is the one verb that stays: it serves a state trigger until
-//! SIGINT/SIGTERM (see `watch.rs`).
+//! SIGINT/SIGTERM (see `watch.rs`). `export` and `import` stream JSON lines
+//! (`export.rs`, `import.rs`).
 //!
-//! Exit status: 0 on success; 1 when the engine or the connection fails, when
-//! `get` finds no item (`error: not_found: ...`), or when an `update` op was
-//! skipped (the result is still printed); 2 for unusable arguments (bad JSON).
-//! Failures print one line on stderr: `error: <code>: <message>`.
+//! Exit status (`output::Exit`, the table in docs/CLI.md): 0 on success; 1
+//! when the answer is "no" (`get` finds no item, an `update` op was
+//! skipped, a condition did not hold); 2 for unusable arguments or input; 3 when the engine cannot be
+//! reached, refuses the token or does not answer; 4 when the engine or a
+//! worker refuses the call, or anything else fails. Failures print one line
+//! on stderr: `error: <code>: <message>`.
 
+mod connect;
+mod export;
+mod import;
 mod input;
 mod output;
+mod progress;
 mod watch;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use statewell_client::{Client, PageRequest};
 
+use crate::duration::parse_duration;
+pub use connect::Target;
 pub use output::Failure;
 
 #[derive(clap::Subcommand)]
@@ -119,6 +129,44 @@ pub enum ClientCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// Invoke any function through the engine (a worker's, or the engine's
+    /// own `state::*`); prints its result (null when it returned none).
+    Call {
+        /// The function id, e.g. `orders::total`.
+        function: String,
+        /// The function's input as JSON (`-` reads stdin).
+        #[arg(default_value = "{}")]
+        json: String,
+        /// How long to wait for the result (e.g. 500ms, 2m).
+        #[arg(long, default_value = "30s", value_parser = parse_call_timeout)]
+        timeout: Duration,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Write every item of the groups (or of all groups) to stdout, one JSON
+    /// line `{"group","key","value"}` each, for backups and moves.
+    Export {
+        /// The groups to export.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        groups: Vec<String>,
+        /// Export every group.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Store every `{"group","key","value"}` line read from stdin (what
+    /// `export` writes), overwriting items that exist.
+    Import {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the engine's version, store, data directory, durability,
+    /// uptime, and how many items and groups it holds.
+    Info {
+        #[command(flatten)]
+        target: Target,
+    },
 }
 
 /// Conditions and an idempotency key of a write (a failed condition exits
@@ -153,15 +201,9 @@ impl WriteFlags {
     }
 }
 
-/// Which engine to talk to.
-#[derive(clap::Args)]
-pub struct Target {
-    /// The engine's address (ws:// or http://, same port).
-    #[arg(long, env = "STATEWELL_URL", default_value = "ws://127.0.0.1:49134")]
-    url: String,
-    /// Bearer token, when the engine runs with --token.
-    #[arg(long, env = "STATEWELL_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+/// A function may legitimately take long (a report); an hour bounds a typo.
+fn parse_call_timeout(text: &str) -> Result<Duration, String> {
+    parse_duration(text, Duration::from_millis(1), Duration::from_secs(3600))
 }
 
 impl ClientCommand {
@@ -175,7 +217,11 @@ impl ClientCommand {
             | ClientCommand::Clear { target, .. }
             | ClientCommand::Transaction { target, .. }
             | ClientCommand::Groups { target }
-            | ClientCommand::Watch { target, .. } => target,
+            | ClientCommand::Watch { target, .. }
+            | ClientCommand::Call { target, .. }
+            | ClientCommand::Export { target, .. }
+            | ClientCommand::Import { target }
+            | ClientCommand::Info { target } => target,
         }
     }
 }
@@ -201,12 +247,13 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
         _ => None,
     };
     let value = match &command {
-        ClientCommand::Set { json, .. } => Some(input::value(json)?),
+        ClientCommand::Set { json, .. } | ClientCommand::Call { json, .. } => {
+            Some(input::value(json)?)
+        }
         ClientCommand::Transaction { ops, .. } => Some(input::transaction(ops)?),
         _ => None,
     };
-    let target = command.target();
-    let client = Client::connect(&target.url, target.token.as_deref()).await?;
+    let client = command.target().connect().await?;
 
     if let Some(done) = with_flags(&client, &command, value.clone(), ops.clone()).await {
         return done;
@@ -219,7 +266,7 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::Get { group, key, .. } => match client.get(group, key).await? {
             Some(value) => output::print(&value),
-            None => Err(Failure::new(
+            None => Err(Failure::no(
                 "not_found",
                 format!("no item {key:?} in group {group:?}"),
             )),
@@ -234,7 +281,7 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
             }))?;
             match updated.errors.first() {
                 None => Ok(()),
-                Some(op) => Err(Failure::new(
+                Some(op) => Err(Failure::no(
                     op.code.clone(),
                     format!("op {} was skipped: {}", op.op_index, op.message),
                 )),
@@ -263,6 +310,28 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::Groups { .. } => output::print(&json!(client.list_groups().await?)),
         ClientCommand::Watch { group, key, .. } => watch::run(client, group, key.as_deref()).await,
+        ClientCommand::Call {
+            function, timeout, ..
+        } => {
+            let data = value.unwrap_or_default();
+            let result = client.with_timeout(*timeout).call(function, data).await?;
+            output::print(&result.unwrap_or_default())
+        }
+        ClientCommand::Export { groups, all, .. } => export::run(&client, groups, *all).await,
+        ClientCommand::Import { .. } => import::run(&client, std::io::stdin().lock()).await,
+        ClientCommand::Info { .. } => {
+            let mut info = client
+                .call("engine::info", json!({}))
+                .await?
+                .unwrap_or_default();
+            // For people: the uptime to the second, as durations are written.
+            if let Some(ms) = info.get("uptime_ms").and_then(|ms| ms.as_u64()) {
+                let uptime = humantime::format_duration(Duration::from_secs(ms / 1000));
+                info["uptime"] = json!(uptime.to_string());
+            }
+            output::print(&info)
+        }
+        // Run by `with_flags`, above.
         ClientCommand::Transaction { .. } => Ok(()),
     }
 }
@@ -325,12 +394,13 @@ async fn with_flags(
         Err(err) => return Some(Err(err.into())),
     };
     let printed = output::print(&result);
+    // A skipped update op is a "no", as for a plain update.
     let skipped = result
         .get("errors")
         .and_then(Value::as_array)
         .and_then(|errors| errors.first())
         .map(|op| {
-            Failure::new(
+            Failure::no(
                 op["code"].as_str().unwrap_or("update_failed").to_owned(),
                 format!("op {} was skipped: {}", op["op_index"], op["message"]),
             )

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use statewell_client::{Client, Invocation};
+use statewell_client::{Client, ClientError, Invocation};
 
 use super::Failure;
 use crate::signals::Signals;
@@ -52,10 +52,9 @@ pub async fn run(client: Client, group: &str, key: Option<&str>) -> Result<(), F
                     }
                     client.respond(&invocation, Ok(None)).await?;
                 }
-                None => break Err(Failure::new(
-                    "connection_closed",
-                    "the engine closed the connection",
-                )),
+                None => break Err(Failure::from(ClientError::Closed(
+                    "the engine closed the connection".into(),
+                ))),
             },
         }
     };

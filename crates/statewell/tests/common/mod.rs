@@ -186,6 +186,9 @@ pub fn statewell() -> Command {
         "STATEWELL_WRITE_TIMEOUT",
         "STATEWELL_MAX_REPLY_BYTES_IN_FLIGHT",
         "STATEWELL_DRAIN_TIMEOUT",
+        "STATEWELL_LOG_FORMAT",
+        "STATEWELL_CONNECT_RETRY",
+        "STATEWELL_TOKEN_IN_QUERY",
     ] {
         command.env_remove(var);
     }
@@ -207,6 +210,15 @@ pub fn statewell_command_via_shell(script: &str, program: &str) -> Command {
     command
 }
 
+/// A loopback port nothing listens on (bound, then released): for a verb
+/// that must find no engine, or an engine started there later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// What a finished process printed.
 pub struct Finished {
     pub status: std::process::ExitStatus,
@@ -214,16 +226,39 @@ pub struct Finished {
     pub stderr: String,
 }
 
+impl Finished {
+    /// A verb's failure: exit status `exit` and one stderr line starting
+    /// with `prefix` (`error: <code>: `).
+    pub fn assert_failed(&self, exit: i32, prefix: &str) {
+        assert_eq!(self.status.code(), Some(exit), "{}", self.stderr);
+        assert!(self.stderr.starts_with(prefix), "{}", self.stderr);
+        assert_eq!(self.stderr.trim_end().lines().count(), 1, "{}", self.stderr);
+    }
+}
+
 /// Runs `command` to completion. A process still running after `limit` is a
 /// hang (e.g. `serve` accepted flags it should have refused): it is killed
 /// and the test fails, instead of the suite hanging.
-pub fn finish(mut command: Command, limit: std::time::Duration) -> Finished {
+pub fn finish(command: Command, limit: std::time::Duration) -> Finished {
+    finish_with_input(command, Vec::new(), limit)
+}
+
+/// [`finish`] with `input` on the process's stdin (written by a thread of
+/// its own, so a process that reads slowly cannot deadlock the test).
+pub fn finish_with_input(
+    mut command: Command,
+    input: Vec<u8>,
+    limit: std::time::Duration,
+) -> Finished {
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn statewell");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A process that exits early closes its stdin: a failed write is fine.
+    std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
     let started = std::time::Instant::now();
     loop {
         if child.try_wait().expect("poll child").is_some() {
@@ -261,5 +296,12 @@ impl Engine {
         let mut command = statewell();
         command.args(args).args(["--url", &self.ws_url()]);
         finish(command, std::time::Duration::from_secs(60))
+    }
+
+    /// [`Engine::cli`] with `input` on stdin.
+    pub fn cli_with_input(&self, args: &[&str], input: impl Into<Vec<u8>>) -> Finished {
+        let mut command = statewell();
+        command.args(args).args(["--url", &self.ws_url()]);
+        finish_with_input(command, input.into(), std::time::Duration::from_secs(120))
     }
 }

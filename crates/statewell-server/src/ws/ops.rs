@@ -1,57 +1,32 @@
-//! Reading a list of ops from JSON text, as the worker protocol sends it.
+//! Reading a `state::update`'s ops from the frame's text.
 //!
-//! [`UpdateOp`]'s derived reading (an internally tagged enum) buffers every
-//! op's fields into serde's generic content before it knows the variant.
-//! [`ops_from_json`] reads each op's fields straight into their types in one
-//! pass: ~430 fewer instructions for an update of one increment (30.4k ->
-//! 30.0k in the engine; run 9 in docs/performance-history.md). It accepts
-//! exactly what the derived reading accepts —
-//! anything unusual (an op that is not an object, a repeated or missing
-//! field, a field of another type) is handed to the derived reading, whose
-//! result (or error message) is the answer.
-//!
-//! Ops written compactly (what `JSON.stringify` sends) are first taken
-//! apart by a pass of our own ([`printed_ops`]), which leaves to serde_json
-//! only the values it must build (`value`, a non-integer `by`, a nested
-//! `path`): serde's map machinery was ~2,200 instructions of an update of
-//! one increment.
+//! Ops written compactly (what `JSON.stringify` sends) are taken apart by
+//! one pass over the printed form ([`printed_ops`]), which leaves to
+//! serde_json only the values it must build (`value`, a non-integer `by`, a
+//! nested `path`): reading them through [`UpdateOp`]'s derived
+//! `Deserialize` (an internally tagged enum, which buffers each op's fields
+//! before it knows the variant) cost ~1,400 more instructions per update of
+//! one increment, about 6% of the engine's work for it. Any other text
+//! (spaces, escapes in names, anything unusual) goes to the derived reading,
+//! whose result (or error message) is the answer.
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+// Every byte of the frame's text is read with `get`: text that ends early
+// or is malformed is "not sure" (`None`), never an out-of-bounds panic.
+#![deny(clippy::indexing_slicing)]
+
 use serde_json::{Number, Value};
-
-use super::{Path, UpdateOp};
-use crate::compact::{printed_object_end, printed_value_end};
+use statewell_core::{Path, UpdateOp, printed_object_end, printed_value_end};
 
 /// The ops in `text` (a JSON array of ops), read as `serde_json::from_str`
 /// reads them into `Vec<UpdateOp>`, with its errors.
 pub fn ops_from_json(text: &str) -> Result<Vec<UpdateOp>, serde_json::Error> {
-    if let Some(ops) = printed_ops(text) {
-        return Ok(ops);
-    }
-    match serde_json::from_str::<Vec<QuickOp>>(text) {
-        Ok(ops) => Ok(ops.into_iter().map(|op| op.0).collect()),
-        Err(_) => serde_json::from_str(text),
+    match printed_ops(text) {
+        Some(ops) => Ok(ops),
+        None => serde_json::from_str(text),
     }
 }
 
-/// One op read by [`QuickOpVisitor`]; any error means "let the derived
-/// reading decide", so its messages are never shown.
-struct QuickOp(UpdateOp);
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum Field {
-    Type,
-    Path,
-    Value,
-    By,
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The kinds of op, as `type` names them.
 enum Kind {
     Set,
     Merge,
@@ -59,45 +34,6 @@ enum Kind {
     Decrement,
     Append,
     Remove,
-}
-
-impl<'de> Deserialize<'de> for QuickOp {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(QuickOpVisitor)
-    }
-}
-
-struct QuickOpVisitor;
-
-impl<'de> Visitor<'de> for QuickOpVisitor {
-    type Value = QuickOp;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an op object")
-    }
-
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<QuickOp, M::Error> {
-        let mut fields = OpFields::default();
-        let repeated = || de::Error::custom("repeated field");
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::Type if fields.kind.is_none() => {
-                    fields.kind = Some(map.next_value::<Kind>()?);
-                }
-                Field::Path if fields.path.is_none() => fields.path = Some(map.next_value()?),
-                Field::Value if fields.value.is_none() => fields.value = Some(map.next_value()?),
-                Field::By if fields.by.is_none() => fields.by = Some(map.next_value()?),
-                Field::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-                _ => return Err(repeated()),
-            }
-        }
-        fields
-            .op()
-            .map(QuickOp)
-            .ok_or_else(|| de::Error::custom("missing field"))
-    }
 }
 
 /// The fields of one op as they are read.
@@ -170,8 +106,8 @@ impl OpFields {
 }
 
 /// `text` as ops when it is an array of op objects written compactly (see
-/// [`printed_value_end`]); `None` means "not sure": the readings above
-/// decide.
+/// [`printed_value_end`]); `None` means "not sure": the derived reading
+/// decides.
 fn printed_ops(text: &str) -> Option<Vec<UpdateOp>> {
     let bytes = text.as_bytes();
     if bytes.first() != Some(&b'[') {
@@ -233,21 +169,10 @@ mod tests {
 
     use super::*;
 
-    /// Both readings give the same ops, or both refuse the text.
+    /// The printed pass gives the derived reading's ops, or leaves the
+    /// text to it; either way the answer is the derived reading's.
     fn assert_agrees(text: &str) {
         let derived = serde_json::from_str::<Vec<UpdateOp>>(text);
-        let quick = serde_json::from_str::<Vec<QuickOp>>(text);
-        match (&derived, quick) {
-            (Ok(derived), Ok(quick)) => {
-                let quick: Vec<UpdateOp> = quick.into_iter().map(|op| op.0).collect();
-                assert_eq!(&quick, derived, "{text}");
-            }
-            (Err(_), Ok(quick)) => panic!(
-                "{text}: the quick reading took what the derived one refuses: {:?}",
-                quick.into_iter().map(|op| op.0).collect::<Vec<_>>()
-            ),
-            (_, Err(_)) => {}
-        }
         if let Some(printed) = printed_ops(text) {
             match &derived {
                 Ok(derived) => assert_eq!(&printed, derived, "{text}"),
