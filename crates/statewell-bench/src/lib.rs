@@ -128,7 +128,7 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "set,get,update"
+        default_value = "set,get,update,transaction"
     )]
     compare_ops: Vec<OpChoice>,
     /// The redis-server executable for --compare-redis.

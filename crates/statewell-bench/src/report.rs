@@ -22,6 +22,7 @@ pub struct ByKind {
     pub set: KindCounts,
     pub get: KindCounts,
     pub update: KindCounts,
+    pub transaction: KindCounts,
 }
 
 /// One measured run: one target, one operation, one shape.
@@ -104,8 +105,8 @@ pub struct RunInfo<'a> {
 impl RunResult {
     pub fn new(info: RunInfo<'_>, stats: &Stats) -> RunResult {
         let h = &stats.latency_us;
-        let [set, get, update] = stats.kinds;
-        let ops = set.ops + get.ops + update.ops;
+        let [set, get, update, transaction] = stats.kinds;
+        let ops = set.ops + get.ops + update.ops + transaction.ops;
         let seconds = info.elapsed.as_secs_f64();
         let pct = |cpu: Option<f64>| cpu.map(|c| 100.0 * c / seconds.max(1e-9));
         let per_op = |cpu: Option<f64>| cpu.filter(|_| ops > 0).map(|c| c * 1e6 / ops as f64);
@@ -118,9 +119,14 @@ impl RunResult {
             value_size: info.value_size,
             items_stored: info.items_stored,
             ops,
-            errors: set.errors + get.errors + update.errors,
-            missing: set.missing + get.missing + update.missing,
-            by_kind: ByKind { set, get, update },
+            errors: set.errors + get.errors + update.errors + transaction.errors,
+            missing: set.missing + get.missing + update.missing + transaction.missing,
+            by_kind: ByKind {
+                set,
+                get,
+                update,
+                transaction,
+            },
             seconds,
             ops_per_sec: ops as f64 / seconds.max(1e-9),
             latency: Latency {

@@ -47,7 +47,12 @@ fn parse_int(text: &[u8]) -> Result<i64> {
         })
 }
 
-/// Parses one reply of the kinds HSET/HGET/HINCRBY/PING produce.
+/// The id of a reply that belongs to no request (MULTI's `+OK`, each
+/// queued command's `+QUEUED`): checked and dropped.
+const QUEUED: u64 = u64::MAX - 1;
+
+/// Parses one reply of the kinds HSET/HGET/HINCRBY/PING/EXEC produce.
+/// An array (EXEC's) is one reply; a null array (an aborted EXEC) an error.
 fn parse(buf: &[u8]) -> Result<Parsed> {
     let Some((&tag, _)) = buf.split_first() else {
         return Ok(Parsed::Incomplete);
@@ -81,6 +86,32 @@ fn parse(buf: &[u8]) -> Result<Parsed> {
                 len: total,
                 outcome: Outcome::Ok,
             })
+        }
+        b'*' => {
+            let n = parse_int(head)?;
+            if n < 0 {
+                return Ok(Parsed::Reply {
+                    len: head_len,
+                    outcome: Outcome::Error,
+                });
+            }
+            let mut len = head_len;
+            let mut outcome = Outcome::Ok;
+            for _ in 0..n {
+                match parse(&buf[len..])? {
+                    Parsed::Incomplete => return Ok(Parsed::Incomplete),
+                    Parsed::Reply {
+                        len: one,
+                        outcome: inner,
+                    } => {
+                        len += one;
+                        if inner == Outcome::Error {
+                            outcome = Outcome::Error;
+                        }
+                    }
+                }
+            }
+            Ok(Parsed::Reply { len, outcome })
         }
         other => bail!("unexpected Redis reply type {:?}", other as char),
     }
@@ -143,6 +174,23 @@ impl RespConn {
                 push_bulk(out, hash);
                 push_bulk(out, s.as_bytes());
             }
+            OpKind::Transaction => {
+                // MULTI, two HSETs, EXEC: only EXEC's reply is the request's.
+                out.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+                self.waiting.push_back(QUEUED);
+                for key in [req.key, self.shape.partner(req.key)] {
+                    s.clear();
+                    Shape::write_key(s, key);
+                    out.extend_from_slice(b"*4\r\n$4\r\nHSET\r\n");
+                    push_bulk(out, hash);
+                    push_bulk(out, s.as_bytes());
+                    s.clear();
+                    self.shape.write_value(s, key, req.seq);
+                    push_bulk(out, s.as_bytes());
+                    self.waiting.push_back(QUEUED);
+                }
+                out.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+            }
             OpKind::Update => {
                 s.push_str(":count");
                 out.extend_from_slice(b"*4\r\n$7\r\nHINCRBY\r\n");
@@ -176,6 +224,12 @@ impl RespConn {
                 let Some(id) = self.waiting.pop_front() else {
                     bail!("redis sent a reply nobody asked for");
                 };
+                if id == QUEUED {
+                    if outcome == Outcome::Error {
+                        bail!("redis refused a command of a MULTI");
+                    }
+                    continue;
+                }
                 out.push(Reply { id, outcome });
             }
             self.input.drain(..at);
@@ -230,6 +284,17 @@ mod tests {
                 outcome: Outcome::Error
             }
         );
+        // EXEC's answer: one reply holding each queued command's.
+        assert_eq!(parse(b"*2\r\n:0\r\n:1\r\n").expect("array"), ok(12));
+        assert_eq!(parse(b"*2\r\n:0\r\n").expect("cut"), Parsed::Incomplete);
+        let aborted = parse(b"*-1\r\n").expect("aborted");
+        assert!(matches!(
+            aborted,
+            Parsed::Reply {
+                outcome: Outcome::Error,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -125,7 +125,7 @@ pub struct KindCounts {
 /// What one connection measured.
 pub struct Stats {
     pub latency_us: Histogram<u64>,
-    pub kinds: [KindCounts; 3],
+    pub kinds: [KindCounts; 4],
 }
 
 /// A latency histogram in µs: 1 µs .. 100 s at 3 significant digits.
@@ -137,7 +137,7 @@ impl Stats {
     pub fn new() -> Stats {
         Stats {
             latency_us: latency_histogram(),
-            kinds: [KindCounts::default(); 3],
+            kinds: [KindCounts::default(); 4],
         }
     }
 

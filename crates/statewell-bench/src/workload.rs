@@ -13,6 +13,8 @@ pub enum OpChoice {
     Update,
     /// 50% get, 30% set, 20% update.
     Mixed,
+    /// A transaction setting two items (Redis: MULTI, two HSETs, EXEC).
+    Transaction,
 }
 
 impl std::fmt::Display for OpChoice {
@@ -22,6 +24,7 @@ impl std::fmt::Display for OpChoice {
             OpChoice::Get => "get",
             OpChoice::Update => "update",
             OpChoice::Mixed => "mixed",
+            OpChoice::Transaction => "transaction",
         })
     }
 }
@@ -33,6 +36,7 @@ pub enum OpKind {
     Set,
     Get,
     Update,
+    Transaction,
 }
 
 impl OpKind {
@@ -41,6 +45,7 @@ impl OpKind {
             OpKind::Set => 0,
             OpKind::Get => 1,
             OpKind::Update => 2,
+            OpKind::Transaction => 3,
         }
     }
 }
@@ -67,6 +72,12 @@ impl Shape {
     /// The group (scope / hash) name of group `g`.
     pub fn group_name(g: u32) -> String {
         format!("bench-{g}")
+    }
+
+    /// The second item a transaction on `key` writes: another key of the
+    /// key space, in the same group.
+    pub fn partner(&self, key: u64) -> u64 {
+        (key + self.keys / 2 + 1) % self.keys.max(1)
     }
 
     /// Key `i` as text; fixed width so every key costs the same bytes.
@@ -137,6 +148,7 @@ impl Generator {
             OpChoice::Set => OpKind::Set,
             OpChoice::Get => OpKind::Get,
             OpChoice::Update => OpKind::Update,
+            OpChoice::Transaction => OpKind::Transaction,
             OpChoice::Mixed => match self.rng.below(10) {
                 0..=4 => OpKind::Get,
                 5..=7 => OpKind::Set,
@@ -200,7 +212,7 @@ mod tests {
     #[test]
     fn mixed_draws_roughly_50_30_20_within_the_key_space() {
         let mut g = Generator::new(OpChoice::Mixed, shape(200), 1);
-        let mut counts = [0u32; 3];
+        let mut counts = [0u32; 4];
         for _ in 0..10_000 {
             let r = g.next();
             assert!(r.key < 100);

@@ -104,11 +104,32 @@ impl WsConn {
             OpKind::Set => "state::set",
             OpKind::Get => "state::get",
             OpKind::Update => "state::update",
+            OpKind::Transaction => "state::transaction",
         };
-        let _ = write!(
-            f,
-            "\",\"function_id\":\"{function}\",\"data\":{{\"scope\":\""
-        );
+        let _ = write!(f, "\",\"function_id\":\"{function}\",\"data\":{{");
+        if req.kind == OpKind::Transaction {
+            // Two sets of the same group, all or nothing.
+            f.push_str("\"ops\":[");
+            for (i, key) in [req.key, self.shape.partner(req.key)]
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    f.push(',');
+                }
+                f.push_str("{\"type\":\"set\",\"scope\":\"");
+                f.push_str(&self.groups[req.group as usize]);
+                f.push_str("\",\"key\":\"");
+                Shape::write_key(f, key);
+                f.push_str("\",\"value\":");
+                self.shape.write_value(f, key, req.seq);
+                f.push('}');
+            }
+            f.push_str("]}}");
+            self.ws.feed(Message::text(f.as_str())).await?;
+            return Ok(());
+        }
+        f.push_str("\"scope\":\"");
         f.push_str(&self.groups[req.group as usize]);
         f.push_str("\",\"key\":\"");
         Shape::write_key(f, req.key);
@@ -118,7 +139,7 @@ impl WsConn {
                 f.push_str(",\"value\":");
                 self.shape.write_value(f, req.key, req.seq);
             }
-            OpKind::Get => {}
+            OpKind::Get | OpKind::Transaction => {}
             OpKind::Update => {
                 f.push_str(",\"ops\":[{\"type\":\"increment\",\"path\":\"count\",\"by\":1}]");
             }

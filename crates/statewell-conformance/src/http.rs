@@ -81,7 +81,21 @@ impl Http {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Reply {
+        self.call_with(method, path, &[], body).await
+    }
+
+    /// [`Http::call`] with extra request headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, value);
+        }
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }

@@ -14,6 +14,9 @@ pub fn normalise(call: &str, result: Value) -> Result<Value, String> {
     match call {
         "update" => update(result),
         "list_items" => list_items(result),
+        "get_item" if result.is_null() => Ok(result),
+        "get_item" => drop_version(result),
+        "transaction" => transaction(result),
         _ => Ok(result),
     }
 }
@@ -37,6 +40,32 @@ fn update(mut result: Value) -> Result<Value, String> {
             return Err(format!("op error without a message: {error}"));
         }
         *error = json!({"op_index": error["op_index"], "code": error["code"]});
+    }
+    Ok(result)
+}
+
+/// Drops an object's `version` after checking its kind: null (a check of
+/// a missing item, a write that changed nothing) or a non-negative integer.
+fn drop_version(mut result: Value) -> Result<Value, String> {
+    let Value::Object(fields) = &mut result else {
+        return Err(format!("expected an object, got {result}"));
+    };
+    match fields.remove("version") {
+        Some(version) if version.is_u64() || version.is_null() => Ok(result),
+        other => Err(format!(
+            "`version` must be a non-negative integer or null, got {other:?}"
+        )),
+    }
+}
+
+fn transaction(mut result: Value) -> Result<Value, String> {
+    let Some(results) = result.get_mut("results").and_then(Value::as_array_mut) else {
+        return Err(format!(
+            "a transaction result needs `results`, got {result}"
+        ));
+    };
+    for one in results.iter_mut() {
+        *one = drop_version(one.take())?;
     }
     Ok(result)
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Every `call` a step may name.
-pub const CALLS: [&str; 8] = [
+pub const CALLS: [&str; 10] = [
     "set",
     "get",
     "delete",
@@ -18,6 +18,8 @@ pub const CALLS: [&str; 8] = [
     "list_items",
     "clear",
     "list_groups",
+    "get_item",
+    "transaction",
 ];
 
 /// One `conformance/<topic>.json` file.

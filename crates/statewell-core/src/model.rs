@@ -19,7 +19,19 @@ pub struct Limits {
     pub max_value_bytes: usize,
     /// Largest page `list_items` returns.
     pub max_page_size: usize,
+    /// Most idempotency keys a store remembers; the oldest is forgotten
+    /// first.
+    pub idempotency_capacity: usize,
+    /// How long an idempotency key is remembered.
+    pub idempotency_retention: std::time::Duration,
 }
+
+/// 100,000 keys: a few tens of MB at most, and a day of retries of a
+/// busy workflow engine.
+pub const DEFAULT_IDEMPOTENCY_CAPACITY: usize = 100_000;
+/// 24 hours.
+pub const DEFAULT_IDEMPOTENCY_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(24 * 60 * 60);
 
 impl Default for Limits {
     fn default() -> Self {
@@ -28,6 +40,8 @@ impl Default for Limits {
             max_key_bytes: 1024,
             max_value_bytes: 1024 * 1024,
             max_page_size: 1000,
+            idempotency_capacity: DEFAULT_IDEMPOTENCY_CAPACITY,
+            idempotency_retention: DEFAULT_IDEMPOTENCY_RETENTION,
         }
     }
 }

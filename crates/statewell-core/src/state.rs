@@ -8,10 +8,28 @@ use tokio::sync::broadcast;
 
 use crate::update::UpdateOp;
 use crate::{
-    ChangeEvent, Limits, Mutation, Page, PageRequest, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, SetOutcome, StateError, Store,
-    UpdateOutcome, Versioned,
+    ChangeEvent, Condition, Idempotency, Limits, MAX_TRANSACTION_OPS, Mutation, OpOutcome, Page,
+    PageRequest, RawJson, RawPage, RawSetOutcome, RawUpdateOutcome, RawVersioned,
+    ResolvedPageRequest, SetOutcome, StateError, Store, TxMode, TxOp, TxOutcome, UpdateOutcome,
+    Versioned, WriteRequest, check_idempotency_key, request_hash,
 };
+
+/// What a single write may carry beyond its arguments: a condition on the
+/// item and an idempotency key. [`WriteOptions::is_plain`] writes take the
+/// stores' plain (fastest) paths; the others go through
+/// [`Store::transaction`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    pub condition: Condition,
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteOptions {
+    /// Neither a condition nor a key.
+    pub fn is_plain(&self) -> bool {
+        self.condition.is_none() && self.idempotency_key.is_none()
+    }
+}
 
 #[derive(Clone)]
 pub struct State {
@@ -186,12 +204,142 @@ impl State {
         self.store.group_size(group).await
     }
 
+    /// An item with its version, for a caller that writes it back with
+    /// `if_version` (the value as compact JSON text).
+    pub async fn get_item(
+        &self,
+        group: &str,
+        key: &str,
+    ) -> Result<Option<RawVersioned>, StateError> {
+        self.get_raw(group, key).await
+    }
+
+    /// A set, update or delete with [`WriteOptions`], applied as one whole
+    /// by the store: the answer is the write's one [`OpOutcome`] (`replayed`
+    /// tells a repeat of an idempotency key; see [`TxOutcome`]).
+    pub async fn write_with(
+        &self,
+        mutation: Mutation,
+        options: WriteOptions,
+    ) -> Result<(OpOutcome, bool), StateError> {
+        self.check_item(mutation.group(), mutation.key())?;
+        let op = TxOp::Write {
+            mutation,
+            condition: options.condition,
+        };
+        let outcome = self
+            .run(vec![op], TxMode::Single, options.idempotency_key)
+            .await?;
+        single(outcome)
+    }
+
+    /// [`State::clear`] with an idempotency key: a repeat answers the first
+    /// count and removes nothing.
+    pub async fn clear_with(
+        &self,
+        group: &str,
+        idempotency_key: Option<String>,
+    ) -> Result<u64, StateError> {
+        self.limits.check_group(group)?;
+        if idempotency_key.is_none() {
+            return self.store.clear(group).await;
+        }
+        let op = TxOp::Clear {
+            group: group.to_owned(),
+        };
+        let outcome = self.run(vec![op], TxMode::Single, idempotency_key).await?;
+        Ok(single(outcome)?.0.removed)
+    }
+
+    /// Up to [`MAX_TRANSACTION_OPS`] writes and checks, all or nothing (see
+    /// [`Store::transaction`]).
+    pub async fn transaction(
+        &self,
+        ops: Vec<TxOp>,
+        idempotency_key: Option<String>,
+    ) -> Result<TxOutcome, StateError> {
+        if ops.len() > MAX_TRANSACTION_OPS {
+            return Err(StateError::invalid(
+                "ops",
+                format!(
+                    "{} operations, more than the limit of {MAX_TRANSACTION_OPS}",
+                    ops.len()
+                ),
+            ));
+        }
+        for (index, op) in ops.iter().enumerate() {
+            let (group, key) = match op {
+                TxOp::Write { mutation, .. } => (mutation.group(), mutation.key()),
+                TxOp::Check { group, key, .. } => (group.as_str(), key.as_str()),
+                TxOp::Clear { .. } => {
+                    return Err(StateError::invalid(
+                        "ops",
+                        format!("operation {index}: a clear cannot be part of a transaction"),
+                    ));
+                }
+            };
+            if let Err(err) = self.check_item(group, key) {
+                return Err(StateError::invalid(
+                    "ops",
+                    format!("operation {index}: {err}"),
+                ));
+            }
+        }
+        self.run(ops, TxMode::Transaction, idempotency_key).await
+    }
+
+    /// Checks the key, hashes the request when there is one, and hands the
+    /// whole to the store.
+    async fn run(
+        &self,
+        ops: Vec<TxOp>,
+        mode: TxMode,
+        idempotency_key: Option<String>,
+    ) -> Result<TxOutcome, StateError> {
+        let idempotency = match idempotency_key {
+            Some(key) => {
+                check_idempotency_key(&key)?;
+                // The request as its canonical JSON: the same request always
+                // prints the same (field order is fixed by the types).
+                let mode_name = match mode {
+                    TxMode::Single => "single",
+                    TxMode::Transaction => "transaction",
+                };
+                let canonical = serde_json::to_vec(&(mode_name, &ops))
+                    .map_err(|e| StateError::invalid("ops", e.to_string()))?;
+                Some(Idempotency {
+                    key,
+                    request_hash: request_hash(&canonical),
+                })
+            }
+            None => None,
+        };
+        self.store
+            .transaction(WriteRequest {
+                ops,
+                mode,
+                idempotency,
+            })
+            .await
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChangeEvent>> {
         self.store.subscribe()
     }
 
     pub async fn sync(&self) -> Result<(), StateError> {
         self.store.sync().await
+    }
+}
+
+/// The one result of a single write, and whether it was replayed.
+fn single(outcome: TxOutcome) -> Result<(OpOutcome, bool), StateError> {
+    let replayed = outcome.replayed;
+    match outcome.results.into_iter().next() {
+        Some(result) => Ok((result, replayed)),
+        None => Err(StateError::Storage(
+            "internal: a single write answered no result".into(),
+        )),
     }
 }
 

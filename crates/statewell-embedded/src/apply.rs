@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use statewell_core::{
-    Applied, ChangeEvent, Limits, Mutation, MutationOutcome, RawJson, StateError, UpdateOp,
-    apply_mutation_owned, apply_mutation_unsized, change_event, raw_json, update::apply_to_text,
+    Applied, ChangeEvent, IdempotencyTable, Limits, Mutation, MutationOutcome, RawJson, Remembered,
+    StateError, UpdateOp, apply_mutation_owned, apply_mutation_unsized, change_event, raw_json,
+    update::apply_to_text,
 };
 
 use crate::codec::{
@@ -23,6 +24,7 @@ use crate::codec::{
 };
 use crate::command::{Answer, Command, ValueTexts, WriteAnswer, WriteResult};
 use crate::read::{Snapshot, Stored, bounds};
+use crate::txn::apply_transaction;
 use crate::wal::{Span, Wal};
 
 /// The state a batch builds up inside its transaction.
@@ -31,7 +33,10 @@ pub(crate) struct BatchState {
     pub(crate) events: Vec<ChangeEvent>,
     /// Change of each group's item count, applied once at the end of the batch.
     pub(crate) group_deltas: HashMap<String, i64>,
-    want_events: bool,
+    pub(crate) want_events: bool,
+    /// Idempotency keys the batch remembered, for the commit thread's
+    /// table once the batch is logged (see `txn`).
+    pub(crate) remembered: Vec<(String, Remembered)>,
     /// Whether the batch wrote anything (a log record, a new snapshot).
     pub(crate) changed: bool,
     /// Where the batch's log record went, when it wrote one.
@@ -47,6 +52,7 @@ impl BatchState {
             events: Vec::new(),
             group_deltas: HashMap::new(),
             want_events,
+            remembered: Vec::new(),
             changed: false,
             record: None,
         }
@@ -57,7 +63,7 @@ impl BatchState {
 /// overlay, `wal`'s record and `state`. Returns what its waiter is
 /// answered once the batch is durable; an error aborts the whole batch.
 pub(crate) fn apply_command(
-    limits: &Limits,
+    (limits, idempotency): (&Limits, &IdempotencyTable),
     wal: &mut Wal,
     current: &mut Snapshot,
     command: &mut Command,
@@ -80,6 +86,13 @@ pub(crate) fn apply_command(
             ..
         } => Answer::Write(apply_put(wal, current, (group, key), encoded, state)?),
         Command::Clear { group, .. } => Answer::Clear(apply_clear(wal, current, group, state)?),
+        Command::Transaction { request, .. } => Answer::Transaction(apply_transaction(
+            limits,
+            wal,
+            current,
+            (request, idempotency),
+            state,
+        )?),
         Command::Sync { .. } => Answer::Sync,
     })
 }
@@ -361,13 +374,13 @@ fn apply_put(
 /// The revision read from disk is at its maximum (only a damaged or edited
 /// file gets there): refuse the write rather than wrap to 0, which would
 /// reorder every later event.
-fn revisions_exhausted() -> StateError {
+pub(crate) fn revisions_exhausted() -> StateError {
     StateError::Storage("corrupt data: the stored revision counter is at its maximum".into())
 }
 
 /// Removes every item of `group`; each removal takes its own revision and
 /// raises its own `deleted` event, in key order.
-fn apply_clear(
+pub(crate) fn apply_clear(
     wal: &mut Wal,
     current: &mut Snapshot,
     group: &str,

@@ -152,7 +152,7 @@ fn split_version(bytes: &[u8]) -> Result<(u64, &[u8]), StateError> {
 
 /// The version and the JSON text of a stored value (the text not yet
 /// checked as JSON: each reader decides how).
-fn split_text(bytes: &[u8]) -> Result<(u64, &str), StateError> {
+pub(crate) fn split_text(bytes: &[u8]) -> Result<(u64, &str), StateError> {
     let (version, json) = split_version(bytes)?;
     let text = std::str::from_utf8(json).map_err(|_| corrupt("stored value is not UTF-8"))?;
     Ok((version, text))

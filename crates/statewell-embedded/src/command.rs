@@ -5,7 +5,9 @@
 //! produced; the publisher (`publish`) sends that to the waiter once the
 //! batch is durable, or fails every command of a batch that was not.
 
-use statewell_core::{Mutation, MutationOutcome, RawJson, StateError, raw_json};
+use statewell_core::{
+    Mutation, MutationOutcome, RawJson, StateError, TxOutcome, WriteRequest, raw_json,
+};
 use tokio::sync::oneshot;
 
 use crate::codec::parse_json;
@@ -32,6 +34,11 @@ pub(crate) enum Command {
         group: String,
         reply: oneshot::Sender<Result<u64, StateError>>,
     },
+    /// A conditional or idempotent write, or a transaction (see `txn`).
+    Transaction {
+        request: WriteRequest,
+        reply: oneshot::Sender<Result<TxOutcome, StateError>>,
+    },
     /// Forces the batch it lands in to be synced (for `batched` mode).
     Sync {
         reply: oneshot::Sender<Result<(), StateError>>,
@@ -46,6 +53,9 @@ impl Command {
                 drop(reply.send(result.into_reply()))
             }
             (Command::Clear { reply, .. }, Answer::Clear(n)) => drop(reply.send(Ok(n))),
+            (Command::Transaction { reply, .. }, Answer::Transaction(result)) => {
+                drop(reply.send(result))
+            }
             (Command::Sync { reply }, Answer::Sync) => drop(reply.send(Ok(()))),
             (command, _) => command.fail(StateError::Storage(
                 "internal: batch results out of step with commands".into(),
@@ -60,6 +70,7 @@ impl Command {
         match self {
             Command::Write { reply, .. } | Command::Put { reply, .. } => drop(reply.send(Err(err))),
             Command::Clear { reply, .. } => drop(reply.send(Err(err))),
+            Command::Transaction { reply, .. } => drop(reply.send(Err(err))),
             Command::Sync { reply } => drop(reply.send(Err(err))),
         }
     }
@@ -75,6 +86,8 @@ pub(crate) enum Answer {
     Write(WriteResult),
     /// The number of items a `Clear` removed.
     Clear(u64),
+    /// A transaction's outcome, or its refusal (it changed nothing).
+    Transaction(Result<TxOutcome, StateError>),
     Sync,
 }
 

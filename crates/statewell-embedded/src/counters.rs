@@ -18,4 +18,6 @@ pub(crate) struct Counters {
     pub syncs: AtomicU64,
     /// Durable redb commits that let the log start over.
     pub checkpoints: AtomicU64,
+    /// Idempotency keys the commit thread remembers.
+    pub idempotency_keys: AtomicU64,
 }

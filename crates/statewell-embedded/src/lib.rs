@@ -40,6 +40,7 @@ mod read;
 mod replay;
 mod store;
 mod tables;
+mod txn;
 mod wal;
 mod writer;
 

@@ -15,6 +15,7 @@ use crate::codec::group_of;
 use crate::tables::{
     GROUPS, ITEMS, META, META_LOG_LSN, META_REVISION, remove_group, store_group_counts,
 };
+use crate::txn::is_idempotency_item;
 use crate::wal::{LogOp, Record};
 
 /// Applies `records` (in lsn order) and commits durably.
@@ -48,6 +49,14 @@ fn apply(
     deltas: &mut HashMap<String, i64>,
 ) -> Result<(), String> {
     match op {
+        LogOp::Put { key, value } if is_idempotency_item(key) => {
+            items
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(|e| e.to_string())?;
+        }
+        LogOp::Remove { key } if is_idempotency_item(key) => {
+            items.remove(key.as_slice()).map_err(|e| e.to_string())?;
+        }
         LogOp::Put { key, value } => {
             let group = group_of(key).map_err(|e| e.to_string())?;
             let existed = items

@@ -13,8 +13,8 @@ use serde_json::Value;
 use statewell_core::store::EVENT_CHANNEL_CAPACITY;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, Store, StoreStats, UpdateOp,
-    Versioned,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, Store, StoreStats, TxOutcome,
+    UpdateOp, Versioned, WriteRequest,
 };
 use tokio::sync::{broadcast, oneshot};
 
@@ -92,6 +92,10 @@ impl EmbeddedStore {
         counters.items.store(opened.items, Ordering::Relaxed);
         let (commands, rx) = mpsc::channel();
         let current = Snapshot::open(&db)?;
+        let (idempotency, forget) = crate::txn::load_idempotency(&current, &options.limits)?;
+        counters
+            .idempotency_keys
+            .store(idempotency.len() as u64, Ordering::Relaxed);
         let snapshots = Arc::new(SnapshotCache::new(current.clone()));
         let broken: Broken = Arc::default();
         let answered = LsnMark::default();
@@ -130,6 +134,8 @@ impl EmbeddedStore {
                 (answered, Arc::clone(&broken)),
             ),
             broken,
+            idempotency,
+            forget,
         };
         let writer = std::thread::Builder::new()
             .name("statewell-commit".into())
@@ -299,6 +305,12 @@ impl Store for EmbeddedStore {
         })
     }
 
+    async fn transaction(&self, request: WriteRequest) -> Result<TxOutcome, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Transaction { request, reply })?;
+        answer.await.map_err(|_| closed())?
+    }
+
     async fn clear(&self, group: &str) -> Result<u64, StateError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Clear {
@@ -373,6 +385,7 @@ impl Store for EmbeddedStore {
             commits: c.commits.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
             revision: c.revision.load(Ordering::Relaxed),
+            idempotency_keys: c.idempotency_keys.load(Ordering::Relaxed),
         }
     }
 }

@@ -24,7 +24,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use statewell_core::{ChangeEvent, Limits, StateError};
+use statewell_core::{ChangeEvent, IdempotencyTable, Limits, StateError, now_ms};
 use tokio::sync::broadcast;
 
 use crate::Durability;
@@ -64,6 +64,11 @@ pub(crate) struct Writer {
     /// failed fsync cannot be retried safely), and not written. A restart
     /// replays the log.
     pub broken: Broken,
+    /// The remembered idempotency keys (see `txn`): touched only by
+    /// requests that carry one.
+    pub idempotency: IdempotencyTable,
+    /// Keys the table forgot whose entries the next batch removes.
+    pub forget: Vec<String>,
 }
 
 impl Writer {
@@ -300,6 +305,8 @@ impl Writer {
         let deadline = started + pace.wait();
         let before = self.current.overlay.clone();
         self.wal.begin();
+        let forgetting = std::mem::take(&mut self.forget);
+        crate::txn::forget(&mut self.wal, &mut self.current, &forgetting);
         let mut state = BatchState::new(self.revision, self.events.receiver_count() > 0);
         let mut answers = Vec::with_capacity(batch.len().max(pace.target()));
         let mut waited = Duration::ZERO;
@@ -308,6 +315,7 @@ impl Writer {
             .and_then(|()| count_groups(&mut self.current, &state.group_deltas));
         if let Err(err) = applied {
             self.current.overlay = before;
+            self.forget = forgetting;
             return Err(err);
         }
         state.changed = self.wal.has_ops();
@@ -315,8 +323,18 @@ impl Writer {
             Ok(record) => state.record = record,
             Err(e) => {
                 self.current.overlay = before;
+                self.forget = forgetting;
                 return Err(not_written(&e));
             }
+        }
+        if !state.remembered.is_empty() {
+            let now = now_ms();
+            for (key, entry) in state.remembered.drain(..) {
+                let forgotten = self.idempotency.remember(key, entry, now);
+                self.forget.extend(forgotten);
+            }
+            let len = self.idempotency.len() as u64;
+            self.counters.idempotency_keys.store(len, Ordering::Relaxed);
         }
         Ok((answers, state, waited))
     }
@@ -340,7 +358,7 @@ impl Writer {
                 return Ok(());
             };
             answers.push(apply_command(
-                &self.limits,
+                (&self.limits, &self.idempotency),
                 &mut self.wal,
                 &mut self.current,
                 command,

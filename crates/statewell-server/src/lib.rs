@@ -21,6 +21,7 @@ mod shutdown;
 mod state_fn;
 mod timed_io;
 mod triggers;
+mod txn_wire;
 mod ws;
 
 pub use app::AppState;

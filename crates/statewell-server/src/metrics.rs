@@ -171,6 +171,12 @@ impl Metrics {
             "Mutations in the most recent commit batch (group commit).",
             store.last_batch_size,
         );
+        gauge(
+            &mut out,
+            "statewell_idempotency_keys",
+            "Idempotency keys remembered now (bounded; the oldest is forgotten first).",
+            store.idempotency_keys,
+        );
         // Writing to a String cannot fail; the results are ignored below for that reason.
         let _ = writeln!(
             out,
@@ -331,6 +337,7 @@ mod tests {
             commits: 11,
             syncs: 5,
             revision: 42,
+            idempotency_keys: 9,
         };
         let text = m.render(&stats);
         for line in [
@@ -341,6 +348,7 @@ mod tests {
             "statewell_commits_total 11\n",
             "statewell_syncs_total 5\n",
             "statewell_store_revision 42\n",
+            "statewell_idempotency_keys 9\n",
             "statewell_operations_total{kind=\"list_groups\",outcome=\"ok\"} 0\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");

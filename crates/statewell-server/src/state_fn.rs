@@ -10,12 +10,14 @@
 pub enum StateFn {
     Set,
     Get,
+    GetItem,
     Delete,
     Update,
     List,
     ListItems,
     Clear,
     ListGroups,
+    Transaction,
 }
 
 impl StateFn {
@@ -29,6 +31,8 @@ impl StateFn {
             "state::list_groups" => StateFn::ListGroups,
             "state::clear" => StateFn::Clear,
             "state::list_items" => StateFn::ListItems,
+            "state::get_item" => StateFn::GetItem,
+            "state::transaction" => StateFn::Transaction,
             _ => return None,
         })
     }
@@ -43,6 +47,8 @@ impl StateFn {
             StateFn::ListGroups => "state::list_groups",
             StateFn::Clear => "state::clear",
             StateFn::ListItems => "state::list_items",
+            StateFn::GetItem => "state::get_item",
+            StateFn::Transaction => "state::transaction",
         }
     }
 
@@ -57,6 +63,8 @@ impl StateFn {
             StateFn::ListGroups => "list_groups",
             StateFn::Clear => "clear",
             StateFn::ListItems => "list_items",
+            StateFn::GetItem => "get_item",
+            StateFn::Transaction => "transaction",
         }
     }
 }

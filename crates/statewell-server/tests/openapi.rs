@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use statewell_core::store::MemoryStore;
 use statewell_core::{
     ChangeEvent, Limits, Mutation, MutationOutcome, Page, ResolvedPageRequest, State, StateError,
-    Store, StoreStats, Versioned,
+    Store, StoreStats, TxOutcome, Versioned, WriteRequest,
 };
 use statewell_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
@@ -72,6 +72,10 @@ impl Store for FailingStore {
     }
 
     async fn write(&self, _: Mutation) -> Result<MutationOutcome, StateError> {
+        Err(broken())
+    }
+
+    async fn transaction(&self, _: WriteRequest) -> Result<TxOutcome, StateError> {
         Err(broken())
     }
 
@@ -139,10 +143,24 @@ async fn call(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
+    call_with_headers(base, method, path, token, &[], body).await
+}
+
+async fn call_with_headers(
+    base: &str,
+    method: &Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Reply {
     let client = reqwest::Client::new();
     let mut request = client.request(method.clone(), format!("{base}{path}"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     if let Some(body) = body {
         request = request.body(body.to_string());
@@ -208,6 +226,14 @@ impl Operation {
                 {"type": "increment", "path": "n", "by": 2},
                 {"type": "increment", "path": "s", "by": 1},
             ]})),
+            // The transaction's ops name the item every operation finds
+            // stored (`GROUP` and `KEY` decoded).
+            "post" => Some(json!({"ops": [
+                {"type": "update", "scope": "g/x", "key": "k:y",
+                 "ops": [{"type": "increment", "path": "n", "by": 1}]},
+                {"type": "set", "group": "g/x", "key": "other", "value": [1]},
+                {"type": "delete", "scope": "g/x", "key": "none"},
+            ]})),
             _ => None,
         }
     }
@@ -269,7 +295,14 @@ fn check(doc: &Value, operation: &Operation, reply: &Reply) -> StatusCode {
         );
     }
 
-    let content = response["content"].as_object().expect("documented content");
+    let Some(content) = response["content"].as_object() else {
+        // A response documented without content (a 304) has no body.
+        assert!(
+            reply.text.is_empty(),
+            "a body where none is documented: {what}"
+        );
+        return reply.status;
+    };
     let [(media_type, media)] = content.iter().collect::<Vec<_>>()[..] else {
         panic!("one media type per response: {what}");
     };
@@ -362,7 +395,7 @@ async fn every_documented_operation_answers_as_documented() {
     let doc: Value = serde_json::from_str(&served.text).expect("the document is JSON");
     assert_eq!(doc["openapi"], json!("3.1.0"));
     let operations = operations(&doc);
-    assert_eq!(operations.len(), 15, "{operations:?}");
+    assert_eq!(operations.len(), 16, "{operations:?}");
 
     for operation in &operations {
         let mut attempts = Attempts {
@@ -422,4 +455,126 @@ async fn every_documented_operation_answers_as_documented() {
             "{what}: no error answered: {statuses:?}"
         );
     }
+}
+
+/// The answers of conditional and idempotent requests and of transactions
+/// that fail are the documented ones, with the fields their schema gives
+/// (`current_version`, `op_index`).
+#[tokio::test]
+async fn conditions_keys_and_transactions_answer_as_documented() {
+    let engine = start(Arc::new(MemoryStore::new(Limits::default())), None).await;
+    let served = call(&engine.base, &Method::GET, "/v1/openapi.json", None, None).await;
+    let doc: Value = serde_json::from_str(&served.text).expect("the document is JSON");
+    let ops = operations(&doc);
+    let find = |method: &str, path: &str| {
+        ops.iter()
+            .find(|o| o.method == method && o.path == path)
+            .unwrap_or_else(|| panic!("{method} {path} is documented"))
+            .clone()
+    };
+    let item_path = "/v1/groups/{group}/items/{key}";
+    let (get, put, patch, delete) = (
+        find("get", item_path),
+        find("put", item_path),
+        find("patch", item_path),
+        find("delete", item_path),
+    );
+    let post = find("post", "/v1/transaction");
+    let item = put.concrete(GROUP);
+    let base = engine.base.as_str();
+    let send = |operation: &Operation,
+                headers: &'static [(&'static str, &'static str)],
+                body: Option<Value>| {
+        let method = operation.http_method();
+        let path = if operation.path.contains("{group}") {
+            item.clone()
+        } else {
+            operation.path.clone()
+        };
+        async move { call_with_headers(base, &method, &path, None, headers, body.as_ref()).await }
+    };
+    let error = |reply: &Reply| -> Value {
+        serde_json::from_str::<Value>(&reply.text).expect("JSON")["error"].clone()
+    };
+
+    // Created only if absent; then refused (412) with the version it has.
+    let value = Some(json!({"n": 1}));
+    let absent: &[(&str, &str)] = &[("if-none-match", "*")];
+    let created = send(&put, absent, value.clone()).await;
+    assert_eq!(
+        check(&doc, &put, &created),
+        StatusCode::CREATED,
+        "{}",
+        created.text
+    );
+    let version: u64 = created.headers["etag"]
+        .to_str()
+        .expect("text")
+        .trim_matches('"')
+        .parse()
+        .expect("a version");
+    let refused = send(&put, absent, value.clone()).await;
+    assert_eq!(check(&doc, &put, &refused), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(error(&refused)["code"], "conflict");
+    assert_eq!(error(&refused)["current_version"], json!(version));
+
+    // A stale If-Match on each write; a malformed one.
+    let stale: &[(&str, &str)] = &[("if-match", "\"999999\"")];
+    for (operation, body) in [
+        (&put, value.clone()),
+        (
+            &patch,
+            Some(json!({"ops": [{"type": "increment", "path": "n", "by": 1}]})),
+        ),
+        (&delete, None),
+    ] {
+        let reply = send(operation, stale, body).await;
+        let status = check(&doc, operation, &reply);
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{}", reply.text);
+    }
+    let malformed = send(&put, &[("if-match", "7")], value.clone()).await;
+    assert_eq!(check(&doc, &put, &malformed), StatusCode::BAD_REQUEST);
+
+    // Unchanged (`*` names any version): 304 with no body.
+    let unchanged = send(&get, &[("if-none-match", "*")], None).await;
+    assert_eq!(check(&doc, &get, &unchanged), StatusCode::NOT_MODIFIED);
+
+    // One idempotency key, two different requests.
+    let key: &[(&str, &str)] = &[("idempotency-key", "put-1")];
+    let first = send(&put, key, Some(json!({"n": 5}))).await;
+    assert_eq!(check(&doc, &put, &first), StatusCode::OK, "{}", first.text);
+    let repeat = send(&put, key, Some(json!({"n": 5}))).await;
+    assert_eq!(check(&doc, &put, &repeat), StatusCode::OK);
+    assert_eq!(repeat.headers["idempotent-replayed"], "true");
+    let other = send(&put, key, Some(json!({"n": 6}))).await;
+    assert_eq!(check(&doc, &put, &other), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error(&other)["code"], "idempotency_mismatch");
+
+    // Transactions: a failed check, a failed update op, malformed ops, a
+    // reused key.
+    let failed_check = json!({"ops": [
+        {"type": "set", "scope": "g/x", "key": "a", "value": 1},
+        {"type": "check", "scope": "g/x", "key": "k:y", "if_version": 999_999},
+    ]});
+    let reply = send(&post, &[], Some(failed_check)).await;
+    assert_eq!(check(&doc, &post, &reply), StatusCode::CONFLICT);
+    assert_eq!(error(&reply)["code"], "conflict");
+    assert_eq!(error(&reply)["op_index"], 1);
+    let failed_update = json!({"ops": [
+        {"type": "set", "scope": "g/x", "key": "s", "value": {"s": "text"}},
+        {"type": "update", "scope": "g/x", "key": "s",
+         "ops": [{"type": "increment", "path": "s", "by": 1}]},
+    ]});
+    let reply = send(&post, &[], Some(failed_update)).await;
+    assert_eq!(check(&doc, &post, &reply), StatusCode::CONFLICT);
+    assert_eq!(error(&reply)["code"], "update_failed");
+    let reply = send(&post, &[], Some(json!({"ops": [{"type": "nope"}]}))).await;
+    assert_eq!(check(&doc, &post, &reply), StatusCode::BAD_REQUEST);
+    let key: &[(&str, &str)] = &[("idempotency-key", "tx-1")];
+    let one = json!({"ops": [{"type": "set", "scope": "g/x", "key": "a", "value": 1}]});
+    let two = json!({"ops": [{"type": "set", "scope": "g/x", "key": "a", "value": 2}]});
+    let reply = send(&post, key, Some(one)).await;
+    assert_eq!(check(&doc, &post, &reply), StatusCode::OK, "{}", reply.text);
+    let reply = send(&post, key, Some(two)).await;
+    assert_eq!(check(&doc, &post, &reply), StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -117,6 +117,12 @@ pub struct ServeArgs {
     #[arg(long, env = "STATEWELL_MAX_VALUE_BYTES", default_value_t = Limits::default().max_value_bytes, value_parser = parse_max_value_bytes)]
     max_value_bytes: usize,
 
+    /// How long an idempotency key is remembered: a repeat within it gets
+    /// the first result (1s to 30 days, e.g. 24h). At most 100,000 keys
+    /// are kept, the oldest forgotten first.
+    #[arg(long, env = "STATEWELL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    idempotency_retention: Duration,
+
     #[command(flatten)]
     engine: EngineArgs,
 
@@ -254,6 +260,16 @@ fn parse_store(text: &str) -> Result<StoreKind, String> {
             "expected embedded, memory or redis://HOST:PORT, got {other:?}"
         )),
     }
+}
+
+/// Below a second a retry could not make use of it; past 30 days the
+/// table would hold keys nobody retries.
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    parse_duration(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(30 * 24 * 3600),
+    )
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -470,6 +486,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Option<Arc<EmbeddedStore>>> {
     }
     let limits = Limits {
         max_value_bytes: args.max_value_bytes,
+        idempotency_retention: args.idempotency_retention,
         ..Limits::default()
     };
     let (store, embedded) = open_store(&args, limits).await?;
@@ -653,6 +670,17 @@ mod tests {
         assert_eq!(parse_interval("1m"), Ok(Duration::from_secs(60)));
         for bad in ["", "ms", "100", "0ms", "61s", "10m", "-1s", "soon"] {
             assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_idempotency_retention_takes_hours_and_is_bounded() {
+        assert_eq!(parse_retention("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_retention("90m"), Ok(Duration::from_secs(5_400)));
+        assert_eq!(parse_retention("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_retention("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        for bad in ["0s", "999ms", "721h", "31d", "h", ""] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
         }
     }
 

@@ -349,3 +349,44 @@ fn an_empty_url_in_the_environment_means_the_default() {
         done.stderr
     );
 }
+
+#[test]
+fn conditions_idempotency_keys_and_transactions() {
+    let engine = Engine::start(&[]);
+    let set = engine.cli(&["set", "g", "k", "1", "--if-absent"]);
+    assert!(set.status.success(), "{}", set.stderr);
+    let again = engine.cli(&["set", "g", "k", "2", "--if-absent"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        again.stderr.starts_with("error: conflict: "),
+        "{}",
+        again.stderr
+    );
+    let stale = engine.cli(&["delete", "g", "k", "--if-version", "999999"]);
+    assert!(
+        stale.stderr.starts_with("error: conflict: "),
+        "{}",
+        stale.stderr
+    );
+    let increment = r#"[{"type":"increment","path":"n","by":1}]"#;
+    for _ in 0..3 {
+        let update = engine.cli(&["update", "g", "c", increment, "--idempotency-key", "cli-1"]);
+        assert!(update.status.success(), "{}", update.stderr);
+    }
+    assert_eq!(
+        json_out(&engine.cli(&["get", "g", "c"]).stdout),
+        json!({"n": 1})
+    );
+    let ops = r#"[{"type":"set","scope":"g","key":"a","value":1},{"type":"check","scope":"g","key":"k","if_absent":true}]"#;
+    let failed = engine.cli(&["transaction", ops]);
+    assert!(
+        failed.stderr.starts_with("error: conflict: "),
+        "{}",
+        failed.stderr
+    );
+    let ops = r#"{"ops":[{"type":"set","scope":"g","key":"a","value":1},{"type":"delete","scope":"g","key":"k"}]}"#;
+    let applied = engine.cli(&["transaction", ops]);
+    assert!(applied.status.success(), "{}", applied.stderr);
+    let results = json_out(&applied.stdout);
+    assert_eq!(results["results"][1]["old_value"], json!(1));
+}

@@ -24,6 +24,31 @@ struct Request {
     method: Method,
     path: String,
     body: Option<Value>,
+    /// Conditions and the idempotency key (see docs/HTTP.md).
+    headers: Vec<(&'static str, String)>,
+}
+
+/// A write's `if_version`, `if_absent` and `idempotency_key` as headers.
+fn write_headers(args: &Value) -> Result<Vec<(&'static str, String)>, &'static str> {
+    let mut headers = Vec::new();
+    match args.get("if_version") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(n)) if n.is_u64() => headers.push(("If-Match", format!("\"{n}\""))),
+        Some(_) => return Err("an if_version that is not a non-negative integer"),
+    }
+    match args.get("if_absent") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => headers.push(("If-None-Match", "*".to_owned())),
+        Some(_) => return Err("an if_absent that is not a boolean"),
+    }
+    match args.get("idempotency_key") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(key)) if !key.is_empty() => {
+            headers.push(("Idempotency-Key", key.clone()))
+        }
+        Some(_) => return Err("an idempotency key that is empty or not a string"),
+    }
+    Ok(headers)
 }
 
 fn string_arg<'a>(args: &'a Value, name: &str) -> Result<&'a str, &'static str> {
@@ -42,15 +67,29 @@ fn translate(call: &str, args: &Value) -> Result<Request, &'static str> {
     let group = |suffix: &str| -> Result<String, &'static str> {
         Ok(format!("/v1/groups/{}{suffix}", enc(scope?)))
     };
+    let headers = write_headers(args)?;
     let request = |method, path: Result<String, &'static str>, body| {
-        path.map(|path| Request { method, path, body })
+        path.map(|path| Request {
+            method,
+            path,
+            body,
+            headers: headers.clone(),
+        })
     };
     match call {
         "set" => match args.get("value").or_else(|| args.get("data")) {
             Some(value) => request(Method::PUT, item(), Some(value.clone())),
             None => Err("a set without a value"),
         },
-        "get" => request(Method::GET, item(), None),
+        "get" | "get_item" => request(Method::GET, item(), None),
+        "transaction" => match args.get("ops") {
+            Some(ops) => request(
+                Method::POST,
+                Ok("/v1/transaction".into()),
+                Some(json!({ "ops": ops })),
+            ),
+            None => Err("a transaction without ops"),
+        },
         "delete" => request(Method::DELETE, item(), None),
         "update" => {
             // The body carries `ops` as given (wrong types included).
@@ -123,18 +162,36 @@ impl Target for HttpApi {
     }
 
     async fn call(&mut self, call: &str, args: &Value) -> Result<Value, String> {
-        let Request { method, path, body } = translate(call, args)?;
+        let Request {
+            method,
+            path,
+            body,
+            headers,
+        } = translate(call, args)?;
         let reply = self
             .http
-            .call(method, &path, body.map(|b| b.to_string().into_bytes()))
+            .call_with(
+                method,
+                &path,
+                &headers,
+                body.map(|b| b.to_string().into_bytes()),
+            )
             .await;
+        if reply.status.is_success() && call == "get_item" {
+            // The value is the body; its version the ETag.
+            let version = reply
+                .etag
+                .as_deref()
+                .and_then(|tag| tag.trim_matches('"').parse::<u64>().ok());
+            return Ok(json!({"key": args["key"], "value": reply.body, "version": version}));
+        }
         if reply.status.is_success() {
             return Ok(reply.body);
         }
         // A missing item is a 404 over HTTP and null in the normalised results.
         if reply.status == StatusCode::NOT_FOUND
             && reply.error_code() == "not_found"
-            && matches!(call, "get" | "delete")
+            && matches!(call, "get" | "delete" | "get_item")
         {
             return Ok(Value::Null);
         }

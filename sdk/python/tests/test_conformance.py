@@ -47,12 +47,40 @@ class Runner:
         # An empty or non-string scope is itself what such a case tests: leave it.
         if isinstance(scope, str) and scope:
             args["scope"] = self.ns + scope
+        # conformance/README.md: op scopes and idempotency keys too.
+        ops = args.get("ops")
+        if isinstance(ops, list) and all(isinstance(op, dict) for op in ops) and "key" not in args:
+            args["ops"] = [self.scoped(op) if isinstance(op.get("scope"), str) else op for op in ops]
+        idem = args.get("idempotency_key")
+        if isinstance(idem, str) and idem:
+            args["idempotency_key"] = self.ns + idem
         return args
 
     async def run(self, call: str, args: dict[str, Any]) -> Any:
         args = self.scoped(args)
-        keys = set(args)
+        # Options of the right types go to the typed methods as keywords.
+        options = {k: args[k] for k in OPTION_TYPES if k in args and option_fits(call, k, args[k])}
+        keys = set(args) - set(options)
         sw = self.sw
+        if call in ("set", "update", "delete") and options:
+            if call == "set" and keys == {"scope", "key", "value"}:
+                return await sw.set(args["scope"], args["key"], args["value"], **options)
+            if call == "delete" and keys == {"scope", "key"}:
+                return await sw.delete(args["scope"], args["key"], **options)
+            if call == "update" and keys == {"scope", "key", "ops"} and isinstance(args["ops"], list):
+                return await sw.update(args["scope"], args["key"], args["ops"], **options)
+        if call == "clear" and keys == {"scope"} and options:
+            return await sw.clear(args["scope"], **options)
+        if call == "get_item" and keys == {"scope", "key"}:
+            return await sw.get_item(args["scope"], args["key"])
+        if (
+            call == "transaction"
+            and keys == {"ops"}
+            and isinstance(args["ops"], list)
+            and all(isinstance(op, dict) and isinstance(op.get("scope"), str) for op in args["ops"])
+        ):
+                typed = [{("group_id" if k == "scope" else k): v for k, v in op.items()} for op in args["ops"]]
+                return await sw.transaction(typed, **options)
         # Through the SDK's own method whenever the arguments fit its
         # signature; a deliberately malformed payload goes through the
         # generic invoke (the SDK's typed methods cannot even express it).
@@ -84,7 +112,32 @@ class Runner:
             return {"groups": mine} if isinstance(expected, dict) else mine
         if call == "clear" and isinstance(expected, dict):
             return {"deleted": result}
+        # Versions are the store's revisions: checked for their kind, dropped.
+        if call == "get_item" and isinstance(result, dict):
+            return without_version(result)
+        if call == "transaction" and isinstance(result, dict):
+            return {"results": [without_version(r) for r in result["results"]]}
         return result
+
+
+OPTION_TYPES: dict[str, type] = {"if_version": int, "if_absent": bool, "idempotency_key": str}
+
+
+def option_fits(call: str, name: str, value: Any) -> bool:
+    """Whether the typed method takes this option as given."""
+    if call in ("clear", "transaction"):
+        return name == "idempotency_key" and isinstance(value, str)
+    if call not in ("set", "update", "delete"):
+        return False
+    if name == "if_version":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, OPTION_TYPES[name]) and (name != "if_absent" or isinstance(value, bool))
+
+
+def without_version(result: dict[str, Any]) -> dict[str, Any]:
+    version = result.get("version")
+    assert version is None or (isinstance(version, int) and version >= 0), result
+    return {k: v for k, v in result.items() if k != "version"}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -166,5 +219,3 @@ def test_runner_strips_its_namespace_from_groups() -> None:
     assert runner.strip("list_groups", ["abc/x", "other", "abc/y"], []) == ["x", "y"]
     assert runner.scoped({"scope": "s", "key": "k"}) == {"scope": "abc/s", "key": "k"}
     assert runner.scoped({"scope": ""}) == {"scope": ""}
-
-

@@ -262,3 +262,50 @@ def test_closed_client_refuses_calls(engine: Engine, group: str) -> None:
             await client.get(group, "k")
 
     asyncio.run(run())
+
+
+def test_conditions_use_the_version_get_item_gives(sw: Any, group: str) -> None:
+    assert sw.get_item(group, "k") is None
+    sw.set(group, "k", {"n": 1})
+    item = sw.get_item(group, "k")
+    assert item["key"] == "k"
+    assert item["value"] == {"n": 1}
+    sw.set(group, "k", {"n": 2}, if_version=item["version"])
+    with pytest.raises(statewell.ConflictError) as stale:
+        sw.update(group, "k", {"type": "increment", "path": "n", "by": 1}, if_version=item["version"])
+    assert stale.value.code == "conflict"
+    assert stale.value.current_version is not None
+    assert stale.value.current_version > item["version"]
+    with pytest.raises(statewell.ConflictError):
+        sw.delete(group, "k", if_absent=True)
+    assert sw.get(group, "k") == {"n": 2}
+
+
+def test_a_transaction_is_all_or_nothing(sw: Any, group: str) -> None:
+    sw.set(group, "a", {"n": 10})
+    moved = sw.transaction(
+        [
+            {"type": "update", "group_id": group, "key": "a", "ops": [{"type": "decrement", "path": "n", "by": 3}]},
+            {"type": "update", "group_id": group, "key": "b", "ops": [{"type": "increment", "path": "n", "by": 3}]},
+        ]
+    )
+    assert [r["new_value"] for r in moved["results"]] == [{"n": 7}, {"n": 3}]
+    with pytest.raises(statewell.ConflictError) as failed:
+        sw.transaction(
+            [
+                {"type": "set", "group_id": group, "key": "a", "value": 0},
+                {"type": "check", "group_id": group, "key": "b", "if_absent": True},
+            ]
+        )
+    assert failed.value.op_index == 1
+    assert sw.get(group, "a") == {"n": 7}
+
+
+def test_a_retried_increment_counts_once(sw: Any, group: str) -> None:
+    key = f"{group}-retry"
+    for _ in range(10):
+        sw.update(group, "n", {"type": "increment", "path": "n", "by": 1}, idempotency_key=key)
+    assert sw.get(group, "n") == {"n": 1}
+    with pytest.raises(statewell.StateError) as other:
+        sw.update(group, "n", {"type": "increment", "path": "n", "by": 2}, idempotency_key=key)
+    assert other.value.code == "idempotency_mismatch"

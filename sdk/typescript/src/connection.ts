@@ -412,6 +412,7 @@ export class Connection {
               typeof error.code === "string" ? error.code : "unknown",
               typeof error.message === "string" ? error.message : JSON.stringify(error),
               entry.functionId,
+              error as Partial<Record<string, unknown>>,
             ),
           );
         } else {

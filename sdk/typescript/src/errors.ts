@@ -17,10 +17,23 @@ export class StateError extends Error {
   }
 }
 
-/** The item changed under an operation that expected it not to. Code `conflict`. */
+/**
+ * A condition (`ifVersion`, `ifAbsent`, a transaction's `check`) did not
+ * hold: nothing was changed. Code `conflict`. `currentVersion` is the item's
+ * version now (`null` when it is missing); `opIndex` names the failing op of
+ * a transaction.
+ */
 export class ConflictError extends StateError {
-  constructor(message: string, options: { functionId?: string } = {}) {
+  readonly currentVersion: number | null;
+  readonly opIndex: number | undefined;
+
+  constructor(
+    message: string,
+    options: { functionId?: string; currentVersion?: number | null; opIndex?: number } = {},
+  ) {
     super("conflict", message, options);
+    this.currentVersion = options.currentVersion ?? null;
+    this.opIndex = options.opIndex;
   }
 }
 
@@ -52,10 +65,19 @@ export class TimeoutError extends StateError {
  * with: the class follows the code, so `instanceof` works the same for codes
  * the client makes itself and codes that come over the wire.
  */
-export function errorForCode(code: string, message: string, functionId: string): StateError {
+export function errorForCode(
+  code: string,
+  message: string,
+  functionId: string,
+  fields: Partial<Record<string, unknown>> = {},
+): StateError {
   switch (code) {
     case "conflict":
-      return new ConflictError(message, { functionId });
+      return new ConflictError(message, {
+        functionId,
+        currentVersion: typeof fields.current_version === "number" ? fields.current_version : null,
+        opIndex: typeof fields.op_index === "number" ? fields.op_index : undefined,
+      });
     case "unauthorized":
       return new AuthenticationError(message, { functionId });
     case "timeout":

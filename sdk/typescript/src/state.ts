@@ -4,9 +4,31 @@ import type {
   ListItemsOptions,
   ListItemsPage,
   StreamSetResult,
+  TransactionOp,
+  TransactionResult,
   UpdateOp,
   UpdateResult,
+  VersionedItem,
+  WriteOptions,
 } from "./types.js";
+
+/** Adds the wire fields of `options` to `payload` (none when there are none). */
+function withOptions(payload: Record<string, unknown>, options: WriteOptions | undefined): Record<string, unknown> {
+  if (options === undefined) return payload;
+  if (options.ifVersion !== undefined) payload.if_version = options.ifVersion;
+  if (options.ifAbsent !== undefined) payload.if_absent = options.ifAbsent;
+  if (options.idempotencyKey !== undefined) payload.idempotency_key = options.idempotencyKey;
+  return payload;
+}
+
+/** A transaction op in the wire's form. */
+function wireOp(op: TransactionOp): Record<string, unknown> {
+  const { groupId, ifVersion, ifAbsent, ...rest } = op;
+  const wire: Record<string, unknown> = { ...rest, scope: groupId };
+  if (ifVersion !== undefined) wire.if_version = ifVersion;
+  if (ifAbsent !== undefined) wire.if_absent = ifAbsent;
+  return wire;
+}
 
 /** `undefined` (the engine omitted `result`) becomes `null`, as Motia's state API promises. */
 function orNull<T>(value: unknown): T | null {
@@ -40,7 +62,7 @@ export class StateClient {
    * A value JSON cannot hold (undefined, a function, a cycle...) is refused
    * with `invalid_argument` before anything is sent.
    */
-  set<T = unknown>(groupId: string, key: string, value: T): Promise<StreamSetResult<T>> {
+  set<T = unknown>(groupId: string, key: string, value: T, options?: WriteOptions): Promise<StreamSetResult<T>> {
     if (value === undefined) {
       // As a property of the payload it would just be left out.
       return Promise.reject(
@@ -49,7 +71,8 @@ export class StateClient {
         }),
       );
     }
-    return this.connection.call("state::set", { scope: groupId, key, value }).then(toSetResult) as Promise<
+    const payload = withOptions({ scope: groupId, key, value }, options);
+    return this.connection.call("state::set", payload).then(toSetResult) as Promise<
       StreamSetResult<T>
     >;
   }
@@ -57,6 +80,24 @@ export class StateClient {
   /** The value, or `null` when there is no such item. */
   get<T = unknown>(groupId: string, key: string): Promise<T | null> {
     return this.connection.call("state::get", { scope: groupId, key }).then(orNull) as Promise<T | null>;
+  }
+
+  /** The item with its version (for `ifVersion`), or `null` when there is none. */
+  getItem<T = unknown>(groupId: string, key: string): Promise<VersionedItem<T> | null> {
+    return this.connection.call("state::get_item", { scope: groupId, key }).then(orNull) as Promise<
+      VersionedItem<T> | null
+    >;
+  }
+
+  /**
+   * Applies up to 1,000 writes and checks all or nothing: when a condition
+   * fails nothing is applied and a {@link ConflictError} names the op
+   * (`opIndex`); an update op that fails fails the whole (`update_failed`).
+   */
+  async transaction(ops: readonly TransactionOp[], options: { idempotencyKey?: string } = {}): Promise<TransactionResult> {
+    const payload = withOptions({ ops: ops.map(wireOp) }, options);
+    const result = (await this.connection.call("state::transaction", payload)) as Reply;
+    return { results: (result?.results ?? []) as TransactionResult["results"] };
   }
 
   /** Every value of the group, in key order (`[]` for an unknown group). */
@@ -92,13 +133,14 @@ export class StateClient {
   }
 
   /** Removes the item; returns the value it had, or `null` when there was none. */
-  async delete<T = unknown>(groupId: string, key: string): Promise<T | null> {
-    return orNull<T>(await this.connection.call("state::delete", { scope: groupId, key }));
+  async delete<T = unknown>(groupId: string, key: string, options?: WriteOptions): Promise<T | null> {
+    return orNull<T>(await this.connection.call("state::delete", withOptions({ scope: groupId, key }, options)));
   }
 
   /** Removes every item of the group; returns how many were removed. */
-  async clear(groupId: string): Promise<number> {
-    const result = (await this.connection.call("state::clear", { scope: groupId })) as Reply;
+  async clear(groupId: string, options: { idempotencyKey?: string } = {}): Promise<number> {
+    const payload = withOptions({ scope: groupId }, options);
+    const result = (await this.connection.call("state::clear", payload)) as Reply;
     return typeof result?.deleted === "number" ? result.deleted : 0;
   }
 
@@ -118,9 +160,11 @@ export class StateClient {
     groupId: string,
     key: string,
     ops: UpdateOp | readonly UpdateOp[],
+    options?: WriteOptions,
   ): Promise<UpdateResult<T>> {
     const list = Array.isArray(ops) ? ops : [ops];
-    const result = (await this.connection.call("state::update", { scope: groupId, key, ops: list })) as Reply;
+    const payload = withOptions({ scope: groupId, key, ops: list }, options);
+    const result = (await this.connection.call("state::update", payload)) as Reply;
     return {
       new_value: result?.new_value as T,
       old_value: orNull<T>(result?.old_value),

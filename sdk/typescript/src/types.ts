@@ -43,6 +43,41 @@ export interface UpdateResult<T> {
   errors: UpdateOpError[];
 }
 
+/**
+ * Conditions and an idempotency key for `set`, `update` and `delete`:
+ * `ifVersion` applies the write only while the item's version is that one,
+ * `ifAbsent` only while it does not exist (else a {@link ConflictError});
+ * a repeat of `idempotencyKey` (at most 256 bytes) within the engine's
+ * retention answers the first result and applies nothing.
+ */
+export interface WriteOptions {
+  ifVersion?: number;
+  ifAbsent?: boolean;
+  idempotencyKey?: string;
+}
+
+/** An item with its version (what `ifVersion` takes). */
+export interface VersionedItem<T> {
+  key: string;
+  value: T;
+  version: number;
+}
+
+/** One op of a transaction: a write or a check, with optional conditions. */
+export type TransactionOp =
+  | { type: "set"; groupId: string; key: string; value: unknown; ifVersion?: number; ifAbsent?: boolean }
+  | { type: "update"; groupId: string; key: string; ops: UpdateOp[]; ifVersion?: number; ifAbsent?: boolean }
+  | { type: "delete"; groupId: string; key: string; ifVersion?: number; ifAbsent?: boolean }
+  | { type: "check"; groupId: string; key: string; ifVersion?: number; ifAbsent?: boolean };
+
+/**
+ * Each op's result, in order: a set's or update's `old_value`/`new_value`,
+ * a delete's `old_value`, and the `version` it left (a check's: the item's).
+ */
+export interface TransactionResult {
+  results: Array<{ old_value?: unknown; new_value?: unknown; version: number | null }>;
+}
+
 export interface ListItemsOptions {
   /** Only keys starting with this prefix. */
   prefix?: string;

@@ -79,12 +79,26 @@ const methodArgs: Record<string, { required: string[]; optional: string[] }> = {
   list_items: { required: ["scope"], optional: ["prefix", "after", "limit"] },
   clear: { required: ["scope"], optional: [] },
   list_groups: { required: [], optional: [] },
+  get_item: { required: ["scope", "key"], optional: [] },
+  transaction: { required: ["ops"], optional: ["idempotency_key"] },
+};
+
+/** The wire's write options, as the SDK's `WriteOptions`. */
+const optionNames: Record<string, string> = {
+  if_version: "ifVersion",
+  if_absent: "ifAbsent",
+  idempotency_key: "idempotencyKey",
 };
 
 function fitsMethod(call: string, args: Record<string, unknown>): boolean {
   const shape = methodArgs[call];
   if (shape === undefined) throw new Error(`unknown call in the vectors: ${call}`);
-  const keys = Object.keys(args);
+  // Options of the right types go to the typed methods as `WriteOptions`.
+  const keys = Object.keys(args).filter((k) => !(k in optionNames && optionFits(k, args[k], call)));
+  if (call === "transaction") {
+    if (!Array.isArray(args.ops)) return false;
+    if (!args.ops.every((op) => op !== null && typeof op === "object" && typeof (op as { scope?: unknown }).scope === "string")) return false;
+  }
   // The SDK's update takes one op as a list of one: ops that are not a list
   // test the wire's own refusal, so they go through invoke.
   if (call === "update" && !Array.isArray(args.ops)) return false;
@@ -94,28 +108,65 @@ function fitsMethod(call: string, args: Record<string, unknown>): boolean {
   );
 }
 
+function optionFits(name: string, value: unknown, call: string): boolean {
+  if (!["set", "update", "delete", "clear", "transaction"].includes(call)) return false;
+  if (call === "clear" || call === "transaction") return name === "idempotency_key" && typeof value === "string";
+  if (name === "if_version") return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+  if (name === "if_absent") return typeof value === "boolean";
+  return typeof value === "string";
+}
+
+function writeOptions(args: Record<string, unknown>): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [wire, sdk] of Object.entries(optionNames)) if (wire in args) options[sdk] = args[wire];
+  return options;
+}
+
 /** Calls the SDK for one step; returns the result in the SDK's shape. */
 async function run(client: Statewell, ns: string, step: Step): Promise<unknown> {
   const args: Record<string, unknown> = { ...(step.args ?? {}) };
   if ("scope" in args) args.scope = scoped(ns, args.scope);
+  // conformance/README.md: op scopes and idempotency keys are namespaced too.
+  if (Array.isArray(args.ops) && step.call === "transaction") {
+    args.ops = args.ops.map((op: unknown) =>
+      op !== null && typeof op === "object" && "scope" in op ? { ...op, scope: scoped(ns, op.scope) } : op,
+    );
+  }
+  if (typeof args.idempotency_key === "string" && args.idempotency_key !== "") {
+    args.idempotency_key = ns + args.idempotency_key;
+  }
   let result: unknown;
   if (fitsMethod(step.call, args)) {
     const s = client.state;
     // The vectors' values go to the typed methods as they are, whatever their
     // type: the engine's refusal of a wrong type is under test too.
     const { scope, key, value, ops } = args as { scope: string; key: string; value: unknown; ops: UpdateOp[] };
+    const options = writeOptions(args);
     switch (step.call) {
       case "set":
-        result = await s.set(scope, key, value);
+        result = await s.set(scope, key, value, options);
         break;
       case "get":
         result = await s.get(scope, key);
         break;
+      case "get_item":
+        result = await s.getItem(scope, key);
+        break;
+      case "transaction": {
+        const typed = (args.ops as Array<Record<string, unknown>>).map(({ scope: groupId, if_version, if_absent, ...rest }) => ({
+          ...rest,
+          groupId,
+          ...(if_version === undefined ? {} : { ifVersion: if_version }),
+          ...(if_absent === undefined ? {} : { ifAbsent: if_absent }),
+        }));
+        result = await s.transaction(typed as unknown as Parameters<typeof s.transaction>[0], options);
+        break;
+      }
       case "delete":
-        result = await s.delete(scope, key);
+        result = await s.delete(scope, key, options);
         break;
       case "update":
-        result = await s.update(scope, key, ops);
+        result = await s.update(scope, key, ops, options);
         break;
       case "list":
         result = await s.list(scope);
@@ -127,7 +178,7 @@ async function run(client: Statewell, ns: string, step: Step): Promise<unknown> 
         break;
       }
       case "clear":
-        result = await s.clear(scope);
+        result = await s.clear(scope, options);
         break;
       case "list_groups":
         result = await s.listGroups();
@@ -136,7 +187,7 @@ async function run(client: Statewell, ns: string, step: Step): Promise<unknown> 
   } else {
     result = await client.invoke(`state::${step.call}`, args);
     // The same normalisation the typed methods apply.
-    if ((step.call === "get" || step.call === "delete") && result === undefined) result = null;
+    if (["get", "delete", "get_item"].includes(step.call) && result === undefined) result = null;
     if (step.call === "update" && result !== null && typeof result === "object" && !("errors" in result)) {
       result = { ...result, errors: [] };
     }
@@ -173,9 +224,20 @@ function normalise(call: string, ns: string, result: unknown): unknown {
       return keysAndValues(result as Page);
     case "list_groups":
       return (result as string[]).filter((g) => g.startsWith(ns)).map((g) => g.slice(ns.length));
+    // Versions are the store's revisions: checked for their kind, dropped.
+    case "get_item":
+      return result === null ? null : withoutVersion(result);
+    case "transaction":
+      return { results: (result as { results: unknown[] }).results.map(withoutVersion) };
     default:
       return result;
   }
+}
+
+function withoutVersion(value: unknown): unknown {
+  const { version, ...rest } = value as { version: unknown };
+  expect(version === null || (typeof version === "number" && version >= 0), `version: ${JSON.stringify(value)}`).toBe(true);
+  return rest;
 }
 
 /** The vectors write results in their wire shape where the SDK returns a bare value. */

@@ -10,8 +10,9 @@ use tokio::sync::broadcast;
 
 use super::{EVENT_CHANNEL_CAPACITY, Store, StoreStats};
 use crate::{
-    ChangeEvent, Item, Limits, Mutation, MutationOutcome, Page, ResolvedPageRequest, StateError,
-    Versioned, apply_mutation, change_event,
+    ChangeEvent, IdempotencyTable, Item, Limits, Mutation, MutationOutcome, OpOutcome, Page,
+    Remembered, ResolvedPageRequest, StateError, TxOp, TxOutcome, Versioned, WriteRequest,
+    apply_mutation, change_event, now_ms, plan_transaction,
 };
 
 pub struct MemoryStore {
@@ -20,7 +21,6 @@ pub struct MemoryStore {
     limits: Limits,
 }
 
-#[derive(Default)]
 struct Inner {
     /// group → key → item. Empty groups are removed, so the outer map's keys
     /// are exactly the groups that hold items.
@@ -28,13 +28,21 @@ struct Inner {
     revision: u64,
     commits: u64,
     items: u64,
+    /// Kept in memory only, as everything else here.
+    idempotency: IdempotencyTable,
 }
 
 impl MemoryStore {
     pub fn new(limits: Limits) -> Self {
         let (events, _) = broadcast::channel(EVENT_CHANNEL_CAPACITY);
         MemoryStore {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                groups: BTreeMap::new(),
+                revision: 0,
+                commits: 0,
+                items: 0,
+                idempotency: IdempotencyTable::new(&limits),
+            }),
             events,
             limits,
         }
@@ -46,6 +54,91 @@ impl MemoryStore {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores `after` (or removes the item when `None`) at `revision`,
+    /// under the lock.
+    fn put(inner: &mut Inner, group: &str, key: &str, after: Option<&Value>, revision: u64) {
+        match after {
+            Some(value) => {
+                let items = inner.groups.entry(group.to_owned()).or_default();
+                let previous = items.insert(
+                    key.to_owned(),
+                    Versioned {
+                        value: value.clone(),
+                        version: revision,
+                    },
+                );
+                if previous.is_none() {
+                    inner.items += 1;
+                }
+            }
+            None => {
+                if let Some(items) = inner.groups.get_mut(group) {
+                    if items.remove(key).is_some() {
+                        inner.items -= 1;
+                    }
+                    if items.is_empty() {
+                        inner.groups.remove(group);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes every item of `group` under the lock, one event each.
+    fn clear_locked(&self, inner: &mut Inner, group: &str) -> u64 {
+        let Some(items) = inner.groups.remove(group) else {
+            return 0;
+        };
+        let removed = items.len() as u64;
+        inner.items -= removed;
+        inner.commits += 1;
+        for (key, item) in items {
+            inner.revision += 1;
+            let event = change_event(group, &key, Some(item.value), None, inner.revision);
+            self.publish(event);
+        }
+        removed
+    }
+
+    /// Applies a request's ops (not a clear) under the lock.
+    fn transaction_locked(
+        &self,
+        inner: &mut Inner,
+        request: &WriteRequest,
+    ) -> Result<TxOutcome, StateError> {
+        let next = inner.revision + 1;
+        let groups = &inner.groups;
+        let mut plan = plan_transaction(&request.ops, request.mode, &self.limits, next, |g, k| {
+            Ok(groups
+                .get(g)
+                .and_then(|items| items.get(k))
+                .map(|item| (item.value.clone(), item.version)))
+        })?;
+        if plan.changes.is_empty() {
+            return Ok(plan.outcome(None));
+        }
+        inner.revision = next;
+        inner.commits += 1;
+        for change in std::mem::take(&mut plan.changes) {
+            Self::put(
+                inner,
+                &change.group,
+                &change.key,
+                change.after.as_ref(),
+                next,
+            );
+            // Published under the lock so that events leave in commit order.
+            self.publish(change_event(
+                &change.group,
+                &change.key,
+                change.before,
+                change.after,
+                next,
+            ));
+        }
+        Ok(plan.outcome(Some(next)))
     }
 
     fn publish(&self, event: Option<ChangeEvent>) {
@@ -91,31 +184,7 @@ impl Store for MemoryStore {
         inner.revision += 1;
         inner.commits += 1;
         let revision = inner.revision;
-        match &applied.after {
-            Some(value) => {
-                let items = inner.groups.entry(group.to_owned()).or_default();
-                let previous = items.insert(
-                    key.to_owned(),
-                    Versioned {
-                        value: value.clone(),
-                        version: revision,
-                    },
-                );
-                if previous.is_none() {
-                    inner.items += 1;
-                }
-            }
-            None => {
-                if let Some(items) = inner.groups.get_mut(group) {
-                    if items.remove(key).is_some() {
-                        inner.items -= 1;
-                    }
-                    if items.is_empty() {
-                        inner.groups.remove(group);
-                    }
-                }
-            }
-        }
+        Self::put(inner, group, key, applied.after.as_ref(), revision);
         let event = change_event(
             group,
             key,
@@ -135,18 +204,43 @@ impl Store for MemoryStore {
 
     async fn clear(&self, group: &str) -> Result<u64, StateError> {
         let mut inner = self.lock();
-        let Some(items) = inner.groups.remove(group) else {
-            return Ok(0);
-        };
-        let removed = items.len() as u64;
-        inner.items -= removed;
-        inner.commits += 1;
-        for (key, item) in items {
-            inner.revision += 1;
-            let event = change_event(group, &key, Some(item.value), None, inner.revision);
-            self.publish(event);
+        Ok(self.clear_locked(&mut inner, group))
+    }
+
+    async fn transaction(&self, request: WriteRequest) -> Result<TxOutcome, StateError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = now_ms();
+        if let Some(idem) = &request.idempotency
+            && let Some(answer) = inner.idempotency.lookup(idem, now)
+        {
+            return answer;
         }
-        Ok(removed)
+        let outcome = match request.ops.as_slice() {
+            [TxOp::Clear { group }] => {
+                let removed = self.clear_locked(inner, group);
+                TxOutcome {
+                    results: vec![OpOutcome {
+                        removed,
+                        ..OpOutcome::default()
+                    }],
+                    revision: (removed > 0).then_some(inner.revision),
+                    replayed: false,
+                }
+            }
+            _ => self.transaction_locked(inner, &request)?,
+        };
+        // Only a success is remembered: a refused request changed nothing,
+        // and its retry is decided afresh.
+        if let Some(idem) = request.idempotency {
+            let entry = Remembered {
+                hash: idem.request_hash,
+                at_ms: now,
+                outcome: outcome.clone(),
+            };
+            inner.idempotency.remember(idem.key, entry, now);
+        }
+        Ok(outcome)
     }
 
     async fn list(&self, group: &str) -> Result<Vec<Value>, StateError> {
@@ -226,6 +320,7 @@ impl Store for MemoryStore {
             commits: inner.commits,
             syncs: 0,
             revision: inner.revision,
+            idempotency_keys: inner.idempotency.len() as u64,
         }
     }
 }

@@ -14,7 +14,8 @@ use tokio::sync::broadcast;
 
 use crate::{
     ChangeEvent, Mutation, MutationOutcome, Page, RawJson, RawPage, RawSetOutcome,
-    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, UpdateOp, Versioned, raw_json,
+    RawUpdateOutcome, RawVersioned, ResolvedPageRequest, StateError, TxOutcome, UpdateOp,
+    Versioned, WriteRequest, raw_json,
 };
 
 pub use memory::MemoryStore;
@@ -36,6 +37,8 @@ pub struct StoreStats {
     pub syncs: u64,
     /// The newest committed revision.
     pub revision: u64,
+    /// Idempotency keys remembered now (see [`crate::IdempotencyTable`]).
+    pub idempotency_keys: u64,
 }
 
 /// Arguments are already validated by [`crate::State`]; a backend may assume
@@ -48,6 +51,16 @@ pub trait Store: Send + Sync + 'static {
     /// on the item; returns once it is durable (as the store's durability mode
     /// defines it). Raises the change event, if any, in commit order.
     async fn write(&self, mutation: Mutation) -> Result<MutationOutcome, StateError>;
+
+    /// Applies `request` as one whole, atomically with respect to every
+    /// other operation: a repeat of its idempotency key is answered the
+    /// first result (or refused as `idempotency_mismatch`) and applies
+    /// nothing; otherwise every condition is checked against the items as
+    /// the request's earlier ops leave them, and either every op applies,
+    /// at one revision, with one event per item changed, or none does
+    /// (the error says why). The result is remembered under the key, made
+    /// durable with the writes. A Redis store runs all of it as one script.
+    async fn transaction(&self, request: WriteRequest) -> Result<TxOutcome, StateError>;
 
     /// Removes every item of `group` atomically; one `deleted` event each.
     async fn clear(&self, group: &str) -> Result<u64, StateError>;

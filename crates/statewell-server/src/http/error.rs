@@ -15,6 +15,9 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Fields of the error object beyond code and message (see
+    /// `StateError::details`).
+    pub details: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -23,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
     }
 
@@ -74,8 +78,15 @@ impl From<StateError> for ApiError {
             ErrorCode::ValueTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Storage | ErrorCode::DataDirectory => StatusCode::INTERNAL_SERVER_ERROR,
+            // A conditional request on an item answers 412 instead (see
+            // `conditions`); a transaction's conflict is this.
+            ErrorCode::Conflict | ErrorCode::UpdateFailed => StatusCode::CONFLICT,
+            ErrorCode::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        ApiError::new(status, code.as_str(), err.to_string())
+        ApiError {
+            details: err.details(),
+            ..ApiError::new(status, code.as_str(), err.to_string())
+        }
     }
 }
 
@@ -100,7 +111,11 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), self.code.into());
+        error.insert("message".into(), self.message.into());
+        error.extend(self.details.unwrap_or_default());
+        let body = Json(json!({ "error": error }));
         let mut response = (self.status, body).into_response();
         if self.code == "body_too_large" || self.code == "request_timeout" {
             // The rest of the body was never read, so the connection cannot

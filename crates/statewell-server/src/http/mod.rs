@@ -6,6 +6,7 @@
 //! OpenAPI document are both built from those tables. Errors always have the
 //! shape `{"error":{"code","message"}}` (see [`error::ApiError`]).
 
+mod conditions;
 pub(crate) mod error;
 mod extract;
 mod openapi;
@@ -13,6 +14,7 @@ mod route;
 mod routes;
 mod state_routes;
 mod system_routes;
+mod txn_routes;
 mod watch_routes;
 mod workers_routes;
 

@@ -106,6 +106,12 @@ fn components() -> Value {
                     "properties": {
                         "code": {"type": "string", "description": "Stable machine code", "examples": ["not_found"]},
                         "message": {"type": "string"},
+                        "current_version": {"type": ["integer", "null"], "minimum": 0,
+                                            "description": "`conflict`: the item's version now, null when it is missing"},
+                        "op_index": {"type": "integer", "minimum": 0,
+                                     "description": "`conflict` in a transaction, `update_failed`: the op that failed"},
+                        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/OpError"},
+                                   "description": "`update_failed`: why the op failed"},
                     },
                 }},
             },
@@ -164,6 +170,34 @@ fn components() -> Value {
                     "old_value": {}, "new_value": {},
                     "errors": {"type": "array", "items": {"$ref": "#/components/schemas/OpError"}},
                 },
+            },
+            "TransactionOp": {
+                "type": "object", "required": ["type", "key"],
+                "description": "One op of a transaction; see docs/PROTOCOL.md, `state::transaction`",
+                "properties": {
+                    "type": {"enum": ["set", "update", "delete", "check"]},
+                    "scope": {"type": "string", "minLength": 1}, "group": {"type": "string", "minLength": 1, "description": "The same as `scope`"},
+                    "key": {"type": "string", "minLength": 1},
+                    "value": {"description": "`set`: the value"},
+                    "ops": {"type": "array", "items": {"$ref": "#/components/schemas/UpdateOp"}, "description": "`update`: its ops"},
+                    "if_version": {"type": ["integer", "null"], "minimum": 0},
+                    "if_absent": {"type": ["boolean", "null"]},
+                },
+            },
+            "TransactionRequest": {
+                "type": "object", "required": ["ops"],
+                "properties": {"ops": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/TransactionOp"}}},
+            },
+            "TransactionResult": {
+                "type": "object", "required": ["results"],
+                "properties": {"results": {"type": "array", "items": {
+                    "type": "object", "required": ["version"],
+                    "description": "A set's or update's `{old_value, new_value, version}`, a delete's `{old_value, version}`, a check's `{version}`",
+                    "properties": {
+                        "old_value": {}, "new_value": {},
+                        "version": {"type": ["integer", "null"], "minimum": 0},
+                    },
+                }}},
             },
             "Health": {
                 "type": "object", "required": ["status"],

@@ -13,6 +13,7 @@ pub enum Verb {
     Put,
     Patch,
     Delete,
+    Post,
 }
 
 impl Verb {
@@ -22,6 +23,7 @@ impl Verb {
             Verb::Put => MethodFilter::PUT,
             Verb::Patch => MethodFilter::PATCH,
             Verb::Delete => MethodFilter::DELETE,
+            Verb::Post => MethodFilter::POST,
         }
     }
 
@@ -32,6 +34,7 @@ impl Verb {
             Verb::Put => "put",
             Verb::Patch => "patch",
             Verb::Delete => "delete",
+            Verb::Post => "post",
         }
     }
 }

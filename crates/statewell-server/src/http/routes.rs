@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::openapi::{self, error_response, json_body, json_response};
 use super::route::{Route, Verb};
-use super::{state_routes, system_routes, watch_routes, workers_routes};
+use super::{state_routes, system_routes, txn_routes, watch_routes, workers_routes};
 use crate::app::AppState;
 
 const GROUP_ITEMS: &str = "/v1/groups/{group}/items";
@@ -121,8 +121,16 @@ pub static ROUTES: &[Route] = &[
         doc: || {
             json!({
                 "summary": "Read one item (state.get)",
-                "description": "The body is the stored JSON value itself (which may be `null`); its version is in the `ETag` header.",
+                "description": "The body is the stored JSON value itself (which may be `null`); its version is in the `ETag` header. `If-None-Match: \"N\"` answers 304 while the version is N.",
+                "parameters": [
+                    {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"},
+                     "description": "Entity tags (`\"N\"`): 304 when one is the current version"},
+                ],
                 "responses": {
+                    "304": {
+                        "description": "Unchanged since the version named in If-None-Match (no body)",
+                        "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
+                    },
                     "200": {
                         "description": "The value",
                         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
@@ -146,7 +154,10 @@ pub static ROUTES: &[Route] = &[
                 "summary": "Store a value (state.set)",
                 "description": "The body is the JSON value to store, any JSON. The `Content-Type` is not checked.",
                 "requestBody": json_body("The value", json!({})),
+                "parameters": write_headers(),
                 "responses": {
+                    "412": error_response("If-Match or If-None-Match failed (`conflict`, with `current_version`)"),
+                    "422": error_response("The idempotency key came with another request (`idempotency_mismatch`)"),
                     "200": set_response("Replaced an existing item"),
                     "201": set_response("Created the item"),
                     "400": error_response("Invalid group or key (`invalid_argument`), body not JSON (`invalid_json`)"),
@@ -167,7 +178,10 @@ pub static ROUTES: &[Route] = &[
                 "summary": "Apply update ops atomically (state.update)",
                 "description": "Ops apply in order; an op that fails is skipped and reported in `errors`, the others still apply. A missing item starts from `{}`. An empty op list changes nothing.",
                 "requestBody": json_body("The ops", json!({"$ref": "#/components/schemas/UpdateRequest"})),
+                "parameters": write_headers(),
                 "responses": {
+                    "412": error_response("If-Match or If-None-Match failed (`conflict`, with `current_version`)"),
+                    "422": error_response("The idempotency key came with another request (`idempotency_mismatch`)"),
                     "200": {
                         "description": "Before and after, and the ops that were skipped",
                         "headers": {"ETag": {"$ref": "#/components/headers/ETag"}},
@@ -189,7 +203,10 @@ pub static ROUTES: &[Route] = &[
         doc: || {
             json!({
                 "summary": "Remove one item (state.delete)",
+                "parameters": write_headers(),
                 "responses": {
+                    "412": error_response("If-Match or If-None-Match failed (`conflict`, with `current_version`)"),
+                    "422": error_response("The idempotency key came with another request (`idempotency_mismatch`)"),
                     "200": json_response("The value it held", json!({})),
                     "400": error_response("Invalid group or key (`invalid_argument`)"),
                     "404": error_response("No such item (`not_found`)"),
@@ -245,6 +262,18 @@ pub static ROUTES: &[Route] = &[
     },
 ];
 
+/// The headers of a conditional or idempotent write (see `conditions`).
+fn write_headers() -> Value {
+    json!([
+        {"name": "If-Match", "in": "header", "required": false, "schema": {"type": "string"},
+         "description": "`\"N\"`: apply only if the item's version is N (else 412 `conflict`)"},
+        {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string", "enum": ["*"]},
+         "description": "`*`: apply only if the item does not exist (else 412 `conflict`)"},
+        {"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 256},
+         "description": "A repeat within the retention window answers the first result and applies nothing"},
+    ])
+}
+
 fn set_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -260,12 +289,13 @@ async fn openapi_json() -> Json<Value> {
 }
 
 /// Every route: this table, then the tables of the modules that keep their
-/// own (the change feed, the workers).
+/// own (the change feed, the workers, transactions).
 pub fn all() -> impl Iterator<Item = &'static Route> {
     ROUTES
         .iter()
         .chain(watch_routes::ROUTES)
         .chain(workers_routes::ROUTES)
+        .chain(txn_routes::ROUTES)
 }
 
 /// Every route on one router.

@@ -7,12 +7,17 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use statewell_core::{OpError, PageRequest, RawJson, StateError, UpdateOp};
+use statewell_core::{
+    Mutation, OpError, OpOutcome, PageRequest, RawJson, StateError, UpdateOp, WriteOptions,
+};
 
+use super::conditions::{
+    idempotency_key, not_modified, precondition, replayed_header, write_options,
+};
 use super::error::ApiError;
 use super::extract::{JsonBody, PathParams, QueryParams};
 use crate::app::AppState;
@@ -57,7 +62,7 @@ struct UpdateReply {
 }
 
 /// Runs one state operation and records its kind, outcome and latency.
-async fn timed<T>(
+pub(super) async fn timed<T>(
     app: &AppState,
     function: StateFn,
     op: impl Future<Output = Result<T, StateError>>,
@@ -70,6 +75,24 @@ async fn timed<T>(
     };
     app.metrics.record_op(function, outcome, start.elapsed());
     result.map_err(ApiError::from)
+}
+
+/// [`timed`] for a write with conditions or a key: a failed condition is
+/// 412 (see `conditions`). Returns the outcome and whether it was replayed.
+async fn timed_with(
+    app: &AppState,
+    function: StateFn,
+    mutation: Mutation,
+    options: WriteOptions,
+) -> Result<(OpOutcome, bool), ApiError> {
+    let start = Instant::now();
+    let result = app.state.write_with(mutation, options).await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Ok,
+        Err(err) => Outcome::Failed(err.code()),
+    };
+    app.metrics.record_op(function, outcome, start.elapsed());
+    result.map_err(precondition)
 }
 
 /// The item's version as a strong entity tag, `"<version>"`.
@@ -99,8 +122,10 @@ pub async fn group_size(
 pub async fn clear_group(
     State(app): State<AppState>,
     PathParams(p): PathParams<GroupParams>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let deleted = timed(&app, StateFn::Clear, app.state.clear(&p.group)).await?;
+    let key = idempotency_key(&headers)?;
+    let deleted = timed(&app, StateFn::Clear, app.state.clear_with(&p.group, key)).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -137,8 +162,13 @@ pub async fn list_items(
 pub async fn get_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     match timed(&app, StateFn::Get, app.state.get(&p.group, &p.key)).await? {
+        // `If-None-Match: "N"` while the version is still N.
+        Some(found) if not_modified(&headers, found.version) => {
+            Ok((StatusCode::NOT_MODIFIED, etag(found.version)).into_response())
+        }
         Some(found) => Ok((etag(found.version), Json(found.value)).into_response()),
         None => Err(ApiError::not_found(&p.group, &p.key)),
     }
@@ -149,8 +179,25 @@ pub async fn get_item(
 pub async fn put_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
+    headers: HeaderMap,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let options = write_options(&headers)?;
+    if !options.is_plain() {
+        let set = Mutation::Set {
+            group: p.group,
+            key: p.key,
+            value,
+        };
+        let (outcome, replayed) = timed_with(&app, StateFn::Set, set, options).await?;
+        let status = match outcome.old_value {
+            None => StatusCode::CREATED,
+            Some(_) => StatusCode::OK,
+        };
+        let body = json!({ "old_value": outcome.old_value, "new_value": outcome.new_value });
+        let tag = etag(outcome.version.unwrap_or_default());
+        return Ok((status, tag, replayed_header(replayed), Json(body)).into_response());
+    }
     let outcome = timed(&app, StateFn::Set, app.state.set(&p.group, &p.key, value)).await?;
     let status = if outcome.old_value.is_none() {
         StatusCode::CREATED
@@ -166,8 +213,25 @@ pub async fn put_item(
 pub async fn update_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<Response, ApiError> {
+    let options = write_options(&headers)?;
+    if !options.is_plain() {
+        let update = Mutation::Update {
+            group: p.group,
+            key: p.key,
+            ops: body.ops,
+        };
+        let (outcome, replayed) = timed_with(&app, StateFn::Update, update, options).await?;
+        let body = json!({
+            "old_value": outcome.old_value,
+            "new_value": outcome.new_value,
+            "errors": outcome.errors,
+        });
+        let tag = outcome.version.map(etag);
+        return Ok((tag, replayed_header(replayed), Json(body)).into_response());
+    }
     let update = app.state.update_raw(&p.group, &p.key, body.ops);
     let outcome = timed(&app, StateFn::Update, update).await?;
     let json = Json(UpdateReply {
@@ -186,9 +250,20 @@ pub async fn update_item(
 pub async fn delete_item(
     State(app): State<AppState>,
     PathParams(p): PathParams<ItemParams>,
-) -> Result<Json<Value>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let options = write_options(&headers)?;
+    if !options.is_plain() {
+        let (group, key) = (p.group.clone(), p.key.clone());
+        let delete = Mutation::Delete { group, key };
+        let (outcome, replayed) = timed_with(&app, StateFn::Delete, delete, options).await?;
+        return match outcome.old_value {
+            Some(old) => Ok((replayed_header(replayed), Json(old)).into_response()),
+            None => Err(ApiError::not_found(&p.group, &p.key)),
+        };
+    }
     match timed(&app, StateFn::Delete, app.state.delete(&p.group, &p.key)).await? {
-        Some(old) => Ok(Json(old)),
+        Some(old) => Ok(Json(old).into_response()),
         None => Err(ApiError::not_found(&p.group, &p.key)),
     }
 }

@@ -5,13 +5,17 @@ use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use statewell_core::{OpError, PageRequest, RawJson, RawPage, State, StateError, UpdateOp};
+use statewell_core::{
+    Mutation, OpError, PageRequest, RawItem, RawJson, RawPage, State, StateError, TxOp, UpdateOp,
+    WriteOptions,
+};
 
 use super::frame::{ErrorBody, WriteJson, write_json};
 use super::ops::ops_from_json;
 use super::raw::{RawData, RawObject, RawText, raw_str, raw_type_name, raw_value};
 use crate::metrics::{Metrics, Outcome};
 use crate::state_fn::StateFn;
+use crate::txn_wire::{OpKind, parse_ops, results_json};
 
 /// A state function's arguments, decoded from the frame's `data` while the
 /// frame is read (so the request task owns them and the frame's text can be
@@ -48,6 +52,25 @@ pub enum Call {
         scope: String,
         page: PageRequest,
     },
+    /// A set, update or delete with a condition or an idempotency key.
+    With {
+        mutation: Mutation,
+        options: WriteOptions,
+    },
+    /// A clear with an idempotency key.
+    ClearWith {
+        scope: String,
+        idempotency_key: String,
+    },
+    GetItem {
+        scope: String,
+        key: String,
+    },
+    Transaction {
+        ops: Vec<TxOp>,
+        kinds: Vec<OpKind>,
+        idempotency_key: Option<String>,
+    },
 }
 
 impl Call {
@@ -69,6 +92,10 @@ impl Call {
                 }
             },
         };
+        let options = args.options()?;
+        if !options.is_plain() {
+            return args.with_options(options);
+        }
         Ok(match function {
             StateFn::Set => {
                 let (scope, key) = args.item()?;
@@ -113,6 +140,11 @@ impl Call {
                 };
                 Call::ListItems { scope, page }
             }
+            StateFn::GetItem => {
+                let (scope, key) = args.item()?;
+                Call::GetItem { scope, key }
+            }
+            StateFn::Transaction => args.transaction(None)?,
         })
     }
 }
@@ -129,6 +161,7 @@ pub enum Reply {
     Raw(RawJson),
     List(Vec<RawJson>),
     Page(RawPage),
+    Item(RawItem),
 }
 
 /// A set's `{"old_value","new_value"}`, as the JSON text the store holds
@@ -181,6 +214,7 @@ impl WriteJson for Reply {
             }
             // Listing pages is no hot path: serde (which checks each value).
             Reply::Page(page) => write_json(out, page),
+            Reply::Item(item) => write_json(out, item),
         }
     }
 }
@@ -282,6 +316,51 @@ async fn run(state: &State, call: Call) -> Result<Option<Reply>, StateError> {
             // Serializes as {"items":[{"key","value","version"}],"next"}.
             Ok(Some(Reply::Page(page)))
         }
+        Call::GetItem { scope, key } => {
+            let found = state.get_item(&scope, &key).await?;
+            Ok(found.map(|item| {
+                Reply::Item(RawItem {
+                    key,
+                    value: item.value,
+                    version: item.version,
+                })
+            }))
+        }
+        Call::With { mutation, options } => {
+            let kind = match &mutation {
+                Mutation::Set { .. } => OpKind::Set,
+                Mutation::Update { .. } => OpKind::Update,
+                Mutation::Delete { .. } => OpKind::Delete,
+            };
+            let (outcome, _) = state.write_with(mutation, options).await?;
+            Ok(match kind {
+                OpKind::Delete => outcome.old_value.map(Reply::Value),
+                OpKind::Update if !outcome.errors.is_empty() => Some(Reply::Value(json!({
+                    "old_value": outcome.old_value,
+                    "new_value": outcome.new_value,
+                    "errors": outcome.errors,
+                }))),
+                _ => Some(Reply::Value(json!({
+                    "old_value": outcome.old_value,
+                    "new_value": outcome.new_value,
+                }))),
+            })
+        }
+        Call::ClearWith {
+            scope,
+            idempotency_key,
+        } => {
+            let deleted = state.clear_with(&scope, Some(idempotency_key)).await?;
+            Ok(Some(Reply::Value(json!({ "deleted": deleted }))))
+        }
+        Call::Transaction {
+            ops,
+            kinds,
+            idempotency_key,
+        } => {
+            let outcome = state.transaction(ops, idempotency_key).await?;
+            Ok(Some(Reply::Value(results_json(&outcome, &kinds))))
+        }
     }
 }
 
@@ -294,6 +373,15 @@ fn state_error(error: StateError) -> ErrorBody {
         }
         other => other.to_string(),
     };
+    // An error with fields beyond code and message (a conflict's
+    // `current_version`) is sent as that object.
+    if let Some(details) = error.details() {
+        let mut body = serde_json::Map::new();
+        body.insert("code".into(), error.code().as_str().into());
+        body.insert("message".into(), message.into());
+        body.extend(details);
+        return ErrorBody::Relayed(Value::Object(body));
+    }
     ErrorBody::new(error.code().as_str(), message)
 }
 
@@ -396,6 +484,92 @@ impl<'a> Args<'_, 'a> {
         Ok(name)
     }
 
+    /// The optional `if_version`, `if_absent` and `idempotency_key` of a
+    /// write (read only for the functions that take them).
+    fn options(&self) -> Result<WriteOptions, CallError> {
+        let takes = |names: &[&str]| -> Result<serde_json::Map<String, Value>, CallError> {
+            let mut fields = serde_json::Map::new();
+            for name in names {
+                if let Some(raw) = self.take(name) {
+                    let value = raw_value(raw).map_err(|e| self.invalid(name, e))?;
+                    fields.insert((*name).to_owned(), value);
+                }
+            }
+            Ok(fields)
+        };
+        let fields = match self.function {
+            StateFn::Set | StateFn::Update | StateFn::Delete => {
+                takes(&["if_version", "if_absent", "idempotency_key"])?
+            }
+            StateFn::Clear | StateFn::Transaction => takes(&["idempotency_key"])?,
+            _ => return Ok(WriteOptions::default()),
+        };
+        if fields.is_empty() {
+            return Ok(WriteOptions::default());
+        }
+        let condition = crate::txn_wire::condition(&fields).map_err(|reason| {
+            CallError::Unreadable(ErrorBody::deserialization(self.function.id(), reason))
+        })?;
+        let idempotency_key = match fields.get("idempotency_key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(key)) => Some(key.clone()),
+            Some(_) => {
+                return Err(self.invalid("idempotency_key", "invalid type, expected a string"));
+            }
+        };
+        Ok(WriteOptions {
+            condition,
+            idempotency_key,
+        })
+    }
+
+    /// The call of a write that has `options` (see [`Args::options`]).
+    fn with_options(&self, options: WriteOptions) -> Result<Call, CallError> {
+        let mutation = match self.function {
+            StateFn::Set => {
+                let (group, key) = self.item()?;
+                let value = match self.take("value") {
+                    Some(value) => value,
+                    None => self.take("data").ok_or_else(|| self.missing("value"))?,
+                };
+                let value = raw_value(value).map_err(|e| self.invalid("value", e))?;
+                Mutation::Set { group, key, value }
+            }
+            StateFn::Update => {
+                let (group, key) = self.item()?;
+                let ops = self.ops()?;
+                Mutation::Update { group, key, ops }
+            }
+            StateFn::Delete => {
+                let (group, key) = self.item()?;
+                Mutation::Delete { group, key }
+            }
+            StateFn::Clear => {
+                let scope = self.name("scope")?;
+                let idempotency_key = options.idempotency_key.unwrap_or_default();
+                return Ok(Call::ClearWith {
+                    scope,
+                    idempotency_key,
+                });
+            }
+            StateFn::Transaction => return self.transaction(options.idempotency_key),
+            _ => return Err(self.invalid("idempotency_key", "not taken by this function")),
+        };
+        Ok(Call::With { mutation, options })
+    }
+
+    /// A transaction's `ops`, checked whole before anything runs.
+    fn transaction(&self, idempotency_key: Option<String>) -> Result<Call, CallError> {
+        let raw = self.take("ops").ok_or_else(|| self.missing("ops"))?;
+        let ops = raw_value(raw).map_err(|e| self.invalid("ops", e))?;
+        let (ops, kinds) = parse_ops(&ops).map_err(CallError::State)?;
+        Ok(Call::Transaction {
+            ops,
+            kinds,
+            idempotency_key,
+        })
+    }
+
     fn item(&self) -> Result<(String, String), CallError> {
         let scope = self.name("scope")?;
         let key = self.name("key")?;
@@ -455,6 +629,11 @@ mod tests {
                     version: 3,
                 }],
                 next: Some("k\"".to_owned()),
+            }),
+            Reply::Item(RawItem {
+                key: "k".to_owned(),
+                value: raw(text),
+                version: 7,
             }),
         ];
         for reply in &replies {

@@ -44,6 +44,28 @@ pub fn ops(arg: &str) -> Result<Vec<UpdateOp>, Failure> {
     })
 }
 
+/// A transaction's ops: an array, or `{"ops": [...]}`. Each op is checked
+/// by the engine; only the outer shape is checked here.
+pub fn transaction(arg: &str) -> Result<Value, Failure> {
+    let value = serde_json::from_str::<Value>(&text(arg)?).map_err(|e| {
+        Failure::usage("invalid_json", format!("the transaction is not JSON ({e})"))
+    })?;
+    match value {
+        Value::Array(_) => Ok(value),
+        Value::Object(mut fields) => match fields.remove("ops") {
+            Some(ops @ Value::Array(_)) => Ok(ops),
+            _ => Err(Failure::usage(
+                "invalid_argument",
+                "expected an array of ops or {\"ops\":[...]}",
+            )),
+        },
+        _ => Err(Failure::usage(
+            "invalid_argument",
+            "expected an array of ops or {\"ops\":[...]}",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

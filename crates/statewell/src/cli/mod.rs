@@ -7,7 +7,7 @@
 //!
 //! Exit status (`output::Exit`, the table in docs/CLI.md): 0 on success; 1
 //! when the answer is "no" (`get` finds no item, an `update` op was
-//! skipped); 2 for unusable arguments or input; 3 when the engine cannot be
+//! skipped, a condition did not hold); 2 for unusable arguments or input; 3 when the engine cannot be
 //! reached, refuses the token or does not answer; 4 when the engine or a
 //! worker refuses the call, or anything else fails. Failures print one line
 //! on stderr: `error: <code>: <message>`.
@@ -23,7 +23,7 @@ mod watch;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use statewell_client::{Client, PageRequest};
 
 use crate::duration::parse_duration;
@@ -40,6 +40,20 @@ pub enum ClientCommand {
         key: String,
         /// The value as JSON, e.g. '{"status":"new"}' or '42' or '"text"'.
         json: String,
+        #[command(flatten)]
+        write: WriteFlags,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Apply writes and checks all or nothing: a JSON array of ops
+    /// (`{"type":"set"|"update"|"delete"|"check","scope","key",...}`), or
+    /// `{"ops":[...]}`; `-` reads stdin. Prints each op's result.
+    Transaction {
+        /// The ops as JSON.
+        ops: String,
+        /// A repeat with this key answers the first result and applies nothing.
+        #[arg(long)]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -61,6 +75,8 @@ pub enum ClientCommand {
         /// A JSON array of ops (or one op object; `-` reads stdin).
         ops: String,
         #[command(flatten)]
+        write: WriteFlags,
+        #[command(flatten)]
         target: Target,
     },
     /// Remove one item; prints the value it held (null when it was missing).
@@ -69,6 +85,8 @@ pub enum ClientCommand {
         group: String,
         /// The item's key within the group.
         key: String,
+        #[command(flatten)]
+        write: WriteFlags,
         #[command(flatten)]
         target: Target,
     },
@@ -90,6 +108,9 @@ pub enum ClientCommand {
     Clear {
         /// The group to empty.
         group: String,
+        /// A repeat with this key answers the first count and removes nothing.
+        #[arg(long)]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -148,6 +169,38 @@ pub enum ClientCommand {
     },
 }
 
+/// Conditions and an idempotency key of a write (a failed condition exits
+/// 1 with `error: conflict: ...`).
+#[derive(clap::Args)]
+pub struct WriteFlags {
+    /// Apply only if the item's version is N (see `list --items`).
+    #[arg(long, value_name = "N")]
+    if_version: Option<u64>,
+    /// Apply only if the item does not exist.
+    #[arg(long)]
+    if_absent: bool,
+    /// A repeat with this key answers the first result and applies nothing.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+}
+
+impl WriteFlags {
+    /// The payload's extra fields, or `None` for a plain write.
+    fn fields(&self) -> Option<serde_json::Map<String, Value>> {
+        let mut fields = serde_json::Map::new();
+        if let Some(version) = self.if_version {
+            fields.insert("if_version".into(), version.into());
+        }
+        if self.if_absent {
+            fields.insert("if_absent".into(), true.into());
+        }
+        if let Some(key) = &self.idempotency_key {
+            fields.insert("idempotency_key".into(), key.clone().into());
+        }
+        (!fields.is_empty()).then_some(fields)
+    }
+}
+
 /// A function may legitimately take long (a report); an hour bounds a typo.
 fn parse_call_timeout(text: &str) -> Result<Duration, String> {
     parse_duration(text, Duration::from_millis(1), Duration::from_secs(3600))
@@ -162,6 +215,7 @@ impl ClientCommand {
             | ClientCommand::Delete { target, .. }
             | ClientCommand::List { target, .. }
             | ClientCommand::Clear { target, .. }
+            | ClientCommand::Transaction { target, .. }
             | ClientCommand::Groups { target }
             | ClientCommand::Watch { target, .. }
             | ClientCommand::Call { target, .. }
@@ -196,10 +250,14 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Set { json, .. } | ClientCommand::Call { json, .. } => {
             Some(input::value(json)?)
         }
+        ClientCommand::Transaction { ops, .. } => Some(input::transaction(ops)?),
         _ => None,
     };
     let client = command.target().connect().await?;
 
+    if let Some(done) = with_flags(&client, &command, value.clone(), ops.clone()).await {
+        return done;
+    }
     match &command {
         ClientCommand::Set { group, key, .. } => {
             let value = value.unwrap_or_default();
@@ -273,7 +331,81 @@ async fn execute(command: ClientCommand) -> Result<(), Failure> {
             }
             output::print(&info)
         }
+        // Run by `with_flags`, above.
+        ClientCommand::Transaction { .. } => Ok(()),
     }
+}
+
+/// Runs a write that has conditions or an idempotency key, and a
+/// transaction, as the generic call of its function; `None` for the others.
+async fn with_flags(
+    client: &Client,
+    command: &ClientCommand,
+    value: Option<Value>,
+    ops: Option<Vec<statewell_client::UpdateOp>>,
+) -> Option<Result<(), Failure>> {
+    let (function, mut payload, fields) = match command {
+        ClientCommand::Set {
+            group, key, write, ..
+        } => (
+            "state::set",
+            json!({"scope": group, "key": key, "value": value}),
+            write.fields()?,
+        ),
+        ClientCommand::Update {
+            group, key, write, ..
+        } => (
+            "state::update",
+            json!({"scope": group, "key": key, "ops": ops}),
+            write.fields()?,
+        ),
+        ClientCommand::Delete {
+            group, key, write, ..
+        } => (
+            "state::delete",
+            json!({"scope": group, "key": key}),
+            write.fields()?,
+        ),
+        ClientCommand::Clear {
+            group,
+            idempotency_key: Some(idem),
+            ..
+        } => (
+            "state::clear",
+            json!({"scope": group}),
+            serde_json::Map::from_iter([("idempotency_key".into(), idem.clone().into())]),
+        ),
+        ClientCommand::Transaction {
+            idempotency_key, ..
+        } => {
+            let mut fields = serde_json::Map::new();
+            if let Some(idem) = idempotency_key {
+                fields.insert("idempotency_key".into(), idem.clone().into());
+            }
+            ("state::transaction", json!({"ops": value}), fields)
+        }
+        _ => return None,
+    };
+    if let Value::Object(map) = &mut payload {
+        map.extend(fields);
+    }
+    let result = match client.call(function, payload).await {
+        Ok(result) => result.unwrap_or(Value::Null),
+        Err(err) => return Some(Err(err.into())),
+    };
+    let printed = output::print(&result);
+    // A skipped update op is a "no", as for a plain update.
+    let skipped = result
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|errors| errors.first())
+        .map(|op| {
+            Failure::no(
+                op["code"].as_str().unwrap_or("update_failed").to_owned(),
+                format!("op {} was skipped: {}", op["op_index"], op["message"]),
+            )
+        });
+    Some(printed.and_then(|()| skipped.map_or(Ok(()), Err)))
 }
 
 /// Follows the `next` cursor until the last page.

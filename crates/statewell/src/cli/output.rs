@@ -26,7 +26,8 @@ pub fn print(value: &Value) -> Result<(), Failure> {
 /// own usage errors exit 2 too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// The answer is "no": `get` found no item, an update op was skipped.
+    /// The answer is "no": `get` found no item, an update op was skipped,
+    /// a write's condition did not hold.
     No = 1,
     /// Unusable arguments or input (bad JSON, a bad URL, a bad import line).
     Usage = 2,
@@ -108,8 +109,12 @@ impl From<ClientError> for Failure {
             ClientError::Closed(_) => {
                 Failure::with_exit(Exit::Unreachable, "connection_lost", message)
             }
-            // A condition that did not hold is an answer, like a missing item.
-            ClientError::Engine { code, .. } if code == "conflict" => Failure::no(code, message),
+            // A condition that did not hold is an answer, like a missing
+            // item; so is a transaction's update op that failed, like a
+            // plain update's skipped op.
+            ClientError::Engine { code, .. } if code == "conflict" || code == "update_failed" => {
+                Failure::no(code, message)
+            }
             ClientError::Engine { .. } | ClientError::Protocol { .. } => {
                 Failure::new(error.code(), message)
             }
@@ -137,6 +142,11 @@ mod tests {
             message: "changed".into(),
         };
         assert_eq!(exit(conflict), ("conflict".into(), Exit::No));
+        let update_failed = ClientError::Engine {
+            code: "update_failed".into(),
+            message: "op 1 failed".into(),
+        };
+        assert_eq!(exit(update_failed), ("update_failed".into(), Exit::No));
         assert_eq!(
             exit(ClientError::Unauthorized),
             ("unauthorized".into(), Exit::Unreachable)

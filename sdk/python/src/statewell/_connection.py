@@ -184,7 +184,7 @@ class Connection:
         error = reply.get("error")
         if error is not None:
             code, message = _error_fields(error)
-            raise error_for_code(code, message)
+            raise error_for_code(code, message, error if isinstance(error, dict) else None)
         return reply
 
     async def send_void(self, function_id: str, data: Any, timeout: float | None = None) -> None:

@@ -9,12 +9,12 @@ import logging
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, cast, overload
 
 from ._config import DEFAULT_TIMEOUT, resolve_token, resolve_url
 from ._connection import Connection
 from .errors import StateError
-from .types import ItemsPage, SetResult, StateEvent, UpdateOp, UpdateResult
+from .types import Item, ItemsPage, SetResult, StateEvent, UpdateOp, UpdateResult
 
 T = TypeVar("T")
 
@@ -101,10 +101,42 @@ class AsyncClient:
 
     # --- state -------------------------------------------------------------
 
-    async def set(self, group_id: str, key: str, value: Any) -> SetResult:
-        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new)."""
-        result = await self._result("state::set", {"scope": group_id, "key": key, "value": value})
+    async def set(
+        self,
+        group_id: str,
+        key: str,
+        value: Any,
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> SetResult:
+        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new).
+
+        ``if_version`` applies it only while the item's version is that one,
+        ``if_absent`` only while it does not exist (else ``ConflictError``);
+        a repeat of ``idempotency_key`` answers the first result and applies nothing."""
+        data = _with_options({"scope": group_id, "key": key, "value": value}, if_version, if_absent, idempotency_key)
+        result = await self._result("state::set", data)
         return _as_set_result(result)
+
+    async def get_item(self, group_id: str, key: str) -> Item | None:
+        """The item as ``{key, value, version}`` (the version is what
+        ``if_version`` takes), or ``None`` when the key is missing."""
+        result = await self._result("state::get_item", {"scope": group_id, "key": key})
+        return cast(Item, result) if isinstance(result, dict) else None
+
+    async def transaction(self, ops: Sequence[dict[str, Any]], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Apply up to 1,000 ops (``{"type": "set"|"update"|"delete"|"check",
+        "group_id", "key", "value"?, "ops"?, "if_version"?, "if_absent"?}``) all
+        or nothing; returns ``{"results": [...]}``, each op's result in order.
+        A failed condition raises ``ConflictError`` with ``op_index``."""
+        wire = [_wire_op(op) for op in ops]
+        data = _with_options({"ops": wire}, None, None, idempotency_key)
+        result = await self._result("state::transaction", data)
+        if not isinstance(result, dict) or not isinstance(result.get("results"), list):
+            raise StateError("unexpected_response", f"state::transaction answered {result!r}")
+        return result
 
     @overload
     async def get(self, group_id: str, key: str) -> Any: ...
@@ -118,9 +150,18 @@ class AsyncClient:
         run time (the value is the JSON the engine holds)."""
         return await self._result("state::get", {"scope": group_id, "key": key})
 
-    async def delete(self, group_id: str, key: str) -> Any:
+    async def delete(
+        self,
+        group_id: str,
+        key: str,
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         """Remove one item; returns the value it had, or ``None`` when it was missing."""
-        return await self._result("state::delete", {"scope": group_id, "key": key})
+        data = _with_options({"scope": group_id, "key": key}, if_version, if_absent, idempotency_key)
+        return await self._result("state::delete", data)
 
     @overload
     async def list(self, group_id: str) -> builtins.list[Any]: ...
@@ -154,9 +195,10 @@ class AsyncClient:
         result = await self._result("state::list_items", data)
         return _as_items_page(result)
 
-    async def clear(self, group_id: str) -> int:
+    async def clear(self, group_id: str, *, idempotency_key: str | None = None) -> int:
         """Remove every item of the group; returns how many were removed."""
-        result = await self._result("state::clear", {"scope": group_id})
+        data = _with_options({"scope": group_id}, None, None, idempotency_key)
+        result = await self._result("state::clear", data)
         deleted = result.get("deleted") if isinstance(result, dict) else None
         if not isinstance(deleted, int):
             raise StateError("unexpected_response", f"state::clear answered {result!r}")
@@ -170,10 +212,22 @@ class AsyncClient:
             raise StateError("unexpected_response", f"state::list_groups answered {result!r}")
         return [str(g) for g in groups]
 
-    async def update(self, group_id: str, key: str, ops: UpdateOp | Sequence[UpdateOp]) -> UpdateResult:
+    async def update(
+        self,
+        group_id: str,
+        key: str,
+        ops: UpdateOp | Sequence[UpdateOp],
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> UpdateResult:
         """Apply ``ops`` (one op, or a list of them) atomically, in order. An
         op that fails is skipped and reported in ``errors``; the others still apply."""
-        result = await self._result("state::update", {"scope": group_id, "key": key, "ops": op_list(ops)})
+        data = _with_options(
+            {"scope": group_id, "key": key, "ops": op_list(ops)}, if_version, if_absent, idempotency_key
+        )
+        result = await self._result("state::update", data)
         return _as_update_result(result)
 
     # --- functions and triggers -------------------------------------------
@@ -359,6 +413,27 @@ def _as_items_page(result: Any) -> ItemsPage:
         raise StateError("unexpected_response", f"state::list_items answered {result!r}")
     nxt = result.get("next")
     return {"items": result["items"], "next": nxt if isinstance(nxt, str) else None}
+
+
+def _with_options(
+    data: dict[str, Any], if_version: int | None, if_absent: bool | None, idempotency_key: str | None
+) -> dict[str, Any]:
+    """Adds the wire fields of the options given (none when there are none)."""
+    if if_version is not None:
+        data["if_version"] = if_version
+    if if_absent is not None:
+        data["if_absent"] = if_absent
+    if idempotency_key is not None:
+        data["idempotency_key"] = idempotency_key
+    return data
+
+
+def _wire_op(op: dict[str, Any]) -> dict[str, Any]:
+    """A transaction op in the wire's form: ``group_id`` is sent as ``scope``."""
+    wire = dict(op)
+    if "group_id" in wire:
+        wire["scope"] = wire.pop("group_id")
+    return wire
 
 
 def op_list(ops: UpdateOp | Sequence[UpdateOp]) -> builtins.list[UpdateOp]:

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar, overload
 from ._config import DEFAULT_TIMEOUT
 from .aio import AsyncClient, AsyncUnsubscribe, Condition, Handler, StateHandler
 from .errors import ConnectionError as StateConnectionError
-from .types import ItemsPage, SetResult, UpdateOp, UpdateResult
+from .types import Item, ItemsPage, SetResult, UpdateOp, UpdateResult
 
 T = TypeVar("T")
 
@@ -93,9 +93,31 @@ class Client:
 
     # --- state -------------------------------------------------------------
 
-    def set(self, group_id: str, key: str, value: Any) -> SetResult:
-        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new)."""
-        return self._run(self._async.set(group_id, key, value))
+    def set(
+        self,
+        group_id: str,
+        key: str,
+        value: Any,
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> SetResult:
+        """Store ``value``; returns ``{"old_value", "new_value"}`` (old is ``None`` when new).
+        Conditions and the idempotency key as in ``AsyncClient.set``."""
+        return self._run(
+            self._async.set(
+                group_id, key, value, if_version=if_version, if_absent=if_absent, idempotency_key=idempotency_key
+            )
+        )
+
+    def get_item(self, group_id: str, key: str) -> Item | None:
+        """The item as ``{key, value, version}``, or ``None`` when the key is missing."""
+        return self._run(self._async.get_item(group_id, key))
+
+    def transaction(self, ops: Sequence[dict[str, Any]], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Apply ops all or nothing (see ``AsyncClient.transaction``)."""
+        return self._run(self._async.transaction(ops, idempotency_key=idempotency_key))
 
     @overload
     def get(self, group_id: str, key: str) -> Any: ...
@@ -106,9 +128,21 @@ class Client:
         types the result statically (see ``AsyncClient.get``)."""
         return self._run(self._async.get(group_id, key))
 
-    def delete(self, group_id: str, key: str) -> Any:
+    def delete(
+        self,
+        group_id: str,
+        key: str,
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         """Remove one item; returns the value it had, or ``None`` when it was missing."""
-        return self._run(self._async.delete(group_id, key))
+        return self._run(
+            self._async.delete(
+                group_id, key, if_version=if_version, if_absent=if_absent, idempotency_key=idempotency_key
+            )
+        )
 
     @overload
     def list(self, group_id: str) -> builtins.list[Any]: ...
@@ -129,18 +163,31 @@ class Client:
         """One page of ``{key, value, version}`` items; pass ``next`` as ``after`` for the next page."""
         return self._run(self._async.list_items(group_id, prefix=prefix, after=after, limit=limit))
 
-    def clear(self, group_id: str) -> int:
+    def clear(self, group_id: str, *, idempotency_key: str | None = None) -> int:
         """Remove every item of the group; returns how many were removed."""
-        return self._run(self._async.clear(group_id))
+        return self._run(self._async.clear(group_id, idempotency_key=idempotency_key))
 
     def list_groups(self) -> builtins.list[str]:
         """The names of every group that holds at least one item, sorted."""
         return self._run(self._async.list_groups())
 
-    def update(self, group_id: str, key: str, ops: UpdateOp | Sequence[UpdateOp]) -> UpdateResult:
+    def update(
+        self,
+        group_id: str,
+        key: str,
+        ops: UpdateOp | Sequence[UpdateOp],
+        *,
+        if_version: int | None = None,
+        if_absent: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> UpdateResult:
         """Apply ``ops`` (one op, or a list) atomically, in order; failed ops
         are skipped and reported in ``errors``."""
-        return self._run(self._async.update(group_id, key, ops))
+        return self._run(
+            self._async.update(
+                group_id, key, ops, if_version=if_version, if_absent=if_absent, idempotency_key=idempotency_key
+            )
+        )
 
     # --- functions and triggers -------------------------------------------
 

@@ -31,10 +31,15 @@ class StateError(Exception):
 
 
 class ConflictError(StateError):
-    """The item changed under an operation that expected it not to."""
+    """A condition (``if_version``, ``if_absent``, a transaction's ``check``)
+    did not hold: nothing was changed. ``current_version`` is the item's
+    version now (``None`` when it is missing); ``op_index`` names the failing
+    op of a transaction."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, current_version: int | None = None, op_index: int | None = None) -> None:
         super().__init__("conflict", message)
+        self.current_version = current_version
+        self.op_index = op_index
 
 
 class AuthenticationError(StateError):
@@ -63,11 +68,18 @@ class TimeoutError(StateError, builtins.TimeoutError):
         super().__init__("timeout", message)
 
 
-def error_for_code(code: str, message: str) -> StateError:
+def error_for_code(code: str, message: str, fields: dict[str, object] | None = None) -> StateError:
     """The error for a code the engine (or the worker serving a function)
     answered with: the class follows the code, as for the client's own."""
     if code == "conflict":
-        return ConflictError(message)
+        fields = fields or {}
+        version = fields.get("current_version")
+        index = fields.get("op_index")
+        return ConflictError(
+            message,
+            version if isinstance(version, int) else None,
+            index if isinstance(index, int) else None,
+        )
     if code == "unauthorized":
         return AuthenticationError(message)
     if code == "timeout":
